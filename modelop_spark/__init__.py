@@ -1,0 +1,1 @@
+"""modelop_spark: run governed ModelOp model snapshots as batch jobs on Apache Spark."""

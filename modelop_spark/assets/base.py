@@ -1,0 +1,68 @@
+"""The extension point for data: a reader or writer per asset kind.
+
+Life cycle: every method here runs on the driver. ``read`` returns a lazy DataFrame whose work
+runs in Spark tasks; ``write`` runs the Spark job that writes, then commits once. Anything a
+reader or writer hands to tasks (a Python data source, a UDF) must be picklable and must not hold
+the SparkSession.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from modelop_spark.assets.spec import AssetSpec
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
+
+
+@dataclass(frozen=True)
+class WrittenAsset:
+    """Where an output went. ``rows`` is filled in by the runner, which counted them already."""
+
+    name: str | None
+    kind: str
+    location: str | None
+    format: str | None = None
+    rows: int | None = None
+    records: list[dict[str, Any]] | None = None
+    link: str | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "kind": self.kind, "location": self.location}
+        for key in ("format", "rows", "records", "link"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        if self.details:
+            out["details"] = dict(self.details)
+        return out
+
+
+class AssetReader(ABC):
+    """Reads one kind of asset into a DataFrame (driver side)."""
+
+    @abstractmethod
+    def accepts(self, asset: AssetSpec, spark: SparkSession) -> bool:
+        """True when this reader handles ``asset`` in this session."""
+
+    @abstractmethod
+    def read(self, spark: SparkSession, asset: AssetSpec, *, schema: StructType | None = None) -> DataFrame:
+        """A DataFrame over the asset; with ``schema``, read with it (no inference pass)."""
+
+
+class AssetWriter(ABC):
+    """Writes a DataFrame to one kind of asset (driver side), staged and committed once."""
+
+    @abstractmethod
+    def accepts(self, asset: AssetSpec, spark: SparkSession) -> bool:
+        """True when this writer handles ``asset`` in this session."""
+
+    @abstractmethod
+    def write(self, df: DataFrame, asset: AssetSpec, *, job_id: str) -> WrittenAsset:
+        """Write ``df``. On failure nothing is visible at the target; a rerun with the same
+        ``job_id`` replaces that job's own output and never adds a second copy."""

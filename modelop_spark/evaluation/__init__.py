@@ -1,0 +1,1 @@
+"""Distributed evaluation: classification, regression, fairness, drift; plots and report."""

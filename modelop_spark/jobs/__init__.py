@@ -1,0 +1,1 @@
+"""Job specs, runners and results."""

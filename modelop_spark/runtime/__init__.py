@@ -1,0 +1,1 @@
+"""The runtime wrapper: Spark sessions, snapshots, model functions and how they are applied."""

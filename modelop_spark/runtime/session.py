@@ -1,0 +1,109 @@
+"""The one place a SparkSession is created.
+
+Library code takes a session or uses the active one; only the command-line entry points and the
+notebook API (when no session is active) come here to create one, and nothing is created at import.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from modelop_spark.config import conf_dir, spark_settings
+from modelop_spark.errors import SessionError
+
+MIN_JAVA = 17
+
+_JAVA_VERSION = re.compile(r'version "(\d+)(?:\.(\d+))?')
+
+
+def parse_java_major(version_output: str) -> int | None:
+    """Major Java version from ``java -version`` output (``1.8.0`` is 8, ``17.0.15`` is 17)."""
+    match = _JAVA_VERSION.search(version_output)
+    if not match:
+        return None
+    major = int(match.group(1))
+    if major == 1 and match.group(2):
+        return int(match.group(2))
+    return major
+
+
+def find_java(environ: Mapping[str, str] = os.environ) -> str | None:
+    java_home = environ.get("JAVA_HOME")
+    if java_home:
+        candidate = Path(java_home) / "bin" / "java"
+        return str(candidate) if candidate.exists() else None
+    return shutil.which("java")
+
+
+def check_java() -> None:
+    """Fail with one clear line when Spark's JVM cannot start: Java missing or too old."""
+    java = find_java()
+    if java is None:
+        where = f"JAVA_HOME={os.environ['JAVA_HOME']} has no bin/java" if os.environ.get("JAVA_HOME") else "no java on PATH"
+        raise SessionError(
+            f"Java was not found ({where}): Spark needs Java {MIN_JAVA} or newer; install it "
+            f"(Debian: apt-get install openjdk-{MIN_JAVA}-jre-headless) or set JAVA_HOME."
+        )
+    try:
+        shown = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise SessionError(f"Java at {java} does not run ({exc}); set JAVA_HOME to a Java {MIN_JAVA}+ installation.") from exc
+    major = parse_java_major(shown.stderr + shown.stdout)
+    if major is None or major < MIN_JAVA:
+        found = f"Java {major}" if major else "an unrecognised Java"
+        raise SessionError(
+            f"{found} at {java} is too old: Spark 4 needs Java {MIN_JAVA} or newer; "
+            f"set JAVA_HOME to a Java {MIN_JAVA}+ installation."
+        )
+
+
+def under_spark_submit() -> bool:
+    """spark-submit starts the JVM first and tells Python its gateway port."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
+def active_session():
+    """The active session (classic or Connect), or None."""
+    from pyspark.sql import SparkSession
+
+    return SparkSession.getActiveSession()
+
+
+def get_or_create_session(
+    *,
+    master: str | None = None,
+    app_name: str = "modelop-spark",
+    conf: Mapping[str, str] | None = None,
+):
+    """Return the active session, or create the embedded default one.
+
+    An active session is returned as it is: we never reconfigure or stop a caller's session.
+    """
+    session = active_session()
+    if session is not None:
+        return session
+    from pyspark.sql import SparkSession
+
+    submitted = under_spark_submit()
+    if not submitted:
+        check_java()
+    # Python workers must run this interpreter: the venv's python is not on their PATH.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    settings = spark_settings(master=master, overrides=conf, directory=conf_dir(), under_spark_submit=submitted)
+    if settings.get("spark.master", "").startswith("local"):
+        # One machine: bind to loopback rather than whatever the hostname resolves to.
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    builder = SparkSession.builder.appName(app_name)
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    try:
+        return builder.getOrCreate()
+    except Exception as exc:  # the JVM failed to start or the master is unreachable
+        raise SessionError(f"Spark could not start with master {settings.get('spark.master', '(from spark-submit)')}: {str(exc).splitlines()[0]}") from exc

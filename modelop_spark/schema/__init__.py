@@ -1,0 +1,1 @@
+"""Schemas: ModelOp extended Avro and JSON Schema, one model, Spark types, validation."""
