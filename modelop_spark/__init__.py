@@ -1,1 +1,101 @@
-"""modelop_spark: run governed ModelOp model snapshots as batch jobs on Apache Spark."""
+"""modelop_spark: run governed ModelOp model snapshots as batch jobs on Apache Spark.
+
+The notebook API::
+
+    import modelop_spark as ms
+    snapshot = ms.load_snapshot("examples/fraud/snapshot")
+    scores = ms.score(df, snapshot, key_columns=["transaction_id"])
+    result = ms.run_job("examples/fraud/jobs/score.json")
+
+Nothing here creates a SparkSession at import; functions use the session of the DataFrame they
+are given, or the active one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from modelop_spark.errors import (
+    AssetError,
+    ControlPlaneError,
+    ModelFunctionError,
+    ModelOpSparkError,
+    SchemaError,
+    SessionError,
+    SnapshotError,
+    SpecError,
+)
+from modelop_spark.jobs.result import JobResult
+from modelop_spark.jobs.runner import run_job
+from modelop_spark.jobs.spec import JobSpec
+from modelop_spark.runtime.snapshot import Snapshot, load_snapshot
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+    from pyspark.sql.types import StructType
+
+__all__ = [
+    "AssetError",
+    "ControlPlaneError",
+    "JobResult",
+    "JobSpec",
+    "ModelFunctionError",
+    "ModelOpSparkError",
+    "SchemaError",
+    "SessionError",
+    "Snapshot",
+    "SnapshotError",
+    "SpecError",
+    "load_snapshot",
+    "run_job",
+    "score",
+    "score_with_rejects",
+]
+
+__version__ = "0.1.0"
+
+
+def _snapshot(snapshot: Snapshot | str | os.PathLike[str]) -> Snapshot:
+    return snapshot if isinstance(snapshot, Snapshot) else load_snapshot(snapshot)
+
+
+def score(
+    df: DataFrame,
+    snapshot: Snapshot | str | os.PathLike[str],
+    *,
+    key_columns: Sequence[str] = (),
+    output_schema: StructType | None = None,
+    job: dict[str, Any] | None = None,
+) -> DataFrame:
+    """Score ``df`` with the snapshot's score function; a lazy DataFrame of the outputs.
+
+    A record the model fails on fails the query with that record's reason (nothing is dropped
+    silently); use ``score_with_rejects`` to keep going and collect such rows instead.
+    ``job`` is what ``init(job_json)`` receives.
+    """
+    from modelop_spark.runtime.apply import apply_function
+
+    scored = apply_function(
+        df, _snapshot(snapshot), key_columns=key_columns, on_error="fail", output_schema=output_schema, job_document=job
+    )
+    return scored.outputs()
+
+
+def score_with_rejects(
+    df: DataFrame,
+    snapshot: Snapshot | str | os.PathLike[str],
+    *,
+    key_columns: Sequence[str] = (),
+    output_schema: StructType | None = None,
+    job: dict[str, Any] | None = None,
+):
+    """Score ``df``, keeping rows the model fails on: returns ``Scored`` with ``outputs()``,
+    ``rejected()`` (key columns, ``_stage``, ``_reasons``, ``_record``) and ``counts()``.
+    Persist ``.combined`` first if you use more than one of them, or the model runs again."""
+    from modelop_spark.runtime.apply import apply_function
+
+    return apply_function(
+        df, _snapshot(snapshot), key_columns=key_columns, on_error="reject", output_schema=output_schema, job_document=job
+    )

@@ -6,6 +6,7 @@ Pure functions over plain values; the session factory and the CLI wire them to S
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -39,7 +40,8 @@ def parse_spark_defaults(text: str) -> dict[str, str]:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        key, _, value = line.partition(" ") if " " in line else line.partition("\t")
+        parts = re.split(r"\s+", line, maxsplit=1)
+        key, value = parts[0], parts[1] if len(parts) > 1 else ""
         if "=" in key and not value:
             key, _, value = key.partition("=")
         settings[key.strip()] = value.strip()
@@ -73,7 +75,7 @@ def spark_settings(
     if chosen_master:
         settings["spark.master"] = chosen_master
     elif not under_spark_submit:
-        settings["spark.master"] = DEFAULT_MASTER
+        settings.setdefault("spark.master", DEFAULT_MASTER)
     if under_spark_submit:
         # spark-submit already launched the JVM: these would be silently ignored, so omit them.
         settings.pop("spark.driver.extraJavaOptions", None)

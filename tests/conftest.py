@@ -28,3 +28,18 @@ def pytest_sessionfinish(session, exitstatus):
     if skipped:
         reporter.write_line(f"CI=true: {skipped} skipped test(s) count as failures", red=True)
         session.exitstatus = 1
+
+
+@pytest.fixture(scope="session")
+def fraud_example(tmp_path_factory):
+    """The fraud example built small in a temp folder: (root, snapshot path)."""
+    import importlib.util
+    from pathlib import Path
+
+    build_py = Path(__file__).resolve().parent.parent / "examples" / "fraud" / "build.py"
+    spec = importlib.util.spec_from_file_location("fraud_build", build_py)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    root = tmp_path_factory.mktemp("fraud")
+    snapshot = module.build(root, rows=2000)
+    return root, snapshot

@@ -1,1 +1,48 @@
+"""Readers and writers per asset kind, chosen once per asset from an ordered list."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from modelop_spark.assets.base import AssetReader, AssetWriter, StagedOutput, WrittenAsset
+from modelop_spark.assets.embedded import EmbeddedReader, EmbeddedWriter
+from modelop_spark.assets.files import FileReader, FileWriter
+from modelop_spark.assets.spec import AssetSpec
+from modelop_spark.errors import AssetError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
+
+__all__ = ["AssetSpec", "StagedOutput", "WrittenAsset", "read_asset", "readers", "stage_asset", "write_asset", "writers"]
+
+
+def readers() -> list[AssetReader]:
+    """Most specific first: the first that accepts an asset reads it."""
+    return [EmbeddedReader(), FileReader()]
+
+
+def writers() -> list[AssetWriter]:
+    return [EmbeddedWriter(), FileWriter()]
+
+
+def read_asset(spark: SparkSession, asset: AssetSpec, *, schema: StructType | None = None) -> DataFrame:
+    for reader in readers():
+        if reader.accepts(asset, spark):
+            return reader.read(spark, asset, schema=schema)
+    raise AssetError(f"input {asset.label}: no reader for kind {asset.kind!r} here")
+
+
+def _writer_for(df: DataFrame, asset: AssetSpec) -> AssetWriter:
+    for writer in writers():
+        if writer.accepts(asset, df.sparkSession):
+            return writer
+    raise AssetError(f"output {asset.label}: no writer for kind {asset.kind!r} here")
+
+
+def write_asset(df: DataFrame, asset: AssetSpec, *, job_id: str) -> WrittenAsset:
+    return _writer_for(df, asset).write(df, asset, job_id=job_id)
+
+
+def stage_asset(df: DataFrame, asset: AssetSpec, *, job_id: str) -> StagedOutput:
+    return _writer_for(df, asset).stage(df, asset, job_id=job_id)

@@ -9,6 +9,7 @@ the SparkSession.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -43,6 +44,20 @@ class WrittenAsset:
         return out
 
 
+def _nothing() -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class StagedOutput:
+    """An output written where no reader sees it yet. ``commit`` makes it visible in one step;
+    ``abort`` removes it. A job stages every output before committing any."""
+
+    written: WrittenAsset
+    commit: Callable[[], None] = _nothing
+    abort: Callable[[], None] = _nothing
+
+
 class AssetReader(ABC):
     """Reads one kind of asset into a DataFrame (driver side)."""
 
@@ -66,3 +81,9 @@ class AssetWriter(ABC):
     def write(self, df: DataFrame, asset: AssetSpec, *, job_id: str) -> WrittenAsset:
         """Write ``df``. On failure nothing is visible at the target; a rerun with the same
         ``job_id`` replaces that job's own output and never adds a second copy."""
+
+    def stage(self, df: DataFrame, asset: AssetSpec, *, job_id: str) -> StagedOutput:
+        """Write ``df`` out of sight, to be committed later. Writers that cannot separate the
+        two steps keep this default, which writes at commit time."""
+        written = WrittenAsset(name=asset.name, kind=asset.kind, location=asset.url or asset.table, format=asset.format)
+        return StagedOutput(written=written, commit=lambda: self.write(df, asset, job_id=job_id) and None)

@@ -107,3 +107,22 @@ def get_or_create_session(
         return builder.getOrCreate()
     except Exception as exc:  # the JVM failed to start or the master is unreachable
         raise SessionError(f"Spark could not start with master {settings.get('spark.master', '(from spark-submit)')}: {str(exc).splitlines()[0]}") from exc
+
+
+def ship_package(spark) -> None:
+    """On a cluster, send this package to the executors (they may not have it installed).
+
+    Local masters share this machine's environment, so nothing is shipped there."""
+    import tempfile
+    import zipfile
+
+    master = spark.conf.get("spark.master", "local")
+    if master.startswith("local") or getattr(spark, "sparkContext", None) is None:
+        return
+    package = Path(__file__).resolve().parent.parent
+    bundle = Path(tempfile.mkdtemp(prefix="modelop-spark-")) / "modelop_spark.zip"
+    with zipfile.ZipFile(bundle, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(package.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                archive.write(path, str(path.relative_to(package.parent)))
+    spark.sparkContext.addPyFile(str(bundle))

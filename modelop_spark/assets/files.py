@@ -1,0 +1,152 @@
+"""File assets: CSV, JSON lines and Parquet at any location Spark's Hadoop FileSystem reads."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import TYPE_CHECKING, Any
+
+from modelop_spark.assets.base import AssetReader, AssetWriter, StagedOutput, WrittenAsset
+from modelop_spark.assets.commit import (
+    check_mode,
+    commit_directory,
+    commit_single_file,
+    split_parent,
+    staging_path,
+)
+from modelop_spark.assets.filesystem import absolute_url, filesystem_for, is_local, local_path
+from modelop_spark.assets.spec import AssetSpec
+from modelop_spark.errors import AssetError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
+
+RESULT_FILE = "_modelop_job_result.json"
+
+# Options that are ours, not the Spark reader's or writer's.
+_OWN_OPTIONS = {"single_file", "partitionBy", "presign", "max_rows", "allow_empty"}
+
+
+def spark_options(asset: AssetSpec, *, reading: bool) -> dict[str, str]:
+    options = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in asset.options.items() if k not in _OWN_OPTIONS}
+    if asset.format == "csv":
+        options.setdefault("header", "true")
+    return options
+
+
+def _looks_like_json_array(url: str) -> bool:
+    """ModelOp sample files are often one JSON array rather than JSON lines."""
+    if not is_local(url):
+        return False
+    path = local_path(url)
+    first = next(iter(sorted(path.rglob("*.json")) if path.is_dir() else [path]), None)
+    if first is None or not first.is_file():
+        return False
+    with first.open("rb") as handle:
+        head = handle.read(256).lstrip()
+    return head.startswith(b"[")
+
+
+def asset_error(asset: AssetSpec, exc: Exception, *, reading: bool) -> AssetError:
+    """One line naming the asset and the cause, from a Spark or I/O exception."""
+    text = str(exc)
+    direction = "input" if reading else "output"
+    location = asset.url or asset.table or asset.kind
+    if "PATH_NOT_FOUND" in text or "Path does not exist" in text:
+        return AssetError(f"{direction} {asset.label}: nothing at {location}; check the path")
+    if "UNABLE_TO_INFER_SCHEMA" in text:
+        return AssetError(f"{direction} {asset.label}: {location} is empty or not {asset.format}; check the file and the format")
+    if "Permission denied" in text or "AccessDenied" in text:
+        return AssetError(f"{direction} {asset.label}: permission denied at {location}")
+    first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
+    return AssetError(f"{direction} {asset.label} ({location}, {asset.format}): {first}")
+
+
+class FileReader(AssetReader):
+    def accepts(self, asset: AssetSpec, spark: SparkSession) -> bool:
+        return asset.kind == "file"
+
+    def read(self, spark: SparkSession, asset: AssetSpec, *, schema: StructType | None = None) -> DataFrame:
+        assert asset.url is not None
+        options = spark_options(asset, reading=True)
+        if asset.format == "csv" and schema is None:
+            options.setdefault("inferSchema", "true")
+        if asset.format == "json" and "multiLine" not in options and _looks_like_json_array(asset.url):
+            options["multiLine"] = "true"
+        reader = spark.read.format(asset.format).options(**options)
+        if schema is not None:
+            reader = reader.schema(schema)
+        try:
+            return reader.load(absolute_url(asset.url))
+        except Exception as exc:
+            raise asset_error(asset, exc, reading=True) from exc
+
+
+class FileWriter(AssetWriter):
+    def accepts(self, asset: AssetSpec, spark: SparkSession) -> bool:
+        return asset.kind == "file"
+
+    def write(self, df: DataFrame, asset: AssetSpec, *, job_id: str) -> WrittenAsset:
+        staged = self.stage(df, asset, job_id=job_id)
+        staged.commit()
+        return staged.written
+
+    def stage(self, df: DataFrame, asset: AssetSpec, *, job_id: str) -> StagedOutput:
+        assert asset.url is not None
+        url = absolute_url(asset.url)
+        fs = filesystem_for(url, df.sparkSession)
+        check_mode(fs, url, asset.mode, label=asset.label)
+        single = bool(asset.options.get("single_file"))
+        staging = staging_path(url, job_id)
+        fs.delete(staging)  # a killed earlier attempt of this job may have left one
+        writer = (df.coalesce(1) if single else df).write.mode("overwrite").format(asset.format)
+        writer = writer.options(**spark_options(asset, reading=False))
+        partition_by = asset.options.get("partitionBy")
+        if partition_by and not single:
+            writer = writer.partitionBy(*([partition_by] if isinstance(partition_by, str) else partition_by))
+        try:
+            writer.save(staging)
+        except Exception as exc:
+            fs.delete(staging)
+            raise asset_error(asset, exc, reading=False) from exc
+
+        def commit() -> None:
+            try:
+                if single:
+                    commit_single_file(fs, staging, url, mode=asset.mode)
+                else:
+                    commit_directory(fs, staging, url, mode=asset.mode, job_id=job_id)
+            except AssetError:
+                raise
+            except Exception as exc:
+                raise asset_error(asset, exc, reading=False) from exc
+            finally:
+                fs.delete(staging)
+                _remove_if_empty(fs, split_parent(staging)[0])
+
+        written = WrittenAsset(name=asset.name, kind="file", location=asset.url, format=asset.format)
+        return StagedOutput(written=written, commit=commit, abort=lambda: fs.delete(staging))
+
+
+def _remove_if_empty(fs: Any, folder: str) -> None:
+    with contextlib.suppress(OSError):  # a concurrent job may be staging there right now
+        if fs.exists(folder) and not fs.list(folder):
+            fs.delete(folder)
+
+
+def result_location(asset: AssetSpec) -> str | None:
+    """Where a job's result JSON goes beside a file output (Spark's readers skip ``_`` files)."""
+    if asset.kind != "file" or not asset.url:
+        return None
+    if asset.options.get("single_file"):
+        parent, name = split_parent(asset.url)
+        return f"{parent}/_{name}.job_result.json"
+    return f"{asset.url.rstrip('/')}/{RESULT_FILE}"
+
+
+def write_result_file(spark: Any, asset: AssetSpec, text: str) -> str | None:
+    location = result_location(asset)
+    if location is None:
+        return None
+    filesystem_for(location, spark).write_text(location, text)
+    return location

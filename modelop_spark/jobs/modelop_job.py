@@ -1,0 +1,162 @@
+"""ModelOp Center job JSON -> JobSpec, so existing jobs run here unchanged.
+
+Fields honoured: ``jobType``, ``id``, ``inputData``/``outputData`` (``assetType`` EXTERNAL_FILE,
+EMBEDDED or SQL; ``fileUrl``, ``filename``, ``fileFormat``, ``assetRole``, ``repositoryInfo``),
+``model.storedModel.modelAssets`` (SOURCE_CODE: inline ``sourceCode`` or ``sourceCodeFilePath``
+inside ``repositoryInfo.repositoryDirectory``; ``initFunction``/``scoreFunction``/
+``metricsFunction``/``trainingFunction``), ``model.storedModel.modelMetaData`` (``name``,
+``inputSchema``, ``outputSchema``, ``enableInputSchemaChecking``, ``enableOutputSchemaChecking``),
+``jobParameters``. An optional top-level ``options`` object carries this runtime's own job options.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from modelop_spark.assets.spec import AssetSpec, format_from_url
+from modelop_spark.errors import SpecError
+from modelop_spark.jobs.spec import JobOptions, JobSpec, ModelRef, derived_job_id
+
+JOB_TYPES = {
+    "MODEL_BATCH_JOB": "scoring",
+    "MODEL_BATCH_TEST_JOB": "metrics",
+    "MODEL_BATCH_TRAINING_JOB": "training",
+}
+_FUNCTION_FIELDS = {
+    "initFunction": "init",
+    "scoreFunction": "score",
+    "metricsFunction": "metrics",
+    "trainingFunction": "train",
+}
+_HUMAN_FORMATS = ("csv", "json")  # ModelOp writes these as one file; so do we
+
+
+def is_modelop_job(document: Mapping[str, Any]) -> bool:
+    return "jobType" in document or "inputData" in document or "storedModel" in (document.get("model") or {})
+
+
+def _records_from_embedded(asset: Mapping[str, Any], where: str) -> list[dict[str, Any]]:
+    data = asset.get("data", asset.get("records"))
+    if data is None and asset.get("content") is not None:
+        try:
+            data = base64.b64decode(asset["content"]).decode("utf-8")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise SpecError(f"{where}.content: not base64 UTF-8 text") from exc
+    if data is None:
+        return []
+    if isinstance(data, str):
+        text = data.strip()
+        try:
+            data = json.loads(text) if text.startswith(("[", "{")) and "\n{" not in text else [json.loads(line) for line in text.splitlines() if line.strip()]
+        except json.JSONDecodeError as exc:
+            raise SpecError(f"{where}.data: neither a JSON array nor JSON lines ({exc.msg} at line {exc.lineno})") from exc
+    if isinstance(data, Mapping):
+        data = [data]
+    if not isinstance(data, list) or not all(isinstance(r, Mapping) for r in data):
+        raise SpecError(f"{where}.data: expected records (JSON objects)")
+    return [dict(r) for r in data]
+
+
+def translate_asset(asset: Mapping[str, Any], *, where: str, output: bool) -> AssetSpec:
+    asset_type = str(asset.get("assetType", "EXTERNAL_FILE")).upper()
+    repository = dict(asset.get("repositoryInfo") or {})
+    name = asset.get("filename") or asset.get("name")
+    role = asset.get("assetRole")
+    if asset_type == "EMBEDDED":
+        records = None if output else _records_from_embedded(asset, where)
+        return AssetSpec(kind="embedded", name=name, records=tuple(records) if records is not None else None, role=role)
+    if asset_type.startswith("SQL"):
+        query = asset.get("query") or asset.get("sqlQuery")
+        table = asset.get("tableName") or asset.get("table")
+        jdbc_url = asset.get("jdbcUrl") or repository.get("jdbcUrl")
+        options = {"url": jdbc_url} if jdbc_url else {}
+        kind = "jdbc" if jdbc_url else "sql"
+        return AssetSpec(kind=kind, name=name, query=query, table=table, role=role, options=options, repository=repository)
+    url = asset.get("fileUrl")
+    if not url:
+        raise SpecError(f"{where}.fileUrl: an {asset_type} asset needs a fileUrl")
+    file_format = (asset.get("fileFormat") or format_from_url(url) or "").lower()
+    if file_format == "delta":
+        return AssetSpec(kind="delta", name=name, url=url, format="delta", role=role, repository=repository)
+    options = {"single_file": True} if output and file_format in _HUMAN_FORMATS else {}
+    return AssetSpec.from_dict(
+        {"kind": "file", "name": name, "url": url, "format": file_format or None, "role": role, "options": options, "repository": repository},
+        where=where,
+    )
+
+
+def _schema_document(value: Any) -> Any:
+    """ModelOp keeps schemas as an Avro document, or a list of ``{"schemaDefinition": ...}``."""
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, Mapping) and "schemaDefinition" in value:
+        value = value["schemaDefinition"]
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return None
+    return value or None
+
+
+def translate_model(model: Mapping[str, Any]) -> ModelRef:
+    stored = model.get("storedModel") or model
+    metadata = stored.get("modelMetaData") or {}
+    sources = [a for a in stored.get("modelAssets") or () if str(a.get("assetType", "")).upper() == "SOURCE_CODE"]
+    primary = next((a for a in sources if a.get("primaryModelSource")), sources[0] if sources else None)
+    if primary is None:
+        raise SpecError("model.storedModel.modelAssets: no SOURCE_CODE asset; the job must carry the model source")
+    functions = {role: primary[key] for key, role in _FUNCTION_FIELDS.items() if primary.get(key)}
+    others = tuple(
+        a["fileUrl"] for a in stored.get("modelAssets") or () if a is not primary and a.get("fileUrl") and str(a.get("assetType", "")).upper() != "SOURCE_CODE"
+    )
+    common = {
+        "functions": functions,
+        "name": metadata.get("name") or primary.get("name"),
+        "version": str(stored["version"]) if stored.get("version") is not None else None,
+        "input_schema": _schema_document(metadata.get("inputSchema")),
+        "output_schema": _schema_document(metadata.get("outputSchema")),
+        "assets": others,
+    }
+    directory = (primary.get("repositoryInfo") or {}).get("repositoryDirectory")
+    if primary.get("sourceCode"):
+        return ModelRef(source_code=primary["sourceCode"], source_name=primary.get("filename") or primary.get("name") or "model.py", **common)
+    if directory:
+        return ModelRef(snapshot=directory, source_name=primary.get("sourceCodeFilePath") or "model.py", **common)
+    raise SpecError("model.storedModel.modelAssets: the SOURCE_CODE asset has neither sourceCode nor repositoryInfo.repositoryDirectory")
+
+
+def translate_modelop_job(document: Mapping[str, Any]) -> JobSpec:
+    job_type = JOB_TYPES.get(str(document.get("jobType", "MODEL_BATCH_JOB")))
+    if job_type is None:
+        raise SpecError(f"jobType: expected one of {', '.join(JOB_TYPES)}, found {document.get('jobType')!r}")
+    if not isinstance(document.get("model"), Mapping):
+        raise SpecError("model: a ModelOp job needs model.storedModel with the model's assets")
+    model = translate_model(document["model"])
+    metadata = (document["model"].get("storedModel") or {}).get("modelMetaData") or {}
+    options = dict(document.get("options") or {})
+    if metadata.get("enableInputSchemaChecking"):
+        options.setdefault("input_schema_check", "quarantine")
+    if metadata.get("enableOutputSchemaChecking"):
+        options.setdefault("output_schema_check", "quarantine")
+    parameters = document.get("jobParameters") or {}
+    if isinstance(parameters, str):
+        try:
+            parameters = json.loads(parameters) if parameters.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise SpecError(f"jobParameters: not a JSON object ({exc.msg})") from exc
+    inputs = tuple(translate_asset(a, where=f"inputData[{i}]", output=False) for i, a in enumerate(document.get("inputData") or ()))
+    outputs = tuple(translate_asset(a, where=f"outputData[{i}]", output=True) for i, a in enumerate(document.get("outputData") or ()))
+    return JobSpec(
+        job_id=str(document.get("id") or document.get("jobId") or derived_job_id(document)),
+        job_type=job_type,  # type: ignore[arg-type]
+        model=model,
+        inputs=inputs,
+        outputs=outputs,
+        options=JobOptions.from_dict(options),
+        parameters=dict(parameters),
+        document=dict(document),
+    )

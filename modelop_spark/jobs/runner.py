@@ -1,0 +1,135 @@
+"""run_job: parse, load the snapshot, dispatch to the runner for the job type, report.
+
+Every failure becomes a JobResult with status ERROR and one clear message (the traceback goes to
+the log at debug level); file outputs get the result JSON beside them.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from modelop_spark import errors
+from modelop_spark.errors import ModelOpSparkError, SpecError
+from modelop_spark.jobs.model_source import snapshot_for
+from modelop_spark.jobs.result import JobResult, Outcome, utc_now
+from modelop_spark.jobs.spec import JobSpec, load_job_file
+
+log = logging.getLogger("modelop_spark")
+
+# job type -> "module:function"; each takes (spark, spec, snapshot) and returns an Outcome.
+RUNNERS: dict[str, str] = {
+    "scoring": "modelop_spark.jobs.scoring:run_scoring",
+    "metrics": "modelop_spark.jobs.metrics:run_metrics",
+    "training": "modelop_spark.jobs.training:run_training",
+}
+
+_OUR_ERROR = re.compile(r"modelop_spark\.errors\.(\w+): (.+)")
+
+
+def runner_for(job_type: str) -> Callable[[Any, JobSpec, Any], Outcome]:
+    module_name, _, function = RUNNERS[job_type].partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:
+            raise
+        raise SpecError(f"job_type: {job_type} jobs are not available in this build") from exc
+    return getattr(module, function)
+
+
+def as_our_error(exc: BaseException) -> ModelOpSparkError:
+    """Our error, recovered from a Spark-wrapped executor exception when one is inside."""
+    if isinstance(exc, ModelOpSparkError):
+        return exc
+    text = str(exc)
+    matches = _OUR_ERROR.findall(text)
+    if matches:
+        name, message = matches[-1]
+        cls = getattr(errors, name, ModelOpSparkError)
+        if isinstance(cls, type) and issubclass(cls, ModelOpSparkError):
+            return cls(message.strip())
+    first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
+    return ModelOpSparkError(f"job failed: {type(exc).__name__}: {first}")
+
+
+def coerce_spec(job: JobSpec | Mapping[str, Any] | str) -> JobSpec:
+    if isinstance(job, JobSpec):
+        return job
+    if isinstance(job, str):
+        return load_job_file(job)
+    return JobSpec.from_dict(job)
+
+
+def run_job(job: JobSpec | Mapping[str, Any] | str, *, spark: Any = None) -> JobResult:
+    """Run a job (a JobSpec, a job dict, or a job file path) and return its JobResult.
+
+    Uses ``spark`` or the active session, creating the embedded default only when there is none.
+    Never raises for a failed job: the result has status ERROR; check ``result.ok``.
+    """
+    started = utc_now()
+    spec: JobSpec | None = None
+    snapshot = None
+    try:
+        spec = coerce_spec(job)
+        if spark is None:
+            from modelop_spark.runtime.session import get_or_create_session
+
+            spark = get_or_create_session()
+        snapshot = snapshot_for(spec.model)
+        log.info("job %s: %s with snapshot %s %s", spec.job_id, spec.job_type, snapshot.name, snapshot.version or "")
+        outcome = runner_for(spec.job_type)(spark, spec, snapshot)
+        result = JobResult(
+            job_id=spec.job_id,
+            job_type=spec.job_type,
+            status="COMPLETE",
+            started_at=started,
+            ended_at=utc_now(),
+            snapshot=snapshot.describe(),
+            rows=outcome.rows,
+            outputs=outcome.outputs,
+            rejected_output=outcome.rejected_output,
+            metrics=outcome.metrics,
+            details=outcome.details,
+        )
+    except Exception as exc:
+        error = as_our_error(exc)
+        log.debug("job failed", exc_info=True)
+        result = JobResult(
+            job_id=spec.job_id if spec else "unknown",
+            job_type=spec.job_type if spec else "unknown",
+            status="ERROR",
+            started_at=started,
+            ended_at=utc_now(),
+            snapshot=snapshot.describe() if snapshot else None,
+            error=error.to_dict(),
+        )
+    if spec is not None and spark is not None:
+        _write_result_files(spark, spec, result)
+    return result
+
+
+def _write_result_files(spark: Any, spec: JobSpec, result: JobResult) -> None:
+    """The result JSON beside each committed file output (an ERROR result has none to sit by)."""
+    from modelop_spark.assets.files import write_result_file
+
+    if not result.ok:
+        return
+    text = result.to_json()
+    written = []
+    for asset in spec.outputs:
+        try:
+            location = write_result_file(spark, asset, text)
+        except Exception:  # the outputs are committed; a missing side file is not worth failing for
+            log.warning("could not write the job result beside output %s", asset.label, exc_info=True)
+            continue
+        if location:
+            written.append(location)
+    if written:
+        log.info("job result written to %s", ", ".join(written))
+
+
+__all__ = ["as_our_error", "coerce_spec", "run_job", "runner_for"]

@@ -1,0 +1,200 @@
+"""Job specs: the runtime's own job file, checked against ``job.schema.json`` before anything runs.
+
+A ModelOp Center job JSON is accepted too: ``jobs.modelop_job`` translates it into the same
+``JobSpec``. Errors name the field (``options.arrow_batch_size: 0 is less than the minimum of 1``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from typing import Any, Literal
+
+from modelop_spark.assets.spec import AssetSpec
+from modelop_spark.errors import SpecError
+
+JobType = Literal["scoring", "metrics", "training"]
+CheckMode = Literal["off", "strict", "quarantine"]
+JOB_TYPES: tuple[str, ...] = ("scoring", "metrics", "training")
+
+# Options the foundation knows; every other key under "options" is kept in ``extra`` for the
+# capability that reads it (metrics, training, ...).
+_KNOWN_OPTIONS = {
+    "key_columns",
+    "arrow_batch_size",
+    "input_schema_check",
+    "output_schema_check",
+    "extra_fields",
+    "on_model_error",
+    "allow_empty_input",
+}
+
+
+@cache
+def job_json_schema() -> dict[str, Any]:
+    return json.loads(resources.files("modelop_spark.jobs").joinpath("job.schema.json").read_text())
+
+
+def check_against_schema(document: Mapping[str, Any], schema: Mapping[str, Any], *, what: str) -> None:
+    """Raise SpecError naming the first invalid field."""
+    from jsonschema import Draft202012Validator
+
+    errors = sorted(Draft202012Validator(schema).iter_errors(document), key=lambda e: list(e.absolute_path))
+    if errors:
+        error = errors[0]
+        where = ".".join(str(p) for p in error.absolute_path) or "(top level)"
+        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+        raise SpecError(f"{what}: {where}: {error.message}{more}")
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """Which model to run: a snapshot location, or inline source as ModelOp jobs carry it."""
+
+    snapshot: str | None = None
+    source_code: str | None = None
+    source_name: str = "model.py"
+    functions: Mapping[str, str] = field(default_factory=dict)
+    name: str | None = None
+    version: str | None = None
+    input_schema: Any = None
+    output_schema: Any = None
+    assets: tuple[str, ...] = ()  # extra files (local paths) placed beside inline source
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelRef:
+        return cls(
+            snapshot=data.get("snapshot"),
+            source_code=data.get("source_code"),
+            source_name=data.get("source_name", "model.py"),
+            functions=dict(data.get("functions") or {}),
+            name=data.get("name"),
+            version=data.get("version"),
+            input_schema=data.get("input_schema"),
+            output_schema=data.get("output_schema"),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key in ("snapshot", "source_code", "name", "version", "input_schema", "output_schema"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        if self.source_code is not None:
+            out["source_name"] = self.source_name
+        if self.functions:
+            out["functions"] = dict(self.functions)
+        return out
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    key_columns: tuple[str, ...] = ()
+    arrow_batch_size: int | None = None
+    input_schema_check: CheckMode = "off"
+    output_schema_check: CheckMode = "off"
+    extra_fields: Literal["keep", "drop", "reject"] = "keep"
+    on_model_error: Literal["reject", "fail"] = "reject"
+    allow_empty_input: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> JobOptions:
+        return cls(
+            key_columns=tuple(data.get("key_columns") or ()),
+            arrow_batch_size=data.get("arrow_batch_size"),
+            input_schema_check=data.get("input_schema_check", "off"),
+            output_schema_check=data.get("output_schema_check", "off"),
+            extra_fields=data.get("extra_fields", "keep"),
+            on_model_error=data.get("on_model_error", "reject"),
+            allow_empty_input=bool(data.get("allow_empty_input", False)),
+            extra={k: v for k, v in data.items() if k not in _KNOWN_OPTIONS},
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = dict(self.extra)
+        defaults = JobOptions()
+        for key in sorted(_KNOWN_OPTIONS):
+            value = getattr(self, key)
+            if value != getattr(defaults, key):
+                out[key] = list(value) if isinstance(value, tuple) else value
+        return out
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    job_id: str
+    job_type: JobType
+    model: ModelRef
+    inputs: tuple[AssetSpec, ...]
+    outputs: tuple[AssetSpec, ...] = ()
+    rejected_output: AssetSpec | None = None
+    options: JobOptions = field(default_factory=JobOptions)
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    # The job file as given (a ModelOp job JSON stays a ModelOp job JSON): what init(job_json) sees.
+    document: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> JobSpec:
+        """Parse a job document: the runtime's own, or a ModelOp job JSON."""
+        if not isinstance(data, Mapping):
+            raise SpecError(f"job: expected a JSON object, found {type(data).__name__}")
+        from modelop_spark.jobs.modelop_job import is_modelop_job, translate_modelop_job
+
+        if is_modelop_job(data):
+            return translate_modelop_job(data)
+        check_against_schema(data, job_json_schema(), what="job")
+        model = ModelRef.from_dict(data.get("model") or {})
+        if data.get("snapshot"):
+            model = ModelRef(**{**model.__dict__, "snapshot": data["snapshot"]})
+        if model.snapshot is None and model.source_code is None:
+            raise SpecError("job: snapshot: say which model to run (a snapshot folder, .zip or .tar.gz)")
+        return cls(
+            job_id=data.get("job_id") or derived_job_id(data),
+            job_type=data["job_type"],
+            model=model,
+            inputs=tuple(AssetSpec.from_dict(a, where=f"inputs[{i}]") for i, a in enumerate(data["inputs"])),
+            outputs=tuple(AssetSpec.from_dict(a, where=f"outputs[{i}]") for i, a in enumerate(data.get("outputs") or ())),
+            rejected_output=AssetSpec.from_dict(data["rejected_output"], where="rejected_output") if data.get("rejected_output") else None,
+            options=JobOptions.from_dict(data.get("options") or {}),
+            parameters=dict(data.get("parameters") or {}),
+            document=dict(data),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "job_id": self.job_id,
+            "job_type": self.job_type,
+            "model": self.model.to_dict(),
+            "inputs": [a.to_dict() for a in self.inputs],
+            "outputs": [a.to_dict() for a in self.outputs],
+        }
+        if self.rejected_output is not None:
+            out["rejected_output"] = self.rejected_output.to_dict()
+        if options := self.options.to_dict():
+            out["options"] = options
+        if self.parameters:
+            out["parameters"] = dict(self.parameters)
+        return out
+
+
+def derived_job_id(document: Mapping[str, Any]) -> str:
+    """A job without an id gets one from its content, so rerunning the same file is the same job
+    (and never appends a second copy of its output)."""
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), default=str)
+    return "job-" + hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def load_job_file(path: str) -> JobSpec:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except FileNotFoundError as exc:
+        raise SpecError(f"job file {path} does not exist") from exc
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"job file {path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+    return JobSpec.from_dict(document)

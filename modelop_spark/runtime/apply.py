@@ -1,0 +1,208 @@
+"""Apply a snapshot's function over a Spark DataFrame (driver side).
+
+The strategy is chosen once from the function's shape: record and batch functions run in the
+Python workers through ``mapInArrow`` (init once per worker, Arrow batches end to end); a Spark
+function is called once on the driver. The ModelOp PySpark convention does its own I/O and is run
+by the scoring runner, not here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from modelop_spark.errors import AssetError, ModelFunctionError, SchemaError, SnapshotError
+from modelop_spark.jobs.quarantine import REASONS_COLUMN, RECORD_COLUMN, STAGE_COLUMN
+from modelop_spark.runtime.executor import (
+    COUNT,
+    INTERNAL_FIELDS,
+    KIND,
+    REASON,
+    RECORD,
+    ScorePlan,
+    sample_schema,
+    score_batches,
+)
+from modelop_spark.runtime.model_cache import ModelPayload, loaded_model
+from modelop_spark.runtime.shapes import detect_shape, takes_slot
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+    from pyspark.sql.types import StructType
+
+    from modelop_spark.runtime.snapshot import Snapshot
+
+SAMPLE_ROWS = 20
+ARROW_SHAPES = ("record", "batch", "batch_iter")
+
+
+@dataclass(frozen=True)
+class Scored:
+    """The result of applying a function: one frame with internal columns, split on demand.
+
+    Persist ``combined`` before using more than one view of it, or the model runs again.
+    """
+
+    combined: DataFrame
+    key_columns: tuple[str, ...]
+    model_columns: tuple[str, ...]
+    counted_in_band: bool  # the tally rows count inputs; False for Spark functions
+
+    def outputs(self) -> DataFrame:
+        from pyspark.sql import functions as F
+
+        if not self.counted_in_band:
+            return self.combined
+        return self.combined.filter(F.col(KIND) == "out").select(*self.key_columns, *self.model_columns)
+
+    def rejected(self) -> DataFrame | None:
+        """Rejected inputs in the quarantine shape (stage ``model``)."""
+        from pyspark.sql import functions as F
+
+        if not self.counted_in_band:
+            return None
+        return self.combined.filter(F.col(KIND) == "rej").select(
+            *self.key_columns,
+            F.lit("model").alias(STAGE_COLUMN),
+            F.array(F.col(REASON)).alias(REASONS_COLUMN),
+            F.col(RECORD).alias(RECORD_COLUMN),
+        )
+
+    def counts(self) -> dict[str, int]:
+        """rows_in, rows_rejected and rows_out, in one aggregation over ``combined``."""
+        from pyspark.sql import functions as F
+
+        if not self.counted_in_band:
+            total = self.combined.count()
+            return {"rows_in": total, "rows_rejected": 0, "rows_out": total}
+        row = self.combined.agg(
+            F.coalesce(F.sum(F.when(F.col(KIND) == "tally", F.col(COUNT))), F.lit(0)).alias("rows_in"),
+            F.count(F.when(F.col(KIND) == "rej", 1)).alias("rows_rejected"),
+            F.count(F.when(F.col(KIND) == "out", 1)).alias("rows_out"),
+        ).collect()[0]
+        return {key: int(row[key]) for key in ("rows_in", "rows_rejected", "rows_out")}
+
+
+def _spark_to_arrow(schema: StructType) -> pa.Schema:
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    return to_arrow_schema(schema)
+
+
+def _arrow_to_spark(schema: pa.Schema) -> StructType:
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    # A column that was null in every sampled output has no type yet: call it a string.
+    fixed = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in schema])
+    return from_arrow_schema(fixed)
+
+
+def output_schema_from_sample(plan: ScorePlan, df: DataFrame, *, input_label: str = "input", sample_rows: int = SAMPLE_ROWS) -> pa.Schema:
+    """Learn the model's output columns by scoring the first rows on the driver."""
+    sample = df.limit(sample_rows).toArrow()
+    if sample.num_rows == 0:
+        raise AssetError(
+            f"{input_label}: no rows to score; check the input (an empty input is accepted only with "
+            "options.allow_empty_input and an output schema in the snapshot)"
+        )
+    batch = sample.combine_chunks().to_batches()[0] if sample.num_rows else pa.RecordBatch.from_pylist([], schema=sample.schema)
+    schema, reasons = sample_schema(plan, batch)
+    if schema is None:
+        detail = f"; first failure: {reasons[0]}" if reasons else ""
+        raise SchemaError(
+            f"cannot tell the score function's output columns: it produced no output for the first "
+            f"{sample.num_rows} input rows{detail}. Add an output schema to the snapshot"
+        )
+    return schema
+
+
+def plan_for(
+    snapshot: Snapshot,
+    *,
+    role: str = "score",
+    key_columns: Sequence[str] = (),
+    on_error: str = "reject",
+    job_document: Mapping[str, Any] | None = None,
+) -> ScorePlan:
+    """Load the function on the driver (import errors surface here) and decide its shape."""
+    payload = ModelPayload.from_snapshot(snapshot, job_document=job_document)
+    function = loaded_model(payload).function(role)
+    if function is None:
+        raise SnapshotError(
+            f"snapshot {snapshot.name}: no {role} function; tag one with '# modelop.{role}' or name it in snapshot.json 'functions'"
+        )
+    shape = detect_shape(function, snapshot.shape(role))
+    return ScorePlan(
+        payload=payload,
+        role=role,
+        shape=shape,
+        key_columns=tuple(key_columns),
+        on_error=on_error,
+        slot=shape == "record" and takes_slot(function),
+    )
+
+
+def function_shape(snapshot: Snapshot, *, role: str, job_document: Mapping[str, Any] | None = None) -> str | None:
+    """The shape of ``role`` (None when the snapshot has no such function), loading it on the
+    driver: import and init errors surface here, before any task starts."""
+    payload = ModelPayload.from_snapshot(snapshot, job_document=job_document, for_tasks=False)
+    function = loaded_model(payload).function(role)
+    return None if function is None else detect_shape(function, snapshot.shape(role))
+
+
+def apply_function(
+    df: DataFrame,
+    snapshot: Snapshot,
+    *,
+    role: str = "score",
+    key_columns: Sequence[str] = (),
+    on_error: str = "reject",
+    output_schema: StructType | None = None,
+    job_document: Mapping[str, Any] | None = None,
+    input_label: str = "input",
+) -> Scored:
+    """Apply ``role`` over ``df``: lazily, except for a small driver-side sample run."""
+    missing = [k for k in key_columns if k not in df.columns]
+    if missing:
+        raise SchemaError(f"key column {missing[0]!r} is not in the input; its columns are {', '.join(df.columns)}")
+    plan = plan_for(snapshot, role=role, key_columns=key_columns, on_error=on_error, job_document=job_document)
+    if plan.shape == "spark":
+        return _apply_spark(df, plan)
+    if plan.shape not in ARROW_SHAPES:
+        raise SnapshotError(
+            f"snapshot {snapshot.name}: the {role} function has the {plan.shape} shape, which is run as a job "
+            "(run_job), not over a DataFrame"
+        )
+    model_schema = _spark_to_arrow(output_schema) if output_schema is not None else output_schema_from_sample(plan, df, input_label=input_label)
+    key_fields = [_spark_to_arrow(df.select(k).schema)[0] for k in key_columns]
+    model_fields = [f for f in model_schema if f.name not in key_columns and not f.name.startswith("_ms_")]
+    schema = pa.schema([*key_fields, *model_fields])
+    plan = ScorePlan(**{**plan.__dict__, "schema": schema})
+    spark_schema = _arrow_to_spark(pa.schema([*schema, *INTERNAL_FIELDS]))
+    combined = df.mapInArrow(partial(score_batches, plan), spark_schema)
+    return Scored(
+        combined=combined,
+        key_columns=tuple(key_columns),
+        model_columns=tuple(f.name for f in model_fields),
+        counted_in_band=True,
+    )
+
+
+def _apply_spark(df: DataFrame, plan: ScorePlan) -> Scored:
+    model = loaded_model(plan.payload)
+    function = model.function(plan.role)
+    try:
+        with model.working_directory():
+            result = function(df)
+    except Exception as exc:
+        raise ModelFunctionError(f"{plan.payload.source}: {plan.role} raised {type(exc).__name__}: {exc}") from exc
+    if result is None or not hasattr(result, "columns"):
+        raise ModelFunctionError(
+            f"{plan.payload.source}: a Spark {plan.role} function must return a DataFrame, it returned {type(result).__name__}"
+        )
+    model_columns = tuple(c for c in result.columns if c not in plan.key_columns)
+    return Scored(combined=result, key_columns=plan.key_columns, model_columns=model_columns, counted_in_band=False)

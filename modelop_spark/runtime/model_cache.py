@@ -1,0 +1,147 @@
+"""Loaded models, kept per Python process: init runs once per worker, not per batch.
+
+Worker-reuse assumption: Spark keeps Python worker processes alive across tasks
+(``spark.python.worker.reuse=true``, the default), so this module-level cache lives across every
+batch and task a worker runs. With reuse off, init runs once per task instead; results are the
+same, only slower.
+
+The snapshot travels inside the payload as packed bytes (PySpark broadcasts large task payloads),
+so executors need no shared filesystem; it is unpacked once per machine under the cache folder,
+keyed by the snapshot's digest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelop_spark.errors import ModelFunctionError
+from modelop_spark.runtime.archive import pack_folder
+from modelop_spark.runtime.model_module import (
+    import_model_source,
+    resolve_function,
+    working_directory,
+)
+from modelop_spark.runtime.shapes import takes_argument
+from modelop_spark.runtime.smart_tags import ROLES
+
+
+@dataclass(frozen=True)
+class ModelPayload:
+    """Everything a task needs to load the model. Picklable; no SparkSession."""
+
+    digest: str
+    source: str
+    functions: Mapping[str, str]
+    archive: bytes = field(default=b"", repr=False)  # empty: use ``root`` (driver-side use)
+    root: str | None = None
+    init_argument: str | None = None  # the job as JSON text, for init(job_json)
+
+    @classmethod
+    def from_snapshot(
+        cls, snapshot: Any, *, job_document: Mapping[str, Any] | None = None, for_tasks: bool = True
+    ) -> ModelPayload:
+        """``for_tasks`` packs the snapshot so executors need no shared filesystem; the driver
+        alone can load it from where it is."""
+        return cls(
+            digest=snapshot.digest,
+            source=snapshot.manifest.source,
+            functions=dict(snapshot.functions),
+            archive=pack_folder(snapshot.root) if for_tasks else b"",
+            root=None if for_tasks else str(snapshot.root),
+            init_argument=json.dumps(job_document, default=str) if job_document is not None else None,
+        )
+
+    @property
+    def cache_key(self) -> tuple[str, int]:
+        return (self.digest, hash(self.init_argument))
+
+
+@dataclass
+class LoadedModel:
+    root: Path
+    functions: dict[str, Callable[..., Any]]
+
+    def function(self, role: str) -> Callable[..., Any] | None:
+        return self.functions.get(role)
+
+    def working_directory(self):
+        return working_directory(self.root)
+
+
+_LOADED: dict[tuple[str, int], LoadedModel] = {}
+_LOCK = threading.Lock()
+
+
+def _cache_root() -> Path:
+    return Path(os.environ.get("MODELOP_SPARK_CACHE", Path(tempfile.gettempdir()) / "modelop_spark"))
+
+
+def materialize(payload: ModelPayload) -> Path:
+    """The snapshot unpacked on this machine, once per digest (safe across processes)."""
+    import io
+    import tarfile
+
+    if not payload.archive and payload.root:
+        return Path(payload.root)
+    target = _cache_root() / "models" / payload.digest
+    if target.is_dir():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{payload.digest[:12]}-", dir=target.parent))
+    with tarfile.open(fileobj=io.BytesIO(payload.archive), mode="r:gz") as bundle:
+        bundle.extractall(staging, filter="data")
+    try:
+        staging.rename(target)
+    except OSError:  # another worker on this machine won the race: use its copy
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def init_argument(payload: ModelPayload) -> dict[str, Any]:
+    """What ``init(job_json)`` receives: the job as a dict, plus ModelOp's ``rawJson`` text."""
+    if payload.init_argument is None:
+        return {}
+    document = json.loads(payload.init_argument)
+    return {**document, "rawJson": payload.init_argument}
+
+
+def loaded_model(payload: ModelPayload) -> LoadedModel:
+    """Import the model and run its init once for this process and job."""
+    key = payload.cache_key
+    model = _LOADED.get(key)
+    if model is not None:
+        return model
+    with _LOCK:
+        model = _LOADED.get(key)
+        if model is not None:
+            return model
+        root = materialize(payload)
+        module = import_model_source(root, payload.source, module_name=f"modelop_model_{payload.digest[:16]}")
+        functions = {}
+        for role in ROLES:
+            function = resolve_function(module, payload.functions.get(role), role=role, source=payload.source)
+            if function is not None:
+                functions[role] = function
+        model = LoadedModel(root=root, functions=functions)
+        init = functions.get("init")
+        if init is not None:
+            try:
+                with model.working_directory():
+                    if takes_argument(init):
+                        init(init_argument(payload))
+                    else:
+                        init()
+            except Exception as exc:
+                raise ModelFunctionError(
+                    f"{payload.source}: init function {init.__name__} raised {type(exc).__name__}: {exc}"
+                ) from exc
+        _LOADED[key] = model
+        return model

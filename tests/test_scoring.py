@@ -1,0 +1,332 @@
+"""End-to-end scoring jobs on local Spark: every function shape, rejections, reruns, failures."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from chispa import assert_df_equality
+
+import modelop_spark as ms
+from modelop_spark.jobs.runner import run_job
+from tests.snapshots import RECORD_MODEL, make_snapshot
+
+
+@pytest.fixture
+def numbers(spark, tmp_path):
+    """40 rows in 4 parquet files, x from -2 to 37: x < 0 makes the models below fail."""
+    path = str(tmp_path / "numbers")
+    spark.range(40).selectExpr("cast(id as string) as id", "cast(id - 2 as double) as x").repartition(4).write.parquet(path)
+    return path
+
+
+@pytest.fixture
+def record_snapshot(tmp_path):
+    return make_snapshot(tmp_path / "record", RECORD_MODEL, files={"factor.txt": "2"})
+
+
+def job(snapshot, source, out, **extra):
+    document = {
+        "job_id": extra.pop("job_id", "test-job"),
+        "job_type": "scoring",
+        "snapshot": str(snapshot),
+        "inputs": [{"url": source, "format": "parquet"}],
+        "outputs": [{"url": str(out), "format": "parquet"}],
+        "options": {"key_columns": ["id"], **extra.pop("options", {})},
+    }
+    document.update(extra)
+    return document
+
+
+def expected_doubles(spark, values):
+    return spark.createDataFrame([(str(v + 2), float(v) * 2) for v in values], "id string, doubled double")
+
+
+def test_record_function_scores_and_keeps_rejected_rows(spark, numbers, record_snapshot, tmp_path):
+    result = run_job(job(record_snapshot, numbers, tmp_path / "out"), spark=spark)
+    assert result.ok, result.error
+    assert result.rows.to_dict() == {"in": 40, "scored": 38, "rejected": 2, "out": 38, "rejected_by_stage": {"model": 2}}
+    scored = spark.read.parquet(str(tmp_path / "out"))
+    assert_df_equality(scored, expected_doubles(spark, range(0, 38)), ignore_row_order=True)
+    rejected = spark.read.json(result.rejected_output.location).orderBy("id").collect()
+    assert [r.id for r in rejected] == ["0", "1"]
+    assert rejected[0]._reasons == ["score raised ValueError: negative x"]
+    assert json.loads(rejected[0]._record) == {"id": "0", "x": -2.0}
+
+
+def test_result_json_sits_beside_the_output(spark, numbers, record_snapshot, tmp_path):
+    result = run_job(job(record_snapshot, numbers, tmp_path / "out"), spark=spark)
+    written = json.loads((tmp_path / "out" / "_modelop_job_result.json").read_text())
+    assert written["status"] == "COMPLETE" and written["rows"]["in"] == 40
+    assert written["outputs"][0]["location"] == str(tmp_path / "out") and written["outputs"][0]["rows"] == 38
+    assert written["job_id"] == result.job_id and written["snapshot"]["name"] == "record"
+
+
+INIT_COUNTING_MODEL = """
+import os
+import pandas as pd
+
+# modelop.init
+def begin(job):
+    global MARKERS
+    MARKERS = job["parameters"]["marker_dir"]
+    with open(os.path.join(MARKERS, f"init-{os.getpid()}"), "a") as handle:
+        handle.write("x")
+
+# modelop.score
+def action(df: pd.DataFrame) -> pd.DataFrame:
+    with open(os.path.join(MARKERS, f"batch-{os.getpid()}"), "a") as handle:
+        handle.write("x")
+    return pd.DataFrame({"id": df["id"], "y": df["x"] + 1})
+"""
+
+
+def test_init_runs_once_per_python_worker(spark, numbers, tmp_path):
+    snapshot = make_snapshot(tmp_path / "counting", INIT_COUNTING_MODEL)
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    document = job(snapshot, numbers, tmp_path / "out", options={"arrow_batch_size": 3}, parameters={"marker_dir": str(markers)})
+    result = run_job(document, spark=spark)
+    assert result.ok, result.error
+    inits = {p.name: p.read_text() for p in markers.glob("init-*")}
+    batches = sum(len(p.read_text()) for p in markers.glob("batch-*"))
+    assert all(count == "x" for count in inits.values()), inits  # once per process, never again
+    assert batches >= 14  # 40 rows in batches of at most 3 (plus the driver's sample run)
+    assert len(inits) <= 4 < batches  # the driver plus at most local[2]'s reused workers (and a respawn)
+
+
+BATCH_MODEL = """
+import pandas as pd
+
+# modelop.score
+def action(df: pd.DataFrame) -> pd.DataFrame:
+    if (df["x"] < 0).any():
+        raise ValueError("negative x in batch")
+    return pd.DataFrame({"doubled": df["x"] * 2})
+"""
+
+
+def test_batch_function_isolates_the_failing_rows(spark, numbers, tmp_path):
+    snapshot = make_snapshot(tmp_path / "batch", BATCH_MODEL)
+    result = run_job(job(snapshot, numbers, tmp_path / "out"), spark=spark)
+    assert result.ok, result.error
+    assert (result.rows.rows_scored, result.rows.rows_rejected) == (38, 2)
+    # the key column came back by position, since the model dropped it but kept the row count
+    assert_df_equality(spark.read.parquet(str(tmp_path / "out")), expected_doubles(spark, range(0, 38)), ignore_row_order=True)
+
+
+ITERATOR_MODEL = """
+from collections.abc import Iterator
+import pandas as pd
+
+# modelop.score
+def action(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    for df in batches:
+        yield pd.DataFrame({"id": df["id"], "doubled": df["x"] * 2})
+"""
+
+
+def test_iterator_function(spark, numbers, tmp_path):
+    snapshot = make_snapshot(tmp_path / "iterator", ITERATOR_MODEL)
+    result = run_job(job(snapshot, numbers, tmp_path / "out"), spark=spark)
+    assert result.ok, result.error
+    assert result.rows.to_dict()["in"] == 40 and result.rows.rows_out == 40
+
+
+SPARK_ML_MODEL = """
+import os
+from pyspark.ml import PipelineModel
+from pyspark.sql import DataFrame
+
+# modelop.init
+def begin():
+    global MODEL
+    MODEL = PipelineModel.load(os.path.abspath("pipeline"))  # Spark resolves paths from the JVM's folder
+
+# modelop.score
+def action(df: DataFrame) -> DataFrame:
+    return MODEL.transform(df).select("id", "prediction")
+"""
+
+
+def test_spark_function_with_a_saved_spark_ml_pipeline(spark, numbers, tmp_path):
+    from pyspark.ml import Pipeline
+    from pyspark.ml.classification import LogisticRegression
+    from pyspark.ml.feature import VectorAssembler
+
+    training = spark.read.parquet(numbers).selectExpr("x", "cast(x > 10 as double) as label")
+    pipeline = Pipeline(stages=[VectorAssembler(inputCols=["x"], outputCol="features"), LogisticRegression(maxIter=20)])
+    snapshot = make_snapshot(tmp_path / "sparkml", SPARK_ML_MODEL)
+    pipeline.fit(training).save(str(snapshot / "pipeline"))
+    result = run_job(job(snapshot, numbers, tmp_path / "out"), spark=spark)
+    assert result.ok, result.error
+    predictions = {r.id: r.prediction for r in spark.read.parquet(str(tmp_path / "out")).collect()}
+    assert len(predictions) == 40 and predictions["37"] == 1.0 and predictions["0"] == 0.0
+
+
+PYSPARK_CONVENTION_MODEL = """
+from pyspark.sql import SparkSession
+
+# modelop.init
+def begin():
+    pass
+
+# modelop.score
+def score(external_inputs, external_outputs, external_model_assets):
+    spark = SparkSession.getActiveSession()
+    source = external_inputs[0]
+    factor = float(open(external_model_assets["factor.txt"]["fileUrl"].replace("file://", "")).read())
+    threshold = float(spark.conf.get("modelop.jobParameters.threshold"))
+    df = spark.read.parquet(source["fileUrl"]).filter(f"x >= {threshold}")
+    df.selectExpr("id", f"x * {factor} as scaled").write.mode("overwrite").parquet(external_outputs[0]["fileUrl"])
+"""
+
+
+def test_modelop_pyspark_convention(spark, numbers, tmp_path):
+    snapshot = make_snapshot(tmp_path / "pyspark", PYSPARK_CONVENTION_MODEL, files={"factor.txt": "3"})
+    result = run_job(job(snapshot, numbers, tmp_path / "out", parameters={"threshold": 0}), spark=spark)
+    assert result.ok, result.error
+    assert result.rows.rows_in == 40 and result.outputs[0].rows == 38
+    assert spark.read.parquet(str(tmp_path / "out")).agg({"scaled": "max"}).collect()[0][0] == 37 * 3
+
+
+def test_rerunning_a_job_never_duplicates_its_output(spark, numbers, record_snapshot, tmp_path):
+    out = tmp_path / "out"
+    for _ in range(2):
+        assert run_job(job(record_snapshot, numbers, out), spark=spark).ok
+    assert spark.read.parquet(str(out)).count() == 38
+    appending = {"outputs": [{"url": str(out / "appended"), "format": "parquet", "mode": "append"}]}
+    for _ in range(2):
+        assert run_job(job(record_snapshot, numbers, out, **appending), spark=spark).ok
+    assert spark.read.parquet(str(out / "appended")).count() == 38  # same job id: replaced, not added
+    assert run_job(job(record_snapshot, numbers, out, job_id="another-job", **appending), spark=spark).ok
+    assert spark.read.parquet(str(out / "appended")).count() == 76  # a different job appends
+
+
+def test_a_failed_job_leaves_no_output(spark, numbers, record_snapshot, tmp_path):
+    out = tmp_path / "out"
+    result = run_job(job(record_snapshot, numbers, out, options={"on_model_error": "fail"}), spark=spark)
+    assert result.status == "ERROR" and result.error["code"] == "MODEL_ERROR"
+    assert "negative x" in result.error["message"] and "\n" not in result.error["message"]
+    assert not out.exists() and [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_mode_error_refuses_an_existing_target_before_scoring(spark, numbers, record_snapshot, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    document = job(record_snapshot, numbers, out, outputs=[{"url": str(out), "format": "parquet", "mode": "error"}])
+    result = run_job(document, spark=spark)
+    assert result.status == "ERROR" and "already exists and mode is 'error'" in result.error["message"]
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+def test_embedded_input_and_output(spark, record_snapshot):
+    document = {
+        "job_type": "scoring",
+        "snapshot": str(record_snapshot),
+        "inputs": [{"records": [{"x": 1.5}, {"x": -1.0}, {"x": 4.0}]}],
+        "outputs": [{"kind": "embedded", "name": "scores"}],
+    }
+    result = run_job(document, spark=spark)
+    assert result.ok, result.error
+    assert sorted(r["doubled"] for r in result.outputs[0].records) == [3.0, 8.0]
+    assert result.rejected_output.records[0]["_reasons"] == ["score raised ValueError: negative x"]
+
+
+def test_embedded_output_past_its_cap_fails_cleanly(spark, numbers, record_snapshot):
+    document = {
+        "job_type": "scoring",
+        "snapshot": str(record_snapshot),
+        "inputs": [{"url": numbers, "format": "parquet"}],
+        "outputs": [{"kind": "embedded", "options": {"max_rows": 10}}],
+    }
+    result = run_job(document, spark=spark)
+    assert result.status == "ERROR" and "more than 10 rows for an embedded output" in result.error["message"]
+
+
+def test_empty_and_missing_inputs_say_which_asset(spark, record_snapshot, tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("id,x\n")
+    result = run_job(job(record_snapshot, str(empty), tmp_path / "out", inputs=[{"name": "daily", "url": str(empty)}], options={}), spark=spark)
+    assert result.status == "ERROR" and result.error["message"].startswith("input daily: no rows to score")
+    assert not (tmp_path / "out").exists()
+    missing = run_job(job(record_snapshot, str(tmp_path / "nope.parquet"), tmp_path / "out", options={}), spark=spark)
+    assert missing.status == "ERROR" and "nothing at" in missing.error["message"] and "check the path" in missing.error["message"]
+
+
+def test_no_score_function_is_a_clear_error(spark, numbers, tmp_path):
+    snapshot = make_snapshot(tmp_path / "nothing", "# modelop.init\ndef begin():\n    pass\n")
+    result = run_job(job(snapshot, numbers, tmp_path / "out"), spark=spark)
+    assert result.error["code"] == "INVALID_SNAPSHOT" and "no score function" in result.error["message"]
+
+
+def test_init_receives_the_job_as_modelop_does(spark, tmp_path):
+    model = """
+import json
+# modelop.init
+def init(init_param):
+    global GROUP
+    GROUP = json.loads(init_param["rawJson"])["jobParameters"]["group"]
+
+# modelop.score
+def score(datum):
+    return {"group": GROUP, "value": datum["value"]}
+"""
+    document = {
+        "jobType": "MODEL_BATCH_JOB",
+        "inputData": [{"assetType": "EMBEDDED", "data": [{"value": 1}, {"value": 2}]}],
+        "outputData": [{"assetType": "EMBEDDED"}],
+        "model": {"storedModel": {"modelAssets": [{"assetType": "SOURCE_CODE", "primaryModelSource": True, "sourceCode": model}]}},
+        "jobParameters": {"group": "A"},
+    }
+    result = run_job(document, spark=spark)
+    assert result.ok, result.error
+    assert result.outputs[0].records == [{"group": "A", "value": 1}, {"group": "A", "value": 2}]
+
+
+def test_notebook_api(spark, numbers, record_snapshot):
+    frame = spark.read.parquet(numbers).filter("x >= 0")
+    scored = ms.score(frame, record_snapshot, key_columns=["id"])
+    assert_df_equality(scored, expected_doubles(spark, range(0, 38)), ignore_row_order=True)
+    both = ms.score_with_rejects(spark.read.parquet(numbers), ms.load_snapshot(record_snapshot), key_columns=["id"])
+    assert both.counts() == {"rows_in": 40, "rows_rejected": 2, "rows_out": 38}
+    assert sorted(r.id for r in both.rejected().collect()) == ["0", "1"]
+
+
+def test_the_fraud_example_and_its_modelop_job(spark, fraud_example, monkeypatch):
+    root, snapshot = fraud_example
+    monkeypatch.chdir(root)
+    own = json.loads((Path(__file__).resolve().parent.parent / "examples/fraud/jobs/score.json").read_text())
+    own["snapshot"] = str(snapshot)
+    own["inputs"][0]["url"] = str(root / "data" / "transactions.csv")
+    result = run_job(own, spark=spark)
+    assert result.ok, result.error
+    assert result.rows.rows_in == 2000 and result.rows.rows_rejected == 3
+    assert "lacks a feature value" in spark.read.json(str(root / "out" / "fraud_rejected")).first()._reasons[0]
+    modelop = json.loads((Path(__file__).resolve().parent.parent / "examples/fraud/jobs/modelop_score.json").read_text())
+    modelop["inputData"][0]["fileUrl"] = str(root / "data" / "transactions.csv")
+    modelop["model"]["storedModel"]["modelAssets"][0]["repositoryInfo"]["repositoryDirectory"] = str(snapshot)
+    result = run_job(modelop, spark=spark)
+    assert result.ok, result.error
+    lines = (root / "out" / "modelop_scores.json").read_text().splitlines()
+    assert len(lines) == 1997 and set(json.loads(lines[0])) == {"transaction_id", "fraud_probability", "is_fraud_predicted"}
+
+
+def test_cli_runs_a_job_and_sets_the_exit_code(spark, numbers, record_snapshot, tmp_path, capsys):
+    from modelop_spark.cli import main
+
+    path = tmp_path / "job.json"
+    path.write_text(json.dumps(job(record_snapshot, numbers, tmp_path / "out")))
+    assert main(["run", str(path), "--result", str(tmp_path / "result.json")]) == 0
+    assert "rows in 40, scored 38, rejected 2" in capsys.readouterr().out
+    assert json.loads((tmp_path / "result.json").read_text())["status"] == "COMPLETE"
+    path.write_text(json.dumps(job(record_snapshot, numbers, tmp_path / "out", options={"on_model_error": "fail"})))
+    assert main(["run", str(path)]) == 1
+    assert capsys.readouterr().err.startswith("error: ")
+    path.write_text("{}")
+    assert main(["run", str(path)]) == 1
+    assert "job: (top level): 'job_type' is a required property" in capsys.readouterr().err
+    assert os.path.exists(tmp_path / "out")

@@ -1,0 +1,59 @@
+from collections.abc import Iterator
+
+import pandas as pd
+from pyspark.sql import DataFrame
+
+from modelop_spark.runtime.shapes import detect_shape, takes_argument, takes_slot
+
+
+def record(datum):
+    return datum
+
+
+def record_with_slot(datum, slot_no):
+    return datum
+
+
+def batch(df: pd.DataFrame) -> pd.DataFrame:
+    return df
+
+
+def batch_iter(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    yield from batches
+
+
+def spark_fn(df: DataFrame) -> DataFrame:
+    return df
+
+
+def pyspark_convention(external_inputs, external_outputs, external_model_assets):
+    return None
+
+
+def test_shape_comes_from_the_signature():
+    assert detect_shape(record) == "record"
+    assert detect_shape(record_with_slot) == "record" and takes_slot(record_with_slot)
+    assert detect_shape(batch) == "batch"
+    assert detect_shape(batch_iter) == "batch_iter"
+    assert detect_shape(spark_fn) == "spark"
+    assert detect_shape(pyspark_convention) == "modelop_pyspark"
+
+
+def test_string_annotations_count_too():
+    def scored(df: "pd.DataFrame"):
+        return df
+
+    def sparky(df: "pyspark.sql.DataFrame"):  # noqa: F821
+        return df
+
+    assert detect_shape(scored) == "batch"
+    assert detect_shape(sparky) == "spark"
+
+
+def test_the_manifest_overrides_the_signature():
+    assert detect_shape(record, "batch") == "batch"
+
+
+def test_init_with_or_without_the_job():
+    assert not takes_argument(lambda: None)
+    assert takes_argument(lambda job_json: None)
