@@ -34,8 +34,9 @@ def to_quarantine(
     ``rejected`` holds the original columns plus ``reasons_column`` (an array of strings naming
     field and rule). The result has the key columns, then ``_stage``, ``_reasons``, ``_record``.
     """
-    from pyspark.sql import functions as F
+    from modelop_spark.runtime.spark_compat import functions_for
 
+    F = functions_for(rejected)
     record_columns = [c for c in rejected.columns if c != reasons_column]
     return rejected.select(
         *[F.col(k) for k in key_columns],

@@ -29,6 +29,7 @@ from modelop_spark.runtime.executor import (
 )
 from modelop_spark.runtime.model_cache import ModelPayload, loaded_model
 from modelop_spark.runtime.shapes import detect_shape, takes_slot
+from modelop_spark.runtime.spark_compat import functions_for
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -53,16 +54,14 @@ class Scored:
     counted_in_band: bool  # the tally rows count inputs; False for Spark functions
 
     def outputs(self) -> DataFrame:
-        from pyspark.sql import functions as F
-
+        F = functions_for(self.combined)
         if not self.counted_in_band:
             return self.combined
         return self.combined.filter(F.col(KIND) == "out").select(*self.key_columns, *self.model_columns)
 
     def rejected(self) -> DataFrame | None:
         """Rejected inputs in the quarantine shape (stage ``model``)."""
-        from pyspark.sql import functions as F
-
+        F = functions_for(self.combined)
         if not self.counted_in_band:
             return None
         return self.combined.filter(F.col(KIND) == "rej").select(
@@ -74,8 +73,7 @@ class Scored:
 
     def counts(self) -> dict[str, int]:
         """rows_in, rows_rejected and rows_out, in one aggregation over ``combined``."""
-        from pyspark.sql import functions as F
-
+        F = functions_for(self.combined)
         if not self.counted_in_band:
             total = self.combined.count()
             return {"rows_in": total, "rows_rejected": 0, "rows_out": total}
@@ -96,8 +94,9 @@ def _spark_to_arrow(schema: StructType) -> pa.Schema:
 def _arrow_to_spark(schema: pa.Schema) -> StructType:
     from pyspark.sql.pandas.types import from_arrow_schema
 
-    # A column that was null in every sampled output has no type yet: call it a string.
-    fixed = pa.schema([f.with_type(pa.string()) if pa.types.is_null(f.type) else f for f in schema])
+    # A column that was null in every sampled output has no type yet: call it a string. Every
+    # column is nullable: tally and rejected rows leave the model's (and key) columns empty.
+    fixed = pa.schema([(f.with_type(pa.string()) if pa.types.is_null(f.type) else f).with_nullable(True) for f in schema])
     return from_arrow_schema(fixed)
 
 
@@ -178,7 +177,7 @@ def apply_function(
             "(run_job), not over a DataFrame"
         )
     model_schema = _spark_to_arrow(output_schema) if output_schema is not None else output_schema_from_sample(plan, df, input_label=input_label)
-    key_fields = [_spark_to_arrow(df.select(k).schema)[0] for k in key_columns]
+    key_fields = [_spark_to_arrow(df.select(k).schema)[0].with_nullable(True) for k in key_columns]
     model_fields = [f for f in model_schema if f.name not in key_columns and not f.name.startswith("_ms_")]
     schema = pa.schema([*key_fields, *model_fields])
     plan = ScorePlan(**{**plan.__dict__, "schema": schema})

@@ -1,0 +1,24 @@
+"""Classic Spark and Spark Connect side by side.
+
+``pyspark.sql.functions`` builds Columns for whichever mode the process is in; a process that
+holds both a classic and a Connect session (a test run, a notebook attached to two) needs the
+module that matches the DataFrame at hand.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+
+def is_connect(obj: Any) -> bool:
+    """True for a Spark Connect DataFrame or session."""
+    return type(obj).__module__.startswith("pyspark.sql.connect")
+
+
+def functions_for(df: Any) -> ModuleType:
+    if is_connect(df):
+        from pyspark.sql.connect import functions
+    else:
+        from pyspark.sql import functions
+    return functions
