@@ -6,6 +6,7 @@ The notebook API::
     snapshot = ms.load_snapshot("examples/fraud/snapshot")
     scores = ms.score(df, snapshot, key_columns=["transaction_id"])
     result = ms.run_job("examples/fraud/jobs/score.json")
+    new_version = ms.train("examples/training/churn/snapshot", [{"url": "train.csv"}])
 
 Nothing here creates a SparkSession at import; functions use the session of the DataFrame they
 are given, or the active one.
@@ -52,6 +53,7 @@ __all__ = [
     "run_job",
     "score",
     "score_with_rejects",
+    "train",
 ]
 
 __version__ = "0.1.0"
@@ -99,3 +101,13 @@ def score_with_rejects(
     return apply_function(
         df, _snapshot(snapshot), key_columns=key_columns, on_error="reject", output_schema=output_schema, job_document=job
     )
+
+
+def train(snapshot: Snapshot | str | os.PathLike[str], inputs: Sequence[Any], **options: Any) -> JobResult:
+    """Run a training job from a notebook and return its JobResult, whose first output is the
+    new snapshot version: ``ms.train("snap", [{"url": "train.csv"}], output="snap-2.tar.gz")``.
+    Keywords: ``output``, ``version``, ``job_id``, ``parameters``, ``spark`` and job options."""
+    from modelop_spark.jobs.training import train as run_training
+
+    location = snapshot.location if isinstance(snapshot, Snapshot) else snapshot
+    return run_training(location, inputs, **options)

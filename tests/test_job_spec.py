@@ -92,3 +92,14 @@ def test_bad_job_files(tmp_path):
     broken.write_text('{"job_type": }')
     with pytest.raises(SpecError, match="invalid JSON at line 1 column 14"):
         load_job_file(str(broken))
+
+
+def test_a_modelop_training_job_names_its_new_snapshot_in_output_data():
+    document = {
+        "jobType": "MODEL_BATCH_TRAINING_JOB",
+        "inputData": [{"assetType": "EXTERNAL_FILE", "fileUrl": "train.csv", "fileFormat": "CSV"}],
+        "outputData": [{"assetType": "EXTERNAL_FILE", "fileUrl": "s3://models/churn-2.tar.gz"}],
+        "model": {"storedModel": {"modelAssets": [{"assetType": "SOURCE_CODE", "primaryModelSource": True, "sourceCode": "def train(df):\n    pass\n"}]}},
+    }
+    spec = JobSpec.from_dict(document)
+    assert spec.outputs == () and spec.options.extra["snapshot_output"] == "s3://models/churn-2.tar.gz"

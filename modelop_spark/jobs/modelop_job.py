@@ -88,6 +88,13 @@ def translate_asset(asset: Mapping[str, Any], *, where: str, output: bool) -> As
     )
 
 
+def _names_a_snapshot(asset: Mapping[str, Any]) -> bool:
+    """A training job's file output with no data format is where the new snapshot goes (a
+    folder, .zip or .tar.gz)."""
+    url = str(asset.get("fileUrl") or "")
+    return bool(url) and not asset.get("fileFormat") and format_from_url(url) is None
+
+
 def _schema_document(value: Any) -> Any:
     """ModelOp keeps schemas as an Avro document, or a list of ``{"schemaDefinition": ...}``."""
     if isinstance(value, list):
@@ -149,13 +156,18 @@ def translate_modelop_job(document: Mapping[str, Any]) -> JobSpec:
         except json.JSONDecodeError as exc:
             raise SpecError(f"jobParameters: not a JSON object ({exc.msg})") from exc
     inputs = tuple(translate_asset(a, where=f"inputData[{i}]", output=False) for i, a in enumerate(document.get("inputData") or ()))
-    outputs = tuple(translate_asset(a, where=f"outputData[{i}]", output=True) for i, a in enumerate(document.get("outputData") or ()))
+    outputs = []
+    for index, asset in enumerate(document.get("outputData") or ()):
+        if job_type == "training" and _names_a_snapshot(asset):
+            options.setdefault("snapshot_output", asset["fileUrl"])  # where the new version goes
+            continue
+        outputs.append(translate_asset(asset, where=f"outputData[{index}]", output=True))
     return JobSpec(
         job_id=str(document.get("id") or document.get("jobId") or derived_job_id(document)),
         job_type=job_type,  # type: ignore[arg-type]
         model=model,
         inputs=inputs,
-        outputs=outputs,
+        outputs=tuple(outputs),
         options=JobOptions.from_dict(options),
         parameters=dict(parameters),
         document=dict(document),

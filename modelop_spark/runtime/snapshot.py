@@ -255,9 +255,11 @@ def load_snapshot(
     root = _local_folder(location)
     manifest = _read_manifest(root)
     if manifest is None and (root / "MLmodel").is_file():
-        from modelop_spark.runtime.mlflow_snapshot import mlflow_manifest
+        # An MLflow model folder is scored through a generated snapshot that wraps it.
+        from modelop_spark.runtime.mlflow_snapshot import wrap_mlflow_model
 
-        manifest = mlflow_manifest(root)
+        root = wrap_mlflow_model(root)
+        manifest = _read_manifest(root)
     manifest = manifest or Manifest(name=root.name)
     if source:
         manifest = replace(manifest, source=source)
