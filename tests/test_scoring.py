@@ -330,3 +330,40 @@ def test_cli_runs_a_job_and_sets_the_exit_code(spark, numbers, record_snapshot, 
     assert main(["run", str(path)]) == 1
     assert "job: (top level): 'job_type' is a required property" in capsys.readouterr().err
     assert os.path.exists(tmp_path / "out")
+
+
+TWO_OUTPUTS_MODEL = """
+# modelop.score
+def action(record):
+    if record["x"] < 0:
+        raise ValueError("negative x")
+    value = "oops" if record["x"] == 30 else record["x"]
+    return [{"v": value}, {"v": record["x"] * 2}]
+"""
+
+
+def test_an_input_whose_outputs_do_not_fit_is_rejected_once(spark, numbers, tmp_path):
+    snapshot = make_snapshot(tmp_path / "two", TWO_OUTPUTS_MODEL)
+    result = run_job(job(snapshot, numbers, tmp_path / "out"), spark=spark)
+    assert result.ok, result.error
+    assert result.rows.to_dict() == {"in": 40, "scored": 37, "rejected": 3, "out": 74, "rejected_by_stage": {"model": 3}}
+    reasons = {r.id: r._reasons[0] for r in spark.read.json(result.rejected_output.location).collect()}
+    assert reasons["32"].startswith("output field v:") and reasons["0"] == "score raised ValueError: negative x"
+
+
+BAD_BATCH_OUTPUT_MODEL = """
+import pandas as pd
+
+# modelop.score
+def action(df: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"v": [("oops" if x == 30 else x) for x in df["x"]]})
+"""
+
+
+def test_a_batch_output_that_does_not_fit_rejects_only_its_input_row(spark, numbers, tmp_path):
+    snapshot = make_snapshot(tmp_path / "badbatch", BAD_BATCH_OUTPUT_MODEL)
+    result = run_job(job(snapshot, numbers, tmp_path / "out"), spark=spark)
+    assert result.ok, result.error
+    assert (result.rows.rows_scored, result.rows.rows_rejected) == (39, 1)
+    rejected = spark.read.json(result.rejected_output.location).collect()
+    assert [r.id for r in rejected] == ["32"] and rejected[0]._reasons[0].startswith("output field v:")

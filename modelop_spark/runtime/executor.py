@@ -79,32 +79,47 @@ def _as_records(produced: Any) -> list[dict[str, Any]]:
 
 
 class _Collector:
-    """Gathers one input batch's outputs and rejections into one Arrow batch."""
+    """Gathers one input batch's outputs and rejections into one Arrow batch.
+
+    A rejection is always of an input row: when an output value does not fit the output schema,
+    the input that produced it is rejected once, with all its outputs, so rows in = rows scored +
+    rows rejected stays exact."""
 
     def __init__(self, plan: ScorePlan) -> None:
         self.plan = plan
-        self.outputs: list[dict[str, Any]] = []  # record functions' outputs
-        self.frames: list[Any] = []  # batch functions' pandas outputs
+        self.produced: list[tuple[Mapping[str, Any], list[dict[str, Any]]]] = []  # record fns
+        self.tables: list[pa.Table] = []  # batch fns, already converted
         self.rejected: list[tuple[dict[str, Any], str, str]] = []
 
     def reject(self, record: Mapping[str, Any], reason: str) -> None:
         if self.plan.on_error == "fail":
             raise ModelFunctionError(f"score function failed on a record: {reason}")
-        keys = {k: record.get(k) for k in self.plan.key_columns}
+        keys = {k: _plain(record.get(k)) for k in self.plan.key_columns}
         self.rejected.append((keys, reason, _record_json(record)))
+
+    def _record_outputs(self, schema: pa.Schema) -> pa.Table:
+        rows = [row for _, outputs in self.produced for row in outputs]
+        try:
+            return pa.Table.from_pylist(rows, schema=schema)
+        except _CONVERSION_ERRORS:
+            pass
+        good = []
+        for record, outputs in self.produced:  # find the inputs whose outputs do not fit
+            try:
+                good.append(pa.Table.from_pylist(outputs, schema=schema))
+            except _CONVERSION_ERRORS as exc:
+                self.reject(record, f"output {_misfit(outputs, schema)}: {_describe(exc)}")
+        return pa.concat_tables(good) if good else schema.empty_table()
 
     def batch(self, rows_in: int) -> pa.RecordBatch:
         schema = self.plan.schema
         assert schema is not None
         full = pa.schema([*schema, *INTERNAL_FIELDS])
-        outputs = _frames_to_table(self.frames, schema) if self.frames else None
-        if outputs is None:
-            rows = self.outputs or _frames_to_rows(self.frames)
-            outputs, bad = _convert_rows(rows, schema)
-            for row, reason in bad:
-                self.reject(row, reason)
-        out_kind = [{KIND: "out"} for _ in range(outputs.num_rows)]
-        pieces = [_with_internal(outputs, out_kind, full)] if outputs.num_rows else []
+        outputs = pa.concat_tables(self.tables) if self.tables else self._record_outputs(schema)
+        pieces = []
+        if outputs.num_rows:
+            kinds = pa.Table.from_pylist([{KIND: "out"}] * outputs.num_rows, schema=pa.schema(INTERNAL_FIELDS))
+            pieces.append(pa.Table.from_arrays([*outputs.columns, *kinds.columns], schema=full))
         if self.rejected:
             rows = [{**keys, KIND: "rej", REASON: reason, RECORD: record} for keys, reason, record in self.rejected]
             pieces.append(pa.Table.from_pylist(rows, schema=full))
@@ -112,36 +127,19 @@ class _Collector:
         return pa.concat_tables(pieces).combine_chunks().to_batches()[0]
 
 
-def _convert_rows(rows: list[dict[str, Any]], schema: pa.Schema) -> tuple[pa.Table, list[tuple[dict, str]]]:
-    """Rows as a table of ``schema``; rows whose values do not fit are returned with the reason."""
-    names = schema.names
-    try:
-        return pa.Table.from_pylist(rows, schema=schema), []
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
-        pass
-    good, bad = [], []
+_CONVERSION_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError)
+
+
+def _misfit(rows: list[dict[str, Any]], schema: pa.Schema) -> str:
+    """Name the first output field whose value does not convert to its declared type."""
     for row in rows:
-        try:
-            pa.Table.from_pylist([row], schema=schema)
-            good.append(row)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError) as exc:
-            field = next((n for n in names if n in row and not _fits(row[n], schema.field(n).type)), "?")
-            bad.append((row, f"output field {field}: {_describe(exc)}"))
-    return pa.Table.from_pylist(good, schema=schema), bad
-
-
-def _fits(value: Any, arrow_type: pa.DataType) -> bool:
-    try:
-        pa.array([value], type=arrow_type)
-        return True
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
-        return False
-
-
-def _with_internal(table: pa.Table, internal: list[dict[str, Any]], full: pa.Schema) -> pa.Table:
-    extra = pa.Table.from_pylist(internal, schema=pa.schema(INTERNAL_FIELDS))
-    columns = [*table.columns, *extra.columns]
-    return pa.Table.from_arrays(columns, schema=full)
+        for name in schema.names:
+            if name in row:
+                try:
+                    pa.array([row[name]], type=schema.field(name).type)
+                except _CONVERSION_ERRORS:
+                    return f"field {name}"
+    return "row"
 
 
 def _score_records(plan: ScorePlan, function: Callable[..., Any], batch: pa.RecordBatch, collector: _Collector) -> None:
@@ -152,7 +150,7 @@ def _score_records(plan: ScorePlan, function: Callable[..., Any], batch: pa.Reco
             collector.reject(record, f"score raised {_describe(exc)}")
             continue
         keys = {k: record.get(k) for k in plan.key_columns}
-        collector.outputs.extend({**keys, **output} for output in produced)
+        collector.produced.append((record, [{**keys, **output} for output in produced]))
 
 
 def _score_frame(plan: ScorePlan, function: Callable[..., Any], frame: Any) -> Any:
@@ -175,45 +173,36 @@ def _score_frame(plan: ScorePlan, function: Callable[..., Any], frame: Any) -> A
     return result
 
 
-def _score_isolating(plan: ScorePlan, function: Callable[..., Any], frame: Any, collector: _Collector) -> list[Any]:
-    """Score a frame; when the model raises, bisect so only the rows that fail are rejected."""
+def _to_table(plan: ScorePlan, frame: Any) -> Any:
+    """Batch outputs straight to Arrow with the output schema (the fast path); before the
+    schema is known (the driver's sample run), Arrow's own inference."""
+    if plan.schema is None:
+        return pa.Table.from_pandas(frame, preserve_index=False)
     try:
-        return [_score_frame(plan, function, frame)]
+        return pa.Table.from_pandas(frame.reindex(columns=plan.schema.names), schema=plan.schema, preserve_index=False, safe=False)
+    except _CONVERSION_ERRORS as exc:
+        raise ValueError(f"output {_misfit(frame.to_dict('records'), plan.schema)}: {_describe(exc)}") from exc
+
+
+def _score_isolating(plan: ScorePlan, function: Callable[..., Any], frame: Any, collector: _Collector) -> list[pa.Table]:
+    """Score a frame into Arrow; when the model raises or its output does not fit, bisect so only
+    the input rows that fail are rejected."""
+    try:
+        return [_to_table(plan, _score_frame(plan, function, frame))]
     except ModelFunctionError:
         raise
     except Exception as exc:
         if plan.on_error == "fail":
             raise ModelFunctionError(f"score raised {_describe(exc)}") from exc
         if len(frame) <= 1:
+            reason = str(exc) if str(exc).startswith("output ") else f"score raised {_describe(exc)}"
             for record in frame.to_dict("records"):
-                collector.reject(record, f"score raised {_describe(exc)}")
+                collector.reject(record, reason)
             return []
         middle = len(frame) // 2
         return _score_isolating(plan, function, frame.iloc[:middle], collector) + _score_isolating(
             plan, function, frame.iloc[middle:], collector
         )
-
-
-def _concat(frames: list[Any]) -> Any:
-    import pandas as pd
-
-    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-
-
-def _frames_to_rows(frames: list[Any]) -> list[dict[str, Any]]:
-    if not frames:
-        return []
-    return pa.Table.from_pandas(_concat(frames), preserve_index=False).to_pylist()
-
-
-def _frames_to_table(frames: list[Any], schema: pa.Schema) -> pa.Table | None:
-    """Batch outputs straight to Arrow (the fast path); None when a value does not fit, so the
-    caller converts row by row and rejects only the rows that do not fit."""
-    frame = _concat(frames).reindex(columns=schema.names)
-    try:
-        return pa.Table.from_pandas(frame, schema=schema, preserve_index=False, safe=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError):
-        return None
 
 
 def score_batches(plan: ScorePlan, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -231,7 +220,7 @@ def score_batches(plan: ScorePlan, batches: Iterable[pa.RecordBatch]) -> Iterato
             if plan.shape == "record":
                 _score_records(plan, function, batch, collector)
             else:
-                collector.frames = _score_isolating(plan, function, batch.to_pandas(), collector)
+                collector.tables = _score_isolating(plan, function, batch.to_pandas(), collector)
         yield collector.batch(batch.num_rows)
 
 
@@ -248,7 +237,7 @@ def _score_iterator(plan: ScorePlan, function: Callable[..., Any], batches: Iter
         try:
             for result in function(frames()):
                 collector = _Collector(plan)
-                collector.frames = [result]
+                collector.tables = [_to_table(plan, result)]
                 yield collector.batch(0)
         except Exception as exc:
             raise ModelFunctionError(f"score raised {_describe(exc)}") from exc
@@ -270,12 +259,12 @@ def sample_schema(plan: ScorePlan, batch: pa.RecordBatch) -> tuple[pa.Schema | N
     with model.working_directory():
         if plan.shape == "record":
             _score_records(plan, function, batch, collector)
-            table = pa.Table.from_pylist(collector.outputs) if collector.outputs else None
+            rows = [row for _, outputs in collector.produced for row in outputs]
+            tables = [pa.Table.from_pylist(rows)] if rows else []
+        elif plan.shape == "batch_iter":
+            tables = [_to_table(plan, frame) for frame in function(iter([batch.to_pandas()]))]
         else:
-            if plan.shape == "batch_iter":
-                frames = list(function(iter([batch.to_pandas()])))
-            else:
-                frames = _score_isolating(plan, function, batch.to_pandas(), collector)
-            frames = [f for f in frames if len(f.columns)]
-            table = pa.Table.from_pandas(_concat(frames), preserve_index=False) if frames else None
-    return (table.schema if table is not None else None), [reason for _, reason, _ in collector.rejected]
+            tables = _score_isolating(plan, function, batch.to_pandas(), collector)
+    tables = [t for t in tables if t.num_columns]
+    schema = pa.unify_schemas([t.schema for t in tables]) if tables else None
+    return schema, [reason for _, reason, _ in collector.rejected]
