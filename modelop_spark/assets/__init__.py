@@ -5,9 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from modelop_spark.assets.base import AssetReader, AssetWriter, StagedOutput, WrittenAsset
+from modelop_spark.assets.delta import DeltaReader, DeltaWriter
 from modelop_spark.assets.embedded import EmbeddedReader, EmbeddedWriter
 from modelop_spark.assets.files import FileReader, FileWriter
+from modelop_spark.assets.hdfs import HdfsReader, HdfsWriter
+from modelop_spark.assets.jdbc import JdbcReader, JdbcWriter
+from modelop_spark.assets.s3 import S3Reader, S3Writer
 from modelop_spark.assets.spec import AssetSpec
+from modelop_spark.assets.sql import SqlReader
 from modelop_spark.errors import AssetError
 
 if TYPE_CHECKING:
@@ -18,12 +23,12 @@ __all__ = ["AssetSpec", "StagedOutput", "WrittenAsset", "read_asset", "readers",
 
 
 def readers() -> list[AssetReader]:
-    """Most specific first: the first that accepts an asset reads it."""
-    return [EmbeddedReader(), FileReader()]
+    """Most specific first: the first that accepts an asset reads it (S3 before plain files)."""
+    return [EmbeddedReader(), S3Reader(), DeltaReader(), SqlReader(), JdbcReader(), HdfsReader(), FileReader()]
 
 
 def writers() -> list[AssetWriter]:
-    return [EmbeddedWriter(), FileWriter()]
+    return [EmbeddedWriter(), S3Writer(), DeltaWriter(), JdbcWriter(), HdfsWriter(), FileWriter()]
 
 
 def read_asset(spark: SparkSession, asset: AssetSpec, *, schema: StructType | None = None) -> DataFrame:

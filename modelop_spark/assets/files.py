@@ -58,8 +58,49 @@ def asset_error(asset: AssetSpec, exc: Exception, *, reading: bool) -> AssetErro
         return AssetError(f"{direction} {asset.label}: {location} is empty or not {asset.format}; check the file and the format")
     if "Permission denied" in text or "AccessDenied" in text:
         return AssetError(f"{direction} {asset.label}: permission denied at {location}")
-    first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
-    return AssetError(f"{direction} {asset.label} ({location}, {asset.format}): {first}")
+    if "CANNOT_READ_FILE_FOOTER" in text or "is not a Parquet file" in text or "MALFORMED_RECORD" in text:
+        return AssetError(
+            f"{direction} {asset.label}: {location} is not valid {asset.format}; check the asset's format"
+        )
+    return AssetError(f"{direction} {asset.label} ({location}, {asset.format}): {_cause(text, exc)}")
+
+
+def _cause(text: str, exc: Exception) -> str:
+    """The first line that says something: py4j's "An error occurred while calling o43.load"
+    does not, the Java exception under it does."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith("An error occurred while calling"):
+            continue
+        line = line.lstrip(": ")
+        if "Exception: " in line:
+            line = line.split("Exception: ", 1)[1]
+        return line[:300]
+    return type(exc).__name__
+
+
+def avro_available(spark: Any) -> bool:
+    """spark-avro ships apart from Spark (Spark 4 keeps only some of its classes in spark-sql):
+    true when Spark itself resolves the ``avro`` source in this session. Connect: assume yes,
+    and let the server say otherwise."""
+    jvm = getattr(getattr(spark, "sparkContext", None), "_jvm", None) if hasattr(spark, "_jsparkSession") else None
+    if jvm is None:
+        return True
+    try:
+        conf = spark._jsparkSession.sessionState().conf()
+        jvm.org.apache.spark.sql.execution.datasources.DataSource.lookupDataSource("avro", conf)
+        return True
+    except Exception:
+        return False
+
+
+def check_format(spark: Any, asset: AssetSpec, *, reading: bool) -> None:
+    if asset.format == "avro" and not avro_available(spark):
+        direction = "input" if reading else "output"
+        raise AssetError(
+            f"{direction} {asset.label}: Avro needs the spark-avro package on Spark's classpath "
+            "(spark.jars or --packages org.apache.spark:spark-avro_2.13); use parquet, csv or json otherwise"
+        )
 
 
 class FileReader(AssetReader):
@@ -68,6 +109,7 @@ class FileReader(AssetReader):
 
     def read(self, spark: SparkSession, asset: AssetSpec, *, schema: StructType | None = None) -> DataFrame:
         assert asset.url is not None
+        check_format(spark, asset, reading=True)
         options = spark_options(asset, reading=True)
         if asset.format == "csv" and schema is None:
             options.setdefault("inferSchema", "true")
@@ -77,9 +119,12 @@ class FileReader(AssetReader):
         if schema is not None:
             reader = reader.schema(schema)
         try:
-            return reader.load(absolute_url(asset.url))
+            df = reader.load(absolute_url(asset.url))
         except Exception as exc:
             raise asset_error(asset, exc, reading=True) from exc
+        if not df.columns:
+            raise AssetError(f"input {asset.label}: {asset.url} is empty (no columns, no rows); check the upstream output")
+        return df
 
 
 class FileWriter(AssetWriter):
@@ -93,6 +138,7 @@ class FileWriter(AssetWriter):
 
     def stage(self, df: DataFrame, asset: AssetSpec, *, job_id: str) -> StagedOutput:
         assert asset.url is not None
+        check_format(df.sparkSession, asset, reading=False)
         url = absolute_url(asset.url)
         fs = filesystem_for(url, df.sparkSession)
         check_mode(fs, url, asset.mode, label=asset.label)
@@ -148,5 +194,14 @@ def write_result_file(spark: Any, asset: AssetSpec, text: str) -> str | None:
     location = result_location(asset)
     if location is None:
         return None
+    from modelop_spark.assets import s3
+
+    if s3.is_s3_asset(asset) and not s3.s3a_available(spark):
+        s3.write_text(asset, location, text)  # no Hadoop S3 connector: pyarrow writes it
+        return location
+    from modelop_spark.assets.hdfs import hdfs_url, is_hdfs_asset
+
+    if is_hdfs_asset(asset):  # a bare path in an HDFS repository
+        location = hdfs_url(location, asset.repository, where=f"output {asset.label}")
     filesystem_for(location, spark).write_text(location, text)
     return location

@@ -97,6 +97,11 @@ def get_or_create_session(
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     settings = spark_settings(master=master, overrides=conf, directory=conf_dir(), under_spark_submit=submitted)
+    if "spark.jars" not in settings:
+        from modelop_spark.assets.jdbc import default_jars
+
+        if jars := default_jars():  # JDBC drivers must be on the classpath when the JVM starts
+            settings["spark.jars"] = ",".join(jars)
     if settings.get("spark.master", "").startswith("local"):
         # One machine: bind to loopback rather than whatever the hostname resolves to.
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
