@@ -7,6 +7,7 @@ The notebook API::
     scores = ms.score(df, snapshot, key_columns=["transaction_id"])
     result = ms.run_job("examples/fraud/jobs/score.json")
     new_version = ms.train("examples/training/churn/snapshot", [{"url": "train.csv"}])
+    figures = ms.evaluate(scored_df, columns=ms.EvaluationColumns(label="is_fraud", score="p"))
 
 Nothing here creates a SparkSession at import; functions use the session of the DataFrame they
 are given, or the active one.
@@ -28,6 +29,7 @@ from modelop_spark.errors import (
     SnapshotError,
     SpecError,
 )
+from modelop_spark.evaluation import EvaluationColumns, EvaluationOptions, drift, evaluate
 from modelop_spark.jobs.result import JobResult
 from modelop_spark.jobs.runner import run_job
 from modelop_spark.jobs.spec import JobSpec
@@ -40,6 +42,8 @@ if TYPE_CHECKING:
 __all__ = [
     "AssetError",
     "ControlPlaneError",
+    "EvaluationColumns",
+    "EvaluationOptions",
     "JobResult",
     "JobSpec",
     "ModelFunctionError",
@@ -49,6 +53,8 @@ __all__ = [
     "Snapshot",
     "SnapshotError",
     "SpecError",
+    "drift",
+    "evaluate",
     "load_snapshot",
     "run_job",
     "score",

@@ -180,18 +180,20 @@ def _remove_if_empty(fs: Any, folder: str) -> None:
             fs.delete(folder)
 
 
-def result_location(asset: AssetSpec) -> str | None:
-    """Where a job's result JSON goes beside a file output (Spark's readers skip ``_`` files)."""
+def result_location(asset: AssetSpec, *, is_file: bool = False) -> str | None:
+    """Where a job's result JSON goes beside a file output (Spark's readers skip ``_`` files):
+    inside an output folder, or next to an output that is one file."""
     if asset.kind != "file" or not asset.url:
         return None
-    if asset.options.get("single_file"):
+    if is_file or asset.options.get("single_file"):
         parent, name = split_parent(asset.url)
         return f"{parent}/_{name}.job_result.json"
     return f"{asset.url.rstrip('/')}/{RESULT_FILE}"
 
 
 def write_result_file(spark: Any, asset: AssetSpec, text: str) -> str | None:
-    location = result_location(asset)
+    is_file = bool(asset.url) and is_local(asset.url) and local_path(asset.url).is_file()
+    location = result_location(asset, is_file=is_file)
     if location is None:
         return None
     from modelop_spark.assets import s3

@@ -70,35 +70,51 @@ def run_scoring(spark: Any, spec: JobSpec, snapshot: Snapshot) -> Outcome:
 def _score(spark: Any, spec: JobSpec, snapshot: Snapshot) -> Outcome:
     from pyspark import StorageLevel
 
+    from modelop_spark.schema.job_checks import SchemaChecks
+
     source = spec.inputs[0]
-    frame = read_asset(spark, source)
+    checks = SchemaChecks.for_job(spec, snapshot)  # schemas load before any Spark work
+    checked_in = checks.read_input(spark, source)  # input check: valid rows go on to the model
     scored = apply_function(
-        frame,
+        checked_in.valid,
         snapshot,
         role="score",
         key_columns=spec.options.key_columns,
         on_error=spec.options.on_model_error,
         job_document=spec.document,
         input_label=f"input {source.label}",
+        sample_frame=checked_in.sample,
     )
     combined = scored.combined.persist(StorageLevel.MEMORY_AND_DISK)
     staged = []
     try:
-        counts = scored.counts()
-        if counts["rows_in"] == 0 and not spec.options.allow_empty_input:
+        counts = scored.counts()  # the model pass: also fills the input checks' counts
+        input_rejected, input_counts = checked_in.resolve()
+        if counts["rows_in"] + sum(input_counts.values()) == 0 and not spec.options.allow_empty_input:
             raise AssetError(
                 f"input {source.label}: no rows to score; check the input, or set options.allow_empty_input"
             )
-        outputs = scored.outputs()
+        checked_out = checks.check_output(scored.outputs())  # output check, over the cached scores
         for asset in spec.outputs:
-            staged.append(stage_asset(outputs, asset, job_id=spec.job_id))
-        rejected_asset = None
+            staged.append(stage_asset(checked_out.valid, asset, job_id=spec.job_id))
+        if spec.outputs[0].kind == "embedded" and checked_out.rejected is not None:
+            output_rejected = checked_out.rejected.count()  # a limited collect may not see every row
+        else:
+            output_rejected = checked_out.rows_rejected()  # counted while the first output was written
+        by_stage = dict(input_counts)
+        parts = list(input_rejected.values())
         if counts["rows_rejected"]:
+            by_stage["model"] = counts["rows_rejected"]
+            parts.append(scored.rejected())
+        if output_rejected:
+            by_stage["output_schema"] = output_rejected
+            parts.append(checked_out.rejected)
+        rows_rejected = sum(by_stage.values())
+        rejected_asset = None
+        if parts or spec.rejected_output is not None:
             rejected_asset = spec.rejected_output or default_rejected_output(spec)
-            staged.append(stage_asset(scored.rejected(), rejected_asset, job_id=spec.job_id))
-        elif spec.rejected_output is not None:
-            rejected_asset = spec.rejected_output
-            staged.append(stage_asset(scored.rejected(), rejected_asset, job_id=spec.job_id))
+            quarantine = _union(parts) if parts else scored.rejected()
+            staged.append(stage_asset(quarantine, rejected_asset, job_id=spec.job_id))
         for output in staged:
             output.commit()
     except BaseException:
@@ -107,16 +123,26 @@ def _score(spark: Any, spec: JobSpec, snapshot: Snapshot) -> Outcome:
         raise
     finally:
         combined.unpersist()
-    written = tuple(_with_rows(s.written, counts["rows_out"]) for s in staged[: len(spec.outputs)])
-    rejected_written = _with_rows(staged[-1].written, counts["rows_rejected"]) if rejected_asset is not None else None
+    rows_out = counts["rows_out"] - output_rejected
+    written = tuple(_with_rows(s.written, rows_out) for s in staged[: len(spec.outputs)])
+    rejected_written = _with_rows(staged[-1].written, rows_rejected) if rejected_asset is not None else None
+    rows_in = counts["rows_in"] + sum(input_counts.values())
     rows = RowCounts(
-        rows_in=counts["rows_in"],
-        rows_scored=counts["rows_in"] - counts["rows_rejected"],
-        rows_rejected=counts["rows_rejected"],
-        rows_out=counts["rows_out"],
-        rejected_by_stage={"model": counts["rows_rejected"]} if counts["rows_rejected"] else {},
+        rows_in=rows_in,
+        rows_scored=rows_in - rows_rejected,
+        rows_rejected=rows_rejected,
+        rows_out=rows_out,
+        rejected_by_stage=by_stage,
     )
-    return Outcome(rows=rows, outputs=written, rejected_output=rejected_written)
+    details = {"schema_checks": {"input": checks.input_mode, "output": checks.output_mode}} if checks.active else {}
+    return Outcome(rows=rows, outputs=written, rejected_output=rejected_written, details=details)
+
+
+def _union(parts: list[Any]) -> Any:
+    """One quarantine frame from every stage (same shape: key columns, _stage, _reasons, _record)."""
+    from functools import reduce
+
+    return reduce(lambda a, b: a.unionByName(b), parts)
 
 
 def _with_rows(written: Any, rows: int) -> Any:

@@ -163,8 +163,11 @@ def apply_function(
     output_schema: StructType | None = None,
     job_document: Mapping[str, Any] | None = None,
     input_label: str = "input",
+    sample_frame: DataFrame | None = None,
 ) -> Scored:
-    """Apply ``role`` over ``df``: lazily, except for a small driver-side sample run."""
+    """Apply ``role`` over ``df``: lazily, except for a small driver-side sample run over the
+    first rows of ``sample_frame`` (default ``df``; give the same rows without observations when
+    ``df`` carries any, or the sample would fill them)."""
     missing = [k for k in key_columns if k not in df.columns]
     if missing:
         raise SchemaError(f"key column {missing[0]!r} is not in the input; its columns are {', '.join(df.columns)}")
@@ -176,7 +179,7 @@ def apply_function(
             f"snapshot {snapshot.name}: the {role} function has the {plan.shape} shape, which is run as a job "
             "(run_job), not over a DataFrame"
         )
-    model_schema = _spark_to_arrow(output_schema) if output_schema is not None else output_schema_from_sample(plan, df, input_label=input_label)
+    model_schema = _spark_to_arrow(output_schema) if output_schema is not None else output_schema_from_sample(plan, sample_frame if sample_frame is not None else df, input_label=input_label)
     key_fields = [_spark_to_arrow(df.select(k).schema)[0].with_nullable(True) for k in key_columns]
     model_fields = [f for f in model_schema if f.name not in key_columns and not f.name.startswith("_ms_")]
     schema = pa.schema([*key_fields, *model_fields])

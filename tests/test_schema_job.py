@@ -1,0 +1,117 @@
+"""Schema checks inside a scoring job: every stage quarantines its rows, and rows in = scored +
+rejected."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from modelop_spark.jobs.runner import run_job
+from tests.snapshots import make_snapshot
+
+MODEL = """
+    # modelop.score
+    def action(record):
+        if record["x"] == 13:
+            raise ValueError("unlucky")
+        yield {"doubled": record["x"] * 2}
+"""
+INPUT_SCHEMA = {
+    "type": "record",
+    "name": "In",
+    "fields": [
+        {"name": "id", "type": "string", "role": "identifier"},
+        {"name": "x", "type": "double", "minimum": 0},
+        {"name": "channel", "type": {"type": "enum", "name": "Channel", "symbols": ["web", "store"]}},
+    ],
+}
+OUTPUT_SCHEMA = {
+    "type": "record",
+    "name": "Out",
+    "fields": [
+        {"name": "id", "type": "string", "role": "identifier"},
+        {"name": "doubled", "type": "double", "maximum": 60, "role": "score"},
+    ],
+}
+CSV = "id,x,channel\na,1,web\nb,abc,web\nc,-1,web\nd,13,web\ne,40,web\nf,2,fax\ng,3,store\nh,4\n"
+
+
+@pytest.fixture
+def checked_snapshot(tmp_path):
+    return make_snapshot(
+        tmp_path / "snap",
+        MODEL,
+        manifest={
+            "name": "checked",
+            "version": "1.0.0",
+            "source": "model.py",
+            "functions": {"score": "action"},
+            "schemas": {"input": "input_schema.avsc", "output": "output_schema.avsc"},
+        },
+        files={"input_schema.avsc": json.dumps(INPUT_SCHEMA), "output_schema.avsc": json.dumps(OUTPUT_SCHEMA)},
+    )
+
+
+def _job(snapshot, tmp_path, *, input_check="quarantine", output_check="quarantine"):
+    data = tmp_path / "in.csv"
+    data.write_text(CSV)
+    return {
+        "job_id": "schema-job",
+        "job_type": "scoring",
+        "snapshot": str(snapshot),
+        "inputs": [{"url": str(data), "format": "csv"}],
+        "outputs": [{"url": str(tmp_path / "out"), "format": "parquet"}],
+        "rejected_output": {"url": str(tmp_path / "rejected"), "format": "json"},
+        "options": {"key_columns": ["id"], "input_schema_check": input_check, "output_schema_check": output_check},
+    }
+
+
+def test_every_stage_quarantines_with_reasons_and_rows_add_up(spark, checked_snapshot, tmp_path):
+    result = run_job(_job(checked_snapshot, tmp_path), spark=spark)
+    assert result.ok, result.error
+    assert result.rows.to_dict() == {
+        "in": 8,
+        "scored": 2,
+        "rejected": 6,
+        "out": 2,
+        "rejected_by_stage": {"read": 2, "input_schema": 2, "model": 1, "output_schema": 1},
+    }
+    scored = spark.read.parquet(str(tmp_path / "out"))
+    assert sorted((r.id, r.doubled) for r in scored.collect()) == [("a", 2.0), ("g", 6.0)]
+    rejected = {r.id: r for r in spark.read.json(str(tmp_path / "rejected")).collect()}
+    assert {k: (r._stage, r._reasons) for k, r in rejected.items()} == {
+        "b": ("read", ["malformed CSV record: does not fit the schema (empty or unparsed: x)"]),
+        "h": ("read", ["malformed CSV record: does not fit the schema (empty or unparsed: channel)"]),
+        "c": ("input_schema", ["x: -1.0 is below the minimum 0"]),
+        "f": ("input_schema", ["channel: 'fax' is not one of [web, store]"]),
+        "d": ("model", ["score raised ValueError: unlucky"]),
+        "e": ("output_schema", ["doubled: 80.0 is above the maximum 60"]),
+    }
+    assert rejected["b"]._record == "b,abc,web"  # the raw line, as read
+    assert json.loads(rejected["c"]._record) == {"id": "c", "x": -1.0, "channel": "web"}
+
+
+def test_checks_off_leave_the_job_as_before(spark, checked_snapshot, tmp_path):
+    job = _job(checked_snapshot, tmp_path, input_check="off", output_check="off")
+    job["inputs"][0]["url"] = str(tmp_path / "clean.csv")
+    (tmp_path / "clean.csv").write_text("id,x,channel\na,1,web\nd,13,web\ne,40,web\n")
+    result = run_job(job, spark=spark)
+    assert result.ok, result.error
+    assert result.rows.to_dict() == {"in": 3, "scored": 2, "rejected": 1, "out": 2, "rejected_by_stage": {"model": 1}}
+
+
+def test_strict_input_check_fails_the_job_with_examples_and_writes_nothing(spark, checked_snapshot, tmp_path):
+    result = run_job(_job(checked_snapshot, tmp_path, input_check="strict", output_check="off"), spark=spark)
+    assert not result.ok
+    assert result.error["code"] == "SCHEMA_VIOLATION"
+    assert "2 malformed line(s) do not fit the input schema" in result.error["message"]
+    assert "'b,abc,web'" in result.error["message"]
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_check_without_a_schema_is_refused_before_spark_work(spark, tmp_path):
+    snapshot = make_snapshot(tmp_path / "bare", MODEL)
+    result = run_job(_job(snapshot, tmp_path, output_check="off"), spark=spark)
+    assert not result.ok
+    assert "input schema checking is on (input_schema_check=quarantine) but neither the job nor snapshot" in result.error["message"]
