@@ -178,14 +178,12 @@ def test_bad_evaluation_option_fails_with_the_key_named(spark, labeled, tmp_path
     assert not result.ok and "unknown key(s) tresholds" in result.error["message"]
 
 
-def test_modelop_test_job_runs_the_fraud_models_metrics_and_builtin_together(spark, tmp_path):
+def test_modelop_test_job_runs_the_fraud_models_metrics_and_builtin_together(spark, tmp_path, fraud_example):
     """A ModelOp MODEL_BATCH_TEST_JOB for the fraud example: its own pandas metrics function, plus
     the built-in evaluation after scoring (options in jobParameters, as ModelOp jobs carry them)."""
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parent.parent / "examples" / "fraud"
+    root, _ = fraud_example  # the example built in a temp folder: a fresh checkout has no model yet
     labeled = tmp_path / "labeled.csv"
-    pd.read_csv(root / "data" / "labeled.csv").head(3000).to_csv(labeled, index=False)
+    pd.read_csv(root / "data" / "labeled.csv").to_csv(labeled, index=False)  # 2,000 rows
     out = tmp_path / "fraud_metrics.json"
     document = {
         "jobType": "MODEL_BATCH_TEST_JOB",
@@ -212,4 +210,4 @@ def test_modelop_test_job_runs_the_fraud_models_metrics_and_builtin_together(spa
     (tn, fp), (fn, tp) = own["confusion_matrix"]
     assert builtin["thresholds"][0]["confusion_matrix"] == {"tp": tp, "fp": fp, "tn": tn, "fn": fn}
     assert json.loads(out.read_text())["model_metrics"] == own
-    assert result.rows.rows_in == 3000
+    assert result.rows.rows_in == 2000
