@@ -78,12 +78,13 @@ class AssetWriter(ABC):
         """True when this writer handles ``asset`` in this session."""
 
     @abstractmethod
-    def write(self, df: DataFrame, asset: AssetSpec, *, job_id: str) -> WrittenAsset:
-        """Write ``df``. On failure nothing is visible at the target; a rerun with the same
-        ``job_id`` replaces that job's own output and never adds a second copy."""
-
     def stage(self, df: DataFrame, asset: AssetSpec, *, job_id: str) -> StagedOutput:
-        """Write ``df`` out of sight, to be committed later. Writers that cannot separate the
-        two steps keep this default, which writes at commit time."""
-        written = WrittenAsset(name=asset.name, kind=asset.kind, location=asset.url or asset.table, format=asset.format)
-        return StagedOutput(written=written, commit=lambda: self.write(df, asset, job_id=job_id) and None)
+        """Write ``df`` out of sight, to be made visible by ``commit`` in one step (``abort``
+        removes it). A job stages every output before committing any."""
+
+    def write(self, df: DataFrame, asset: AssetSpec, *, job_id: str) -> WrittenAsset:
+        """Stage and commit at once. On failure nothing is visible at the target; a rerun with
+        the same ``job_id`` replaces that job's own output and never adds a second copy."""
+        staged = self.stage(df, asset, job_id=job_id)
+        staged.commit()
+        return staged.written

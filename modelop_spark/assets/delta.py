@@ -186,11 +186,6 @@ class DeltaWriter(AssetWriter):
     def accepts(self, asset: AssetSpec, spark: SparkSession) -> bool:
         return asset.kind == "delta"
 
-    def write(self, df: DataFrame, asset: AssetSpec, *, job_id: str) -> WrittenAsset:
-        staged = self.stage(df, asset, job_id=job_id)
-        staged.commit()
-        return staged.written
-
     def stage(self, df: DataFrame, asset: AssetSpec, *, job_id: str) -> StagedOutput:
         if delta_spark_available(df.sparkSession):
             written = WrittenAsset(name=asset.name, kind="delta", location=asset.url or asset.table, format="delta")

@@ -40,7 +40,8 @@ class EmbeddedWriter(AssetWriter):
     def accepts(self, asset: AssetSpec, spark: SparkSession) -> bool:
         return asset.kind == "embedded"
 
-    def write(self, df: DataFrame, asset: AssetSpec, *, job_id: str) -> WrittenAsset:
+    def stage(self, df: DataFrame, asset: AssetSpec, *, job_id: str) -> StagedOutput:
+        """Collecting is the whole write; there is nothing to make visible later."""
         cap = int(asset.options.get("max_rows", DEFAULT_MAX_ROWS))
         table = df.limit(cap + 1).toArrow()
         if table.num_rows > cap:
@@ -48,7 +49,5 @@ class EmbeddedWriter(AssetWriter):
                 f"output {asset.label}: more than {cap} rows for an embedded output; "
                 "write to a file asset instead, or raise options.max_rows"
             )
-        return WrittenAsset(name=asset.name, kind="embedded", location=None, format="json", records=table.to_pylist())
-
-    def stage(self, df: DataFrame, asset: AssetSpec, *, job_id: str) -> StagedOutput:
-        return StagedOutput(written=self.write(df, asset, job_id=job_id))
+        written = WrittenAsset(name=asset.name, kind="embedded", location=None, format="json", records=table.to_pylist())
+        return StagedOutput(written=written)

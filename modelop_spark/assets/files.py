@@ -131,11 +131,6 @@ class FileWriter(AssetWriter):
     def accepts(self, asset: AssetSpec, spark: SparkSession) -> bool:
         return asset.kind == "file"
 
-    def write(self, df: DataFrame, asset: AssetSpec, *, job_id: str) -> WrittenAsset:
-        staged = self.stage(df, asset, job_id=job_id)
-        staged.commit()
-        return staged.written
-
     def stage(self, df: DataFrame, asset: AssetSpec, *, job_id: str) -> StagedOutput:
         assert asset.url is not None
         check_format(df.sparkSession, asset, reading=False)

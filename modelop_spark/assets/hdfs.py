@@ -28,7 +28,6 @@ from modelop_spark.assets.base import (
     AssetSpec,
     AssetWriter,
     StagedOutput,
-    WrittenAsset,
 )
 from modelop_spark.errors import AssetError
 
@@ -176,11 +175,6 @@ class HdfsReader(AssetReader):
 class HdfsWriter(AssetWriter):
     def accepts(self, asset: AssetSpec, spark: SparkSession) -> bool:
         return is_hdfs_asset(asset)
-
-    def write(self, df: DataFrame, asset: AssetSpec, *, job_id: str) -> WrittenAsset:
-        staged = self.stage(df, asset, job_id=job_id)
-        staged.commit()
-        return staged.written
 
     def stage(self, df: DataFrame, asset: AssetSpec, *, job_id: str) -> StagedOutput:
         from modelop_spark.assets.files import FileWriter

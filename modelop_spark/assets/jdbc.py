@@ -33,7 +33,7 @@ from modelop_spark.assets.base import (
     StagedOutput,
     WrittenAsset,
 )
-from modelop_spark.assets.sql import JDBC_DIALECTS, check_read_only
+from modelop_spark.assets.sql import JDBC_DIALECTS, check_read_only, conform_to_schema
 from modelop_spark.errors import AssetError
 
 if TYPE_CHECKING:
@@ -168,14 +168,7 @@ class JdbcReader(AssetReader):
             df = spark.read.format("jdbc").options(**options).load()
         except Exception as exc:
             raise AssetError(f"{where}: cannot read from {settings.url}: {jdbc_cause(exc)}") from exc
-        if schema is not None:
-            from pyspark.sql import functions as F
-
-            missing = [f.name for f in schema.fields if f.name not in df.columns]
-            if missing:
-                raise AssetError(f"{where}: the query returns no column {', '.join(missing)} that the input schema needs")
-            df = df.select([F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])
-        return df
+        return conform_to_schema(df, schema, where=where)
 
 
 def _partition_options(spark, asset: AssetSpec, settings: JdbcSettings, relation: str, where: str) -> dict[str, str]:
@@ -205,11 +198,6 @@ def _check_identifier(name: str, where: str) -> None:
 class JdbcWriter(AssetWriter):
     def accepts(self, asset: AssetSpec, spark: SparkSession) -> bool:
         return asset.kind == "jdbc"
-
-    def write(self, df: DataFrame, asset: AssetSpec, *, job_id: str) -> WrittenAsset:
-        staged = self.stage(df, asset, job_id=job_id)
-        staged.commit()
-        return staged.written
 
     def stage(self, df: DataFrame, asset: AssetSpec, *, job_id: str) -> StagedOutput:
         from modelop_spark.assets.staging import safe_job_id

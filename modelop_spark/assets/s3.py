@@ -133,11 +133,6 @@ class S3Writer(AssetWriter):
     def accepts(self, asset: AssetSpec, spark: SparkSession) -> bool:
         return is_s3_asset(asset)
 
-    def write(self, df: DataFrame, asset: AssetSpec, *, job_id: str) -> WrittenAsset:
-        staged = self.stage(df, asset, job_id=job_id)
-        staged.commit()
-        return staged.written
-
     def stage(self, df: DataFrame, asset: AssetSpec, *, job_id: str) -> StagedOutput:
         location = location_of(asset)
         settings = resolve_settings(asset)

@@ -88,14 +88,7 @@ class SqlReader(AssetReader):
             raise
         except Exception as exc:
             raise AssetError(f"{where}: {_spark_sql_cause(exc)}") from exc
-        if schema is not None:
-            from pyspark.sql import functions as F
-
-            missing = [f.name for f in schema.fields if f.name not in df.columns]
-            if missing:
-                raise AssetError(f"{where}: the query returns no column {', '.join(missing)} that the input schema needs")
-            df = df.select([F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])
-        return df
+        return conform_to_schema(df, schema, where=where)
 
 
 def _spark_sql_cause(exc: Exception) -> str:
@@ -112,3 +105,15 @@ def _spark_sql_cause(exc: Exception) -> str:
 
 def _first(text: str) -> str:
     return next((line.strip() for line in text.splitlines() if line.strip()), "unknown error")[:300]
+
+
+def conform_to_schema(df: DataFrame, schema: StructType | None, *, where: str) -> DataFrame:
+    """A query's result with the input schema's columns, cast to its types (no schema: as is)."""
+    if schema is None:
+        return df
+    from pyspark.sql import functions as F
+
+    missing = [f.name for f in schema.fields if f.name not in df.columns]
+    if missing:
+        raise AssetError(f"{where}: the query returns no column {', '.join(missing)} that the input schema needs")
+    return df.select([F.col(f.name).cast(f.dataType).alias(f.name) for f in schema.fields])
