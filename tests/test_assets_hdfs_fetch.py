@@ -4,9 +4,7 @@ remote snapshots to the local disk (S3 against moto's server, https via a presig
 from __future__ import annotations
 
 import io
-import socket
 import tarfile
-import threading
 
 import pytest
 
@@ -14,6 +12,7 @@ from modelop_spark.assets.fetch import fetch_to_local
 from modelop_spark.assets.hdfs import HdfsReader, WebHdfs, WebHdfsSettings, hdfs_url, is_hdfs_asset
 from modelop_spark.assets.spec import AssetSpec
 from modelop_spark.errors import AssetError, SnapshotError
+from tests import servers
 
 pytest_plugins = ("tests.servers",)  # moto_s3, moto_s3_open, s3_env
 
@@ -57,29 +56,9 @@ def test_unreachable_namenode_is_one_clear_line(spark, monkeypatch):
 
 @pytest.fixture
 def silent_server():
-    """Accepts connections and never answers: a hung namenode."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(8)
-    held = []
-    stop = threading.Event()
-
-    def accept():
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    stop.set()
-    thread.join()
-    for conn in held:
-        conn.close()
-    server.close()
+    """A server that accepts connections and never answers: a hung namenode."""
+    with servers.silent_server() as url:
+        yield url
 
 
 def test_hung_namenode_is_bounded_by_the_timeout(silent_server):

@@ -4,8 +4,6 @@ Python data source (this PySpark has no S3A connector)."""
 from __future__ import annotations
 
 import json
-import socket
-import threading
 import urllib.request
 
 import pytest
@@ -15,6 +13,7 @@ from pyspark.sql import functions as F
 from modelop_spark.assets.s3 import S3Reader, S3Writer, s3a_available
 from modelop_spark.assets.spec import AssetSpec
 from modelop_spark.errors import AssetError
+from tests import servers
 
 pytestmark = pytest.mark.s3
 pytest_plugins = ("tests.servers",)  # the moto_s3, moto_s3_open and s3_env fixtures
@@ -201,28 +200,8 @@ def test_unreachable_endpoint_fails_fast_and_clearly(spark, s3_env, monkeypatch)
 @pytest.fixture
 def silent_endpoint():
     """A server that accepts connections and never answers: a hung S3 endpoint."""
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(16)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept():
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.getsockname()[1]}"
-    stop.set()
-    thread.join()
-    for conn in held:
-        conn.close()
-    server.close()
+    with servers.silent_server() as url:
+        yield url
 
 
 def test_slow_endpoint_is_bounded_by_the_request_timeout(spark, s3_env, monkeypatch, silent_endpoint):

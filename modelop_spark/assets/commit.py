@@ -12,17 +12,9 @@ into place. Modes:
 
 from __future__ import annotations
 
-import re
-
 from modelop_spark.assets.filesystem import FileSystem
+from modelop_spark.assets.staging import STAGING_FOLDER, safe_job_id
 from modelop_spark.errors import AssetError
-
-STAGING_FOLDER = ".modelop-staging"
-
-
-def job_tag(job_id: str) -> str:
-    """A file-name-safe form of the job id."""
-    return re.sub(r"[^A-Za-z0-9_-]", "_", job_id)[:64]
 
 
 def split_parent(url: str) -> tuple[str, str]:
@@ -33,7 +25,7 @@ def split_parent(url: str) -> tuple[str, str]:
 
 def staging_path(url: str, job_id: str) -> str:
     parent, name = split_parent(url)
-    return f"{parent}/{STAGING_FOLDER}/{name}.{job_tag(job_id)}"
+    return f"{parent}/{STAGING_FOLDER}/{name}.{safe_job_id(job_id)}"
 
 
 def _data_files(fs: FileSystem, folder: str) -> list[str]:
@@ -50,7 +42,7 @@ def commit_directory(fs: FileSystem, staging: str, url: str, *, mode: str, job_i
     """Move a fully written staging folder to ``url``."""
     check_mode(fs, url, mode, label=url)
     if mode == "append" and fs.exists(url):
-        prefix = f"part-{job_tag(job_id)}-"
+        prefix = f"part-{safe_job_id(job_id)}-"
         for old in fs.list(url):
             if split_parent(old)[1].startswith(prefix):
                 fs.delete(old)
@@ -59,10 +51,10 @@ def commit_directory(fs: FileSystem, staging: str, url: str, *, mode: str, job_i
         fs.delete(staging)
         return
     if mode == "append":
-        prefix = f"part-{job_tag(job_id)}-"
+        prefix = f"part-{safe_job_id(job_id)}-"
         for path in _data_files(fs, staging):
             fs.rename(path, f"{staging}/{prefix}{split_parent(path)[1]}")
-    _replace(fs, staging, url)
+    replace_target(fs, staging, url)
 
 
 def commit_single_file(fs: FileSystem, staging: str, url: str, *, mode: str) -> None:
@@ -71,17 +63,20 @@ def commit_single_file(fs: FileSystem, staging: str, url: str, *, mode: str) -> 
     files = _data_files(fs, staging)
     if len(files) != 1:
         raise AssetError(f"output {url}: expected one data file in staging, found {len(files)}")
-    _replace(fs, files[0], url)
+    replace_target(fs, files[0], url)
     fs.delete(staging)
 
 
-def _replace(fs: FileSystem, source: str, url: str) -> None:
+def replace_target(fs: FileSystem, source: str, url: str) -> None:
+    """Rename ``source`` to ``url``; an existing ``url`` is moved aside first and restored if
+    the rename fails, so the target is never left half-replaced."""
     if not fs.exists(url):
         parent, _ = split_parent(url)
         fs.mkdirs(parent)
         fs.rename(source, url)
         return
     previous = f"{source}.previous"
+    fs.delete(previous)  # left by a killed attempt of the same job
     fs.rename(url, previous)
     try:
         fs.rename(source, url)

@@ -117,9 +117,10 @@ class _Collector:
         full = pa.schema([*schema, *INTERNAL_FIELDS])
         outputs = pa.concat_tables(self.tables) if self.tables else self._record_outputs(schema)
         pieces = []
-        if outputs.num_rows:
-            kinds = pa.Table.from_pylist([{KIND: "out"}] * outputs.num_rows, schema=pa.schema(INTERNAL_FIELDS))
-            pieces.append(pa.Table.from_arrays([*outputs.columns, *kinds.columns], schema=full))
+        if outputs.num_rows:  # whole columns, no per-row Python objects: this runs for every batch
+            n = outputs.num_rows
+            internal = [pa.repeat(pa.scalar("out"), n) if f.name == KIND else pa.nulls(n, f.type) for f in INTERNAL_FIELDS]
+            pieces.append(pa.Table.from_arrays([*outputs.columns, *internal], schema=full))
         if self.rejected:
             rows = [{**keys, KIND: "rej", REASON: reason, RECORD: record} for keys, reason, record in self.rejected]
             pieces.append(pa.Table.from_pylist(rows, schema=full))

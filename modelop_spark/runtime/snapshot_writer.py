@@ -38,6 +38,9 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse
 
+from modelop_spark.assets.commit import replace_target
+from modelop_spark.assets.filesystem import LocalFileSystem
+from modelop_spark.assets.staging import STAGING_FOLDER, safe_job_id
 from modelop_spark.errors import SnapshotError
 from modelop_spark.runtime.lineage import Lineage
 from modelop_spark.runtime.snapshot import folder_digest
@@ -55,7 +58,6 @@ __all__ = [
 ]
 
 MANIFEST_FILE = "snapshot.json"
-STAGING_FOLDER = ".modelop-staging"  # hidden: Spark, Hive and our loader skip dot-folders
 IfExists = Literal["replace_own", "replace", "error"]
 _SKIPPED = ("__pycache__", ".ipynb_checkpoints", ".DS_Store")
 _ARCHIVES = (".tar.gz", ".tgz", ".zip")
@@ -73,10 +75,6 @@ def bump_version(version: str | None) -> str:
     last = numbers[-1]
     bumped = str(int(last.group()) + 1).zfill(len(last.group()))
     return version[: last.start()] + bumped + version[last.end() :]
-
-
-def _job_tag(job_id: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", job_id)[:80] or "job"
 
 
 _S3_SCHEMES = ("s3", "s3a", "s3n")
@@ -286,7 +284,7 @@ class SnapshotDraft:
                 _commit_archive(self.folder, path, self.job_id)
                 shutil.rmtree(self.folder, ignore_errors=True)
             else:
-                _commit_folder(self.folder, path, self.job_id)
+                replace_target(LocalFileSystem(), str(self.folder), str(path))
             location = str(path)
         _drop_empty(self.folder.parent)
         return WrittenSnapshot(
@@ -310,9 +308,9 @@ def _staging(target: str, job_id: str) -> Path:
 
         key = hashlib.sha256(target.encode()).hexdigest()[:16]
         root = Path(os.environ.get("MODELOP_SPARK_CACHE", Path(tempfile.gettempdir()) / "modelop_spark"))
-        return root / "training" / STAGING_FOLDER / f"{key}.{_job_tag(job_id)}"
+        return root / "training" / STAGING_FOLDER / f"{key}.{safe_job_id(job_id)}"
     path = _local(target)
-    return path.parent / STAGING_FOLDER / f"{path.name}.{_job_tag(job_id)}"
+    return path.parent / STAGING_FOLDER / f"{path.name}.{safe_job_id(job_id)}"
 
 
 def start_snapshot(
@@ -347,27 +345,9 @@ def start_snapshot(
     )
 
 
-def _commit_folder(folder: Path, path: Path, job_id: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists():
-        os.rename(folder, path)
-        return
-    # A directory cannot be renamed over a non-empty one: move the old one aside first, and put it
-    # back if the second rename fails, so the target is never left half-replaced.
-    previous = path.parent / STAGING_FOLDER / f"{path.name}.{_job_tag(job_id)}.previous"
-    shutil.rmtree(previous, ignore_errors=True)
-    os.rename(path, previous)
-    try:
-        os.rename(folder, path)
-    except OSError:
-        os.rename(previous, path)
-        raise
-    shutil.rmtree(previous, ignore_errors=True)
-
-
 def _commit_archive(folder: Path, path: Path, job_id: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.parent / STAGING_FOLDER / f"{path.name}.{_job_tag(job_id)}.partial"
+    partial = path.parent / STAGING_FOLDER / f"{path.name}.{safe_job_id(job_id)}.partial"
     partial.write_bytes(pack(folder, zip_format=_archive_kind(path) == ".zip"))
     os.replace(partial, path)  # atomic on one filesystem, over an existing file too
 
