@@ -64,3 +64,12 @@ class RedactingFilter(logging.Filter):
             record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
             record.exc_info = None
         return True
+
+
+def redacted_logger(name: str) -> logging.Logger:
+    """A module's logger whose records are redacted before any handler sees them: the CLI's,
+    or whatever handlers a notebook or platform has attached."""
+    logger = logging.getLogger(name)
+    if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+        logger.addFilter(RedactingFilter())
+    return logger

@@ -34,3 +34,22 @@ def test_log_records_are_redacted():
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "connecting with %s", ("password=hunter2",), None)
     RedactingFilter().filter(record)
     assert "hunter2" not in record.getMessage()
+
+
+def test_library_log_records_are_redacted_for_any_handler():
+    import io
+
+    from modelop_spark.jobs import runner
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)  # a notebook's own handler, not ours
+    runner.log.addHandler(handler)
+    try:
+        try:
+            raise RuntimeError("cannot connect to postgresql://bob:hunter2@db/x")
+        except RuntimeError:
+            runner.log.warning("writing to %s failed", "jdbc:postgresql://db/x?password=hunter2", exc_info=True)
+    finally:
+        runner.log.removeHandler(handler)
+    text = stream.getvalue()
+    assert "failed" in text and "RuntimeError" in text and "hunter2" not in text

@@ -14,12 +14,12 @@ plots and a self-contained ``report.html`` go beside a file output; MLflow loggi
 from __future__ import annotations
 
 import contextlib
-import logging
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from modelop_spark._redact import redacted_logger
 from modelop_spark.assets import read_asset, stage_asset
 from modelop_spark.assets.base import WrittenAsset
 from modelop_spark.assets.commit import (
@@ -55,7 +55,7 @@ from modelop_spark.runtime.snapshot import Snapshot
 
 __all__ = ["run_metrics"]
 
-log = logging.getLogger(__name__)
+log = redacted_logger(__name__)
 
 ARROW_CONF = "spark.sql.execution.arrow.pyspark.enabled"
 

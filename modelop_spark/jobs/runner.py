@@ -7,18 +7,18 @@ the log at debug level); file outputs get the result JSON beside them.
 from __future__ import annotations
 
 import importlib
-import logging
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from modelop_spark import errors
+from modelop_spark._redact import redacted_logger
 from modelop_spark.errors import ModelOpSparkError, SpecError
 from modelop_spark.jobs.model_source import snapshot_for
 from modelop_spark.jobs.result import JobResult, Outcome, utc_now
 from modelop_spark.jobs.spec import JobSpec, load_job_file
 
-log = logging.getLogger("modelop_spark")
+log = redacted_logger("modelop_spark")
 
 # job type -> "module:function"; each takes (spark, spec, snapshot) and returns an Outcome.
 RUNNERS: dict[str, str] = {

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import logging
 import os
 import pickle
 import sys
@@ -33,6 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from modelop_spark._redact import redacted_logger
 from modelop_spark.assets import read_asset
 from modelop_spark.assets.base import WrittenAsset
 from modelop_spark.assets.spec import AssetSpec
@@ -70,7 +70,7 @@ from modelop_spark.runtime.snapshot_writer import (
 
 __all__ = ["TrainingOptions", "run_training", "train", "train_shape"]
 
-log = logging.getLogger(__name__)
+log = redacted_logger(__name__)
 
 TrainShape = Literal["pandas", "spark", "modelop_pyspark"]
 DEFAULT_MAX_ROWS = 1_000_000

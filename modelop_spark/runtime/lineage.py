@@ -8,17 +8,16 @@ current version (no Spark needed).
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from modelop_spark._redact import redact
+from modelop_spark._redact import redact, redacted_logger
 
 __all__ = ["InputLineage", "Lineage", "MlflowLineage", "ParentRef", "clean_metrics", "delta_table_version"]
 
-log = logging.getLogger(__name__)
+log = redacted_logger(__name__)
 
 
 @dataclass(frozen=True)
