@@ -161,7 +161,11 @@ class Field:
                 f"field {self.name!r}: dataClass {self.data_class!r} is not valid; "
                 f"expected one of {', '.join(DATA_CLASSES)}"
             )
-        if (self.minimum is not None or self.maximum is not None) and not self.type.is_numeric:
+        # On an array or map field, a range applies to the numbers it holds.
+        held = self.type
+        while held.kind in ("array", "map"):
+            held = (held.items if held.kind == "array" else held.values) or held
+        if (self.minimum is not None or self.maximum is not None) and not held.is_numeric:
             raise SchemaError(
                 f"field {self.name!r}: minimum/maximum need a numeric type, found {self.type.describe()}"
             )

@@ -23,6 +23,8 @@ __all__ = [
     "FieldPlan",
     "Mode",
     "Plan",
+    "Step",
+    "ValueRule",
     "plan_checks",
     "special_scalars",
 ]
@@ -50,10 +52,45 @@ def _fractional(type_name: str | None) -> bool:
 
 
 @dataclass(frozen=True)
+class Step:
+    """One step from a value into a part of it: ``field`` (a record's field ``name``),
+    ``element`` (every element of an array) or ``value`` (every value of a map)."""
+
+    kind: Literal["field", "element", "value"]
+    name: str = ""
+
+
+@dataclass(frozen=True)
+class ValueRule:
+    """One rule on the values found at ``steps`` inside a top-level field's cast value.
+
+    ``steps`` is empty for the top-level value itself. ``path`` names the place in reasons:
+    ``amount``, ``address.country`` (a record's field), ``items[].qty`` (a field of every array
+    element), ``tags[]`` (every element), ``scores{}`` (every map value). ``field`` is the schema
+    field the rule belongs to (bounds, pattern); a range, pattern or ``specialValues`` on an array
+    or map field applies to its elements, as the enum symbols of an array of enums do.
+    A ``not_null`` rule holds only where the field's parent record is not null.
+    """
+
+    kind: Literal["not_null", "enum", "minimum", "maximum", "pattern"]
+    path: str
+    steps: tuple[Step, ...]
+    field: Field
+    symbols: tuple[str, ...] = ()  # enum
+    special: tuple[Any, ...] = ()  # values exempt from enum, range and pattern checks
+
+    @property
+    def nested(self) -> bool:
+        return bool(self.steps)
+
+
+@dataclass(frozen=True)
 class FieldPlan:
     """How one schema field is produced and checked.
 
     ``source_type`` is the input column's Spark type name (None: the column is missing).
+    ``rules`` are the value rules on the field and, for records, arrays and maps, inside it:
+    empty when nothing in the field has a rule to check.
     """
 
     field: Field
@@ -63,6 +100,7 @@ class FieldPlan:
     parse_json: bool  # string input for an array/map/record: parse it as JSON text
     missing_reason: str | None  # the column is absent and required: every row is rejected
     special: tuple[Any, ...]  # values exempt from enum, range and pattern checks
+    rules: tuple[ValueRule, ...] = ()
 
     @property
     def present(self) -> bool:
@@ -110,11 +148,7 @@ def plan_checks(
 def _field_plan(f: Field, source: str | None, *, schema: Schema) -> FieldPlan:
     from modelop_spark.schema.spark_types import spark_type
 
-    if f.pattern is not None:
-        try:
-            re.compile(f.pattern)
-        except re.error as exc:
-            raise SchemaError(f"schema {schema.label}: field {f.name!r}: pattern {f.pattern!r} is not a valid regular expression ({exc})") from exc
+    value_rules = tuple(_value_rules(f, path=f.name, steps=(), schema=schema))
     target = spark_type(f.type).simpleString()
     complex_target = f.type.kind in ("array", "map", "record")
     same = source is not None and (source == target or target in _WIDENS_SAFELY.get(source, ()))
@@ -130,7 +164,52 @@ def _field_plan(f: Field, source: str | None, *, schema: Schema) -> FieldPlan:
         parse_json=source == "string" and complex_target,
         missing_reason=missing_reason,
         special=special_scalars(f.special_values),
+        rules=value_rules,
     )
+
+
+def _value_rules(
+    f: Field, *, path: str, steps: tuple[Step, ...], schema: Schema
+) -> list[ValueRule]:
+    """The rules of field ``f`` (at ``path``) and of the fields nested in its type, at any depth.
+
+    Arrays and maps are stepped through: the field's range, pattern and special values apply to
+    the elements they hold. Records contribute their fields' own rules and non-null checks.
+    """
+    if f.pattern is not None:
+        try:
+            re.compile(f.pattern)
+        except re.error as exc:
+            raise SchemaError(
+                f"schema {schema.label}: field {path!r}: pattern {f.pattern!r} "
+                f"is not a valid regular expression ({exc})"
+            ) from exc
+    t = f.type
+    while t.kind in ("array", "map"):
+        if t.kind == "array":
+            assert t.items is not None
+            t, path, steps = t.items, f"{path}[]", (*steps, Step("element"))
+        else:
+            assert t.values is not None
+            t, path, steps = t.values, f"{path}{{}}", (*steps, Step("value"))
+    found: list[ValueRule] = []
+    if t.kind == "record":
+        for sub in t.fields:
+            sub_path, sub_steps = f"{path}.{sub.name}", (*steps, Step("field", sub.name))
+            if not sub.nullable:
+                found.append(ValueRule("not_null", sub_path, sub_steps, sub))
+            found.extend(_value_rules(sub, path=sub_path, steps=sub_steps, schema=schema))
+        return found
+    special = special_scalars(f.special_values)
+    if t.kind == "enum":
+        found.append(ValueRule("enum", path, steps, f, symbols=t.symbols, special=special))
+    if f.minimum is not None:
+        found.append(ValueRule("minimum", path, steps, f, special=special))
+    if f.maximum is not None:
+        found.append(ValueRule("maximum", path, steps, f, special=special))
+    if f.pattern is not None:
+        found.append(ValueRule("pattern", path, steps, f, special=special))
+    return found
 
 
 def special_scalars(special_values: Sequence[Any]) -> tuple[Any, ...]:
@@ -148,19 +227,27 @@ def special_scalars(special_values: Sequence[Any]) -> tuple[Any, ...]:
     return tuple(v for v in found if isinstance(v, str | int | float | bool))
 
 
-# Reason texts: "<field>: <what was expected>, <what was found>". Spark fills in the value.
+# Reason texts: "<path>: <what was expected>, <what was found>". Spark fills in the value.
+# The path is a top-level field's name, or a place inside one (see ValueRule): address.country,
+# items[].qty, tags[], scores{}.
 
 
 def type_reason_prefix(f: Field) -> str:
     return f"{f.name}: expected {f.type.describe()}, found '"
 
 
-def null_reason(f: Field) -> str:
-    return f"{f.name}: null in non-nullable field"
+def null_reason(path: str) -> str:
+    return f"{path}: null in non-nullable field"
 
 
-def enum_reason_suffix(f: Field) -> str:
-    shown = list(f.type.symbols[:MAX_SYMBOLS_SHOWN]) + (["..."] if len(f.type.symbols) > MAX_SYMBOLS_SHOWN else [])
+def value_reason_prefix(path: str, *, quoted: bool) -> str:
+    """What comes before the offending value: quoted for text (enum, pattern), not for numbers."""
+    return f"{path}: '" if quoted else f"{path}: "
+
+
+def enum_reason_suffix(symbols: Sequence[str]) -> str:
+    more = ["..."] if len(symbols) > MAX_SYMBOLS_SHOWN else []
+    shown = list(symbols[:MAX_SYMBOLS_SHOWN]) + more
     return f"' is not one of [{', '.join(shown)}]"
 
 
