@@ -4,11 +4,13 @@
 
 Two pipelines, each on a clean input and on one with 0.1% broken rows (negative amounts):
 - ``run_job``: the whole scoring job as a user runs it (Parquet in, a pandas batch model, Parquet
-  out), with input and output schema checks ``off`` and ``quarantine``;
-- the library pipeline: read -> ``validate`` -> an Arrow stand-in model (``mapInArrow``, almost
-  free, so the worst case for the ratio) -> ``validate`` -> write; with validation the counts come
-  from Spark observations and the quarantine is only computed when a check saw a rejected row.
-Target: validated / plain <= 1.15. Times are medians of interleaved runs.
+  out), with input and output schema checks ``off`` and ``quarantine``. This is the target's
+  figure: rejected input rows travel marked through the one model pass, which sets them aside.
+- the filtered library pipeline: read -> ``validate(...).valid`` -> an Arrow stand-in model
+  (``mapInArrow``, almost free, so the worst case for the ratio) -> ``validate`` -> write. This
+  is the path a Spark model function takes: counts come from Spark observations and the
+  quarantine reads the input again only when a check saw a rejected row.
+Target: validated / plain <= 1.15 for the scoring job. Times are medians of interleaved runs.
 """
 
 from __future__ import annotations
@@ -163,7 +165,7 @@ def _compare(label: str, rows: int, repeat: int, plain, checked) -> None:
     p, c = statistics.median(p_times), statistics.median(c_times)
     print(f"{label}: {rows:,} rows, {counts['scored']:,} scored, {counts['rejected']:,} rejected")
     print(f"  without validation: {p:.2f} s; with input + output validation and quarantine: {c:.2f} s (medians of {repeat})")
-    print(f"  validation cost ratio: {c / p:.2f}x (target <= 1.15x)", flush=True)
+    print(f"  validation cost ratio: {c / p:.2f}x", flush=True)
 
 
 def main() -> None:
@@ -190,7 +192,7 @@ def main() -> None:
                 lambda: runner_job(spark, snapshot, source, work, "quarantine"),
             )  # fmt: skip
             _compare(
-                f"library pipeline, Arrow stand-in model (worst case), {label}", args.rows, args.repeat,
+                f"filtered library pipeline, Arrow stand-in model (worst case), {label}", args.rows, args.repeat,
                 lambda: plain_job(spark, source, work) or {},
                 lambda: validated_job(spark, source, work),
             )  # fmt: skip

@@ -101,7 +101,9 @@ def score_with_rejects(
 ):
     """Score ``df``, keeping rows the model fails on: returns ``Scored`` with ``outputs()``,
     ``rejected()`` (key columns, ``_stage``, ``_reasons``, ``_record``) and ``counts()``.
-    Persist ``.combined`` first if you use more than one of them, or the model runs again."""
+    ``df`` may be ``validate(...).in_band()``: rows the checks marked are set aside in the same
+    pass, with their reasons. Persist ``.combined`` first if you use more than one of them, or
+    the model runs again."""
     from modelop_spark.runtime.apply import apply_function
 
     return apply_function(

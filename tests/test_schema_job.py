@@ -115,3 +115,84 @@ def test_a_check_without_a_schema_is_refused_before_spark_work(spark, tmp_path):
     result = run_job(_job(snapshot, tmp_path, output_check="off"), spark=spark)
     assert not result.ok
     assert "input schema checking is on (input_schema_check=quarantine) but neither the job nor snapshot" in result.error["message"]
+
+
+SPARK_MODEL = """
+    from pyspark.sql import DataFrame
+
+    # modelop.score
+    def action(df: DataFrame) -> DataFrame:
+        return df.selectExpr("id", "x * 2 AS doubled")  # SQL text: the same on classic and Connect
+"""
+
+
+def test_a_spark_function_gets_only_valid_rows_and_the_rest_are_quarantined(spark, tmp_path):
+    """A Spark model runs on the driver, so its input is filtered (not marked in band): the
+    input checks' rows are counted by observations and quarantined by a second read."""
+    manifest = {
+        "name": "checked-spark", "version": "1.0.0", "source": "model.py", "functions": {"score": "action"},
+        "schemas": {"input": "input_schema.avsc", "output": "output_schema.avsc"},
+    }  # fmt: skip
+    files = {"input_schema.avsc": json.dumps(INPUT_SCHEMA), "output_schema.avsc": json.dumps(OUTPUT_SCHEMA)}
+    snapshot = make_snapshot(tmp_path / "snap", SPARK_MODEL, manifest=manifest, files=files)
+    result = run_job(_job(snapshot, tmp_path), spark=spark)
+    assert result.ok, result.error
+    assert result.rows.to_dict() == {
+        "in": 8,
+        "scored": 3,
+        "rejected": 5,
+        "out": 3,
+        "rejected_by_stage": {"read": 2, "input_schema": 2, "output_schema": 1},
+    }
+    rejected = {r.id: r._stage for r in spark.read.json(str(tmp_path / "rejected")).collect()}
+    assert rejected == {"b": "read", "h": "read", "c": "input_schema", "f": "input_schema", "e": "output_schema"}
+    assert sorted(r.id for r in spark.read.parquet(str(tmp_path / "out")).collect()) == ["a", "d", "g"]
+
+
+def test_strict_output_check_fails_the_job_with_examples_and_writes_nothing(spark, checked_snapshot, tmp_path):
+    result = run_job(_job(checked_snapshot, tmp_path, input_check="quarantine", output_check="strict"), spark=spark)
+    assert not result.ok
+    assert result.error["code"] == "SCHEMA_VIOLATION"
+    assert "1 row(s) do not match schema" in result.error["message"]
+    assert "doubled: 80.0 is above the maximum 60" in result.error["message"]
+    assert not (tmp_path / "out").exists() and not (tmp_path / "rejected").exists()
+
+
+def test_unknown_json_keys_are_rejected_with_the_raw_line(spark, checked_snapshot, tmp_path):
+    """The JSON reader drops keys outside its schema; with extra_fields=reject a JSON Lines input
+    is read as text so such a line is quarantined, whole, instead of silently losing the key."""
+    lines = [
+        '{"id": "a", "x": 1, "channel": "web"}',
+        '{"id": "b", "x": 2, "channel": "web", "promo": "SPRING"}',
+        '{"id": "c", "x": "two", "channel": "web"}',
+        "",
+        '{"id": "d",',
+    ]
+    (tmp_path / "in.jsonl").write_text("\n".join(lines) + "\n")
+    job = _job(checked_snapshot, tmp_path, output_check="off")
+    job["inputs"] = [{"url": str(tmp_path / "in.jsonl"), "format": "json"}]
+    job["options"]["extra_fields"] = "reject"
+    result = run_job(job, spark=spark)
+    assert result.ok, result.error
+    assert result.rows.to_dict() == {
+        "in": 4, "scored": 1, "rejected": 3, "out": 1, "rejected_by_stage": {"read": 2, "input_schema": 1},
+    }  # fmt: skip
+    rejected = {r._record: (r._stage, r._reasons) for r in spark.read.json(str(tmp_path / "rejected")).collect()}
+    assert rejected[lines[1]] == ("input_schema", ["promo: unknown field, not in the schema"])
+    assert rejected[lines[2]][0] == "read" and rejected[lines[4]][0] == "read"
+
+
+@pytest.mark.parametrize("model", [MODEL, SPARK_MODEL], ids=["record model, in band", "Spark model, filtered"])
+def test_schema_checks_on_a_spark_connect_session(connect_spark, tmp_path, model):
+    manifest = {
+        "name": "checked", "version": "1.0.0", "source": "model.py", "functions": {"score": "action"},
+        "schemas": {"input": "input_schema.avsc", "output": "output_schema.avsc"},
+    }  # fmt: skip
+    files = {"input_schema.avsc": json.dumps(INPUT_SCHEMA), "output_schema.avsc": json.dumps(OUTPUT_SCHEMA)}
+    snapshot = make_snapshot(tmp_path / "snap", model, manifest=manifest, files=files)
+    result = run_job(_job(snapshot, tmp_path), spark=connect_spark)
+    assert result.ok, result.error
+    assert result.rows.rows_in == 8 == result.rows.rows_scored + result.rows.rows_rejected
+    assert result.rows.rejected_by_stage["read"] == 2 and result.rows.rejected_by_stage["input_schema"] == 2
+    stages = sorted(r._stage for r in connect_spark.read.json(str(tmp_path / "rejected")).collect())
+    assert len(stages) == result.rows.rows_rejected and stages.count("read") == 2

@@ -86,3 +86,23 @@ def test_csv_header_order_and_extra_columns_follow_the_header(spark, tmp_path):
     split = split_malformed(df, key_columns=["branch"])
     assert [tuple(r) for r in split.good.collect()] == [("a", "b1", 1, 2.5)]
     assert [(r["branch"], r["_record"]) for r in split.malformed.collect()] == [("b2", "b,b2,2,oops")]
+
+
+def test_json_lines_read_as_text_expose_unknown_keys(spark, tmp_path):
+    from modelop_spark.schema.reading import LINE, UNKNOWN_KEYS, parse_json_lines
+    from modelop_spark.schema.validate import RawLines
+
+    path = tmp_path / "tx.jsonl"
+    path.write_text('{"id": 1, "amount": 2.5, "name": "a"}\n\n{"id": 2, "amount": 1.0, "name": "b", "vip": true}\n{"id": 3,\n')
+    plan = read_plan(SCHEMA, format="json")
+    split = split_malformed(parse_json_lines(spark.read.text(str(path)), plan, schema=SCHEMA), format="json", observe=False)
+    assert split.malformed_count() == 1  # the blank line is skipped, as the JSON reader does
+    raw = RawLines(unknown_keys=UNKNOWN_KEYS, line=LINE)
+    kept = validate(split.good, SCHEMA, mode="quarantine", raw_lines=raw)
+    assert sorted(r["id"] for r in kept.valid.collect()) == [1, 2]  # keep: the unknown key is not read
+    assert kept.valid.columns == ["id", "amount", "name"]
+    checked = validate(split.good, SCHEMA, mode="quarantine", extra_fields="reject", raw_lines=raw)
+    assert [r["id"] for r in checked.valid.collect()] == [1]
+    row = checked.rejected.collect()[0]
+    assert row["_reasons"] == ["vip: unknown field, not in the schema"]
+    assert row["_record"] == '{"id": 2, "amount": 1.0, "name": "b", "vip": true}'

@@ -259,3 +259,38 @@ def test_sql_literals_escape_quotes_and_backslashes():
     assert sql_literal("it's a \\ test") == "'it\\'s a \\\\ test'"
     assert sql_literal(1.5) == "CAST('1.5' AS DOUBLE)" and sql_literal(3) == "3" and sql_literal(None) == "NULL"
     assert ident("we`ird") == "`we``ird`"
+
+
+def test_in_band_marks_rejected_rows_instead_of_filtering_them(spark):
+    """The frame a model pass in Python workers reads: every row, valid ones cast and unmarked,
+    rejected ones carrying their stage, reasons (JSON) and original record."""
+    df = spark.createDataFrame([("ok", "1", "web", "FR", "2", None), ("bad", "-5", "fax", "FR", "2", None)], TEXT)
+    rows = {r["id"]: r for r in validate(df, SCHEMA, mode="quarantine").in_band().collect()}
+    assert set(rows) == {"ok", "bad"}  # nothing filtered
+    assert (rows["ok"]["amount"], rows["ok"]["_ms_rejected"]) == (1.0, None)
+    mark = json.loads(rows["bad"]["_ms_rejected"])
+    assert mark["stage"] == "input_schema"
+    assert sorted(mark["reasons"]) == ["amount: -5.0 is below the minimum 0", "channel: 'fax' is not one of [web, store]"]
+    assert json.loads(mark["record"])["amount"] == "-5"  # the record as it came in
+    with pytest.raises(SchemaError, match="in_band\\(\\) needs quarantine mode"):
+        validate(df, SCHEMA, mode="off").in_band()
+
+
+def test_notebook_scoring_of_checked_rows_sets_the_marked_ones_aside(spark, tmp_path):
+    import modelop_spark as ms
+    from tests.snapshots import make_snapshot
+
+    model = """
+    # modelop.score
+    def action(record):
+        yield {"id": record["id"], "double": record["amount"] * 2}
+    """
+    snapshot = make_snapshot(tmp_path / "snap", model)
+    df = spark.createDataFrame([("ok", "1", "web", "FR", "2", None), ("bad", "-5", "fax", "FR", "2", None)], TEXT)
+    marked = validate(df, SCHEMA, mode="quarantine", key_columns=["id"]).in_band()
+    scored = ms.score_with_rejects(marked, snapshot, key_columns=["id"])
+    assert scored.counts()["rejected_input_schema"] == 1 and scored.counts()["rows_in"] == 2
+    assert [(r.id, r.double) for r in scored.outputs().collect()] == [("ok", 2.0)]
+    assert [(r.id, r._stage) for r in scored.rejected().collect()] == [("bad", "input_schema")]
+    with pytest.raises(Exception, match="input record rejected at input_schema: amount: -5.0 is below the minimum 0"):
+        ms.score(marked, snapshot, key_columns=["id"]).collect()  # fail on a bad record: a marked one too

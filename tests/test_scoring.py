@@ -292,7 +292,9 @@ def test_notebook_api(spark, numbers, record_snapshot):
     scored = ms.score(frame, record_snapshot, key_columns=["id"])
     assert_df_equality(scored, expected_doubles(spark, range(0, 38)), ignore_row_order=True)
     both = ms.score_with_rejects(spark.read.parquet(numbers), ms.load_snapshot(record_snapshot), key_columns=["id"])
-    assert both.counts() == {"rows_in": 40, "rows_rejected": 2, "rows_out": 38}
+    assert both.counts() == {
+        "rows_in": 40, "rows_rejected": 2, "rows_out": 38, "rejected_read": 0, "rejected_input_schema": 0, "rejected_model": 2,
+    }  # fmt: skip
     assert sorted(r.id for r in both.rejected().collect()) == ["0", "1"]
 
 
@@ -367,3 +369,18 @@ def test_a_batch_output_that_does_not_fit_rejects_only_its_input_row(spark, numb
     assert (result.rows.rows_scored, result.rows.rows_rejected) == (39, 1)
     rejected = spark.read.json(result.rejected_output.location).collect()
     assert [r.id for r in rejected] == ["32"] and rejected[0]._reasons[0].startswith("output field v:")
+
+
+def test_rows_the_input_checks_marked_skip_the_model():
+    import pyarrow as pa
+
+    from modelop_spark.jobs.quarantine import REJECTED_MARK
+    from modelop_spark.runtime.executor import split_off_rejected
+
+    mark = {"stage": "input_schema", "reasons": ["x: expected double, found '?'"], "record": '{"id": "b", "x": "?"}'}
+    batch = pa.RecordBatch.from_pydict({"id": ["a", "b"], "x": [1.0, None], REJECTED_MARK: [None, json.dumps(mark)]})
+    to_score, set_aside = split_off_rejected(batch)
+    assert to_score.schema.names == ["id", "x"] and to_score.column("id").to_pylist() == ["a"]
+    assert set_aside.column("id").to_pylist() == ["b"]
+    to_score, set_aside = split_off_rejected(batch.slice(0, 1))  # nothing marked: no rows set aside
+    assert to_score.num_rows == 1 and set_aside is None

@@ -34,7 +34,7 @@ def spark_options(asset: AssetSpec, *, reading: bool) -> dict[str, str]:
     return options
 
 
-def _looks_like_json_array(url: str) -> bool:
+def looks_like_json_array(url: str) -> bool:
     """ModelOp sample files are often one JSON array rather than JSON lines."""
     if not is_local(url):
         return False
@@ -113,7 +113,7 @@ class FileReader(AssetReader):
         options = spark_options(asset, reading=True)
         if asset.format == "csv" and schema is None:
             options.setdefault("inferSchema", "true")
-        if asset.format == "json" and "multiLine" not in options and _looks_like_json_array(asset.url):
+        if asset.format == "json" and "multiLine" not in options and looks_like_json_array(asset.url):
             options["multiLine"] = "true"
         reader = spark.read.format(asset.format).options(**options)
         if schema is not None:

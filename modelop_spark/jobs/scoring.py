@@ -16,7 +16,7 @@ from modelop_spark.assets.spec import AssetSpec, format_from_url
 from modelop_spark.errors import AssetError, SnapshotError, SpecError
 from modelop_spark.jobs.result import Outcome, RowCounts
 from modelop_spark.jobs.spec import JobSpec
-from modelop_spark.runtime.apply import apply_function, function_shape
+from modelop_spark.runtime.apply import ARROW_SHAPES, REJECTED_KINDS, apply_function, function_shape
 from modelop_spark.runtime.pyspark_convention import call_pyspark_convention
 from modelop_spark.runtime.snapshot import Snapshot
 
@@ -64,17 +64,19 @@ def run_scoring(spark: Any, spec: JobSpec, snapshot: Snapshot) -> Outcome:
         raise SpecError("outputs: a scoring job needs at least one output asset")
     settings = {ARROW_BATCH_CONF: str(spec.options.arrow_batch_size)} if spec.options.arrow_batch_size else {}
     with session_conf(spark, settings):
-        return _score(spark, spec, snapshot)
+        return _score(spark, spec, snapshot, in_python_workers=shape in ARROW_SHAPES)
 
 
-def _score(spark: Any, spec: JobSpec, snapshot: Snapshot) -> Outcome:
+def _score(spark: Any, spec: JobSpec, snapshot: Snapshot, *, in_python_workers: bool) -> Outcome:
     from pyspark import StorageLevel
 
     from modelop_spark.schema.job_checks import SchemaChecks
 
     source = spec.inputs[0]
     checks = SchemaChecks.for_job(spec, snapshot)  # schemas load before any Spark work
-    checked_in = checks.read_input(spark, source)  # input check: valid rows go on to the model
+    # Input check: a model in Python workers gets every row, the rejected ones marked, and sets
+    # them aside in the same pass; a Spark function gets only the valid rows.
+    checked_in = checks.read_input(spark, source, in_band=in_python_workers)
     scored = apply_function(
         checked_in.valid,
         snapshot,
@@ -88,27 +90,28 @@ def _score(spark: Any, spec: JobSpec, snapshot: Snapshot) -> Outcome:
     combined = scored.combined.persist(StorageLevel.MEMORY_AND_DISK)
     staged = []
     try:
-        counts = scored.counts()  # the model pass: also fills the input checks' counts
+        # The model pass: one aggregation counts rows in and out, the rows every stage rejected in
+        # band, and the outputs that break the output schema.
+        checked_out = checks.check_output(scored.outputs())
+        counted = {"rejected_output_schema": checked_out.condition} if checked_out.condition else {}
+        counts = scored.counts(also=counted)
         input_rejected, input_counts = checked_in.resolve()
         if counts["rows_in"] + sum(input_counts.values()) == 0 and not spec.options.allow_empty_input:
             raise AssetError(
                 f"input {source.label}: no rows to score; check the input, or set options.allow_empty_input"
             )
-        checked_out = checks.check_output(scored.outputs())  # output check, over the cached scores
+        output_rejected = counts.get("rejected_output_schema", 0)
+        valid_outputs = checked_out.valid(output_rejected)  # strict: fails here, before any write
         for asset in spec.outputs:
-            staged.append(stage_asset(checked_out.valid, asset, job_id=spec.job_id))
-        if spec.outputs[0].kind == "embedded" and checked_out.rejected is not None:
-            output_rejected = checked_out.rejected.count()  # a limited collect may not see every row
-        else:
-            output_rejected = checked_out.rows_rejected()  # counted while the first output was written
+            staged.append(stage_asset(valid_outputs, asset, job_id=spec.job_id))
         by_stage = dict(input_counts)
+        by_stage |= {stage: counts[f"rejected_{stage}"] for stage in REJECTED_KINDS if counts[f"rejected_{stage}"]}
         parts = list(input_rejected.values())
-        if counts["rows_rejected"]:
-            by_stage["model"] = counts["rows_rejected"]
+        if counts["rows_rejected"]:  # every stage the model pass set aside, in one frame
             parts.append(scored.rejected())
         if output_rejected:
             by_stage["output_schema"] = output_rejected
-            parts.append(checked_out.rejected)
+            parts.append(checked_out.rejected())
         rows_rejected = sum(by_stage.values())
         rejected_asset = None
         if parts or spec.rejected_output is not None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from modelop_spark.errors import AssetError, ModelFunctionError, SchemaError, SnapshotError
-from modelop_spark.jobs.quarantine import REASONS_COLUMN, RECORD_COLUMN, STAGE_COLUMN
+from modelop_spark.jobs.quarantine import REASONS_COLUMN, RECORD_COLUMN, REJECTED_MARK, STAGE_COLUMN
 from modelop_spark.runtime.executor import (
     COUNT,
     INTERNAL_FIELDS,
@@ -26,6 +26,7 @@ from modelop_spark.runtime.executor import (
     ScorePlan,
     sample_schema,
     score_batches,
+    split_off_rejected,
 )
 from modelop_spark.runtime.model_cache import ModelPayload, loaded_model
 from modelop_spark.runtime.shapes import detect_shape, takes_slot
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from modelop_spark.runtime.snapshot import Snapshot
 
 SAMPLE_ROWS = 20
+REJECTED_KINDS = ("read", "input_schema", "model")  # a rejected row's _ms_kind is its stage
 ARROW_SHAPES = ("record", "batch", "batch_iter")
 
 
@@ -60,29 +62,37 @@ class Scored:
         return self.combined.filter(F.col(KIND) == "out").select(*self.key_columns, *self.model_columns)
 
     def rejected(self) -> DataFrame | None:
-        """Rejected inputs in the quarantine shape (stage ``model``)."""
+        """Rejected inputs in the quarantine shape: those the model rejected (stage ``model``) and
+        any the input checks set aside in the same pass (``read``, ``input_schema``)."""
         F = functions_for(self.combined)
         if not self.counted_in_band:
             return None
-        return self.combined.filter(F.col(KIND) == "rej").select(
+        return self.combined.filter(F.col(KIND).isin(*REJECTED_KINDS)).select(
             *self.key_columns,
-            F.lit("model").alias(STAGE_COLUMN),
-            F.array(F.col(REASON)).alias(REASONS_COLUMN),
+            F.col(KIND).alias(STAGE_COLUMN),
+            F.from_json(F.col(REASON), "array<string>").alias(REASONS_COLUMN),
             F.col(RECORD).alias(RECORD_COLUMN),
         )
 
-    def counts(self) -> dict[str, int]:
-        """rows_in, rows_rejected and rows_out, in one aggregation over ``combined``."""
+    def counts(self, also: Mapping[str, str] | None = None) -> dict[str, int]:
+        """rows_in, rows_out, ``rejected_<stage>`` for each stage that can reject in the pass and
+        rows_rejected (their sum), in one aggregation over ``combined``. ``also`` names more
+        counts: output rows where a SQL condition over the output columns holds."""
         F = functions_for(self.combined)
-        if not self.counted_in_band:
-            total = self.combined.count()
-            return {"rows_in": total, "rows_rejected": 0, "rows_out": total}
-        row = self.combined.agg(
-            F.coalesce(F.sum(F.when(F.col(KIND) == "tally", F.col(COUNT))), F.lit(0)).alias("rows_in"),
-            F.count(F.when(F.col(KIND) == "rej", 1)).alias("rows_rejected"),
-            F.count(F.when(F.col(KIND) == "out", 1)).alias("rows_out"),
-        ).collect()[0]
-        return {key: int(row[key]) for key in ("rows_in", "rows_rejected", "rows_out")}
+        if not self.counted_in_band:  # a Spark function: every row in is a row out
+            output = F.lit(True)
+            columns = [F.count(F.lit(1)).alias("rows_in"), F.count(F.lit(1)).alias("rows_out")]
+            columns += [F.lit(0).alias(f"rejected_{kind}") for kind in REJECTED_KINDS]
+        else:
+            output = F.col(KIND) == "out"
+            columns = [
+                F.coalesce(F.sum(F.when(F.col(KIND) == "tally", F.col(COUNT))), F.lit(0)).alias("rows_in"),
+                F.count(F.when(output, 1)).alias("rows_out"),
+                *[F.count(F.when(F.col(KIND) == kind, 1)).alias(f"rejected_{kind}") for kind in REJECTED_KINDS],
+            ]
+        columns += [F.count(F.when(output & F.expr(condition), 1)).alias(name) for name, condition in (also or {}).items()]
+        counts = {key: int(value) for key, value in self.combined.agg(*columns).collect()[0].asDict().items()}
+        return {**counts, "rows_rejected": sum(counts[f"rejected_{kind}"] for kind in REJECTED_KINDS)}
 
 
 def _spark_to_arrow(schema: StructType) -> pa.Schema:
@@ -102,13 +112,15 @@ def _arrow_to_spark(schema: pa.Schema) -> StructType:
 
 def output_schema_from_sample(plan: ScorePlan, df: DataFrame, *, input_label: str = "input", sample_rows: int = SAMPLE_ROWS) -> pa.Schema:
     """Learn the model's output columns by scoring the first rows on the driver."""
+    if REJECTED_MARK in df.columns:  # sample rows that go on to the model, not ones set aside
+        df = df.where(functions_for(df).col(REJECTED_MARK).isNull())
     sample = df.limit(sample_rows).toArrow()
     if sample.num_rows == 0:
         raise AssetError(
             f"{input_label}: no rows to score; check the input (an empty input is accepted only with "
             "options.allow_empty_input and an output schema in the snapshot)"
         )
-    batch = sample.combine_chunks().to_batches()[0] if sample.num_rows else pa.RecordBatch.from_pylist([], schema=sample.schema)
+    batch, _ = split_off_rejected(sample.combine_chunks().to_batches()[0])
     schema, reasons = sample_schema(plan, batch)
     if schema is None:
         detail = f"; first failure: {reasons[0]}" if reasons else ""
@@ -173,6 +185,11 @@ def apply_function(
         raise SchemaError(f"key column {missing[0]!r} is not in the input; its columns are {', '.join(df.columns)}")
     plan = plan_for(snapshot, role=role, key_columns=key_columns, on_error=on_error, job_document=job_document)
     if plan.shape == "spark":
+        if REJECTED_MARK in df.columns:
+            raise SchemaError(
+                "a Spark score function cannot set aside rows marked by the input checks; give it the "
+                "checked valid rows (validate(...).valid), not validate(...).in_band()"
+            )
         return _apply_spark(df, plan)
     if plan.shape not in ARROW_SHAPES:
         raise SnapshotError(

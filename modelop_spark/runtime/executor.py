@@ -1,10 +1,12 @@
 """What runs inside Spark's Python workers: score Arrow batches with a loaded model.
 
 Every output batch carries, besides the model's columns and the job's key columns, four internal
-columns: ``_ms_kind`` ("out" for a model output, "rej" for a rejected input, "tally" for one row
-per input batch), ``_ms_n`` (the tally's input row count), ``_ms_reason`` and ``_ms_record`` (a
-rejected row's reason and its original record as JSON). The tally makes rows-in exact in the same
-pass, even for inputs that yield no output; the driver splits and counts after one persist.
+columns: ``_ms_kind`` ("out" for a model output, "tally" for one row per input batch, or the
+quarantine stage of a rejected input: "model", or "read"/"input_schema" for a row the input
+checks set aside before the model), ``_ms_n`` (the tally's input row count), ``_ms_reason`` and
+``_ms_record`` (a rejected row's reasons as a JSON array, and its original record as JSON). The
+tally makes rows-in exact in the same pass, even for inputs that yield no output; the driver
+splits and counts after one persist.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from modelop_spark.errors import ModelFunctionError
+from modelop_spark.jobs.quarantine import REJECTED_MARK
 from modelop_spark.runtime.model_cache import ModelPayload, loaded_model
 
 KIND, COUNT, REASON, RECORD = "_ms_kind", "_ms_n", "_ms_reason", "_ms_record"
@@ -85,11 +89,12 @@ class _Collector:
     the input that produced it is rejected once, with all its outputs, so rows in = rows scored +
     rows rejected stays exact."""
 
-    def __init__(self, plan: ScorePlan) -> None:
+    def __init__(self, plan: ScorePlan, set_aside: list[pa.RecordBatch] | None = None) -> None:
         self.plan = plan
         self.produced: list[tuple[Mapping[str, Any], list[dict[str, Any]]]] = []  # record fns
         self.tables: list[pa.Table] = []  # batch fns, already converted
         self.rejected: list[tuple[dict[str, Any], str, str]] = []
+        self.set_aside = set_aside or []  # input rows the checks rejected before the model
 
     def reject(self, record: Mapping[str, Any], reason: str) -> None:
         if self.plan.on_error == "fail":
@@ -122,10 +127,45 @@ class _Collector:
             internal = [pa.repeat(pa.scalar("out"), n) if f.name == KIND else pa.nulls(n, f.type) for f in INTERNAL_FIELDS]
             pieces.append(pa.Table.from_arrays([*outputs.columns, *internal], schema=full))
         if self.rejected:
-            rows = [{**keys, KIND: "rej", REASON: reason, RECORD: record} for keys, reason, record in self.rejected]
+            rows = [{**keys, KIND: "model", REASON: json.dumps([reason]), RECORD: record} for keys, reason, record in self.rejected]
             pieces.append(pa.Table.from_pylist(rows, schema=full))
+        pieces.extend(_set_aside_rows(rows, full) for rows in self.set_aside)
         pieces.append(pa.Table.from_pylist([{KIND: "tally", COUNT: rows_in}], schema=full))
         return pa.concat_tables(pieces).combine_chunks().to_batches()[0]
+
+
+def _set_aside_rows(rows: pa.RecordBatch, full: pa.Schema) -> pa.Table:
+    """Rows rejected before the model, in the output shape: their keys, stage, reasons, record."""
+    marks = [json.loads(mark) for mark in rows.column(REJECTED_MARK).to_pylist()]
+    by_name = {f.name: rows.column(f.name).cast(f.type) for f in full if f.name in rows.schema.names}
+    by_name |= {
+        KIND: pa.array([m["stage"] for m in marks], pa.string()),
+        REASON: pa.array([json.dumps(m["reasons"]) for m in marks], pa.string()),
+        RECORD: pa.array([m["record"] for m in marks], pa.string()),
+    }
+    return pa.Table.from_arrays([by_name.get(f.name, pa.nulls(rows.num_rows, f.type)) for f in full], schema=full)
+
+
+def _split_for(plan: ScorePlan, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, pa.RecordBatch | None]:
+    """:func:`split_off_rejected`; a job that fails on a bad record fails on a marked one too."""
+    data, set_aside = split_off_rejected(batch)
+    if set_aside is not None and plan.on_error == "fail":
+        mark = json.loads(set_aside.column(REJECTED_MARK)[0].as_py())
+        raise ModelFunctionError(f"input record rejected at {mark['stage']}: {'; '.join(mark['reasons'])}")
+    return data, set_aside
+
+
+def split_off_rejected(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, pa.RecordBatch | None]:
+    """Separate the rows the input checks rejected (REJECTED_MARK set) from the rows to score,
+    which lose the mark column. A batch without it, or with none rejected, costs no copy."""
+    if REJECTED_MARK not in batch.schema.names:
+        return batch, None
+    mark = batch.column(REJECTED_MARK)
+    data = batch.drop_columns([REJECTED_MARK])
+    if mark.null_count == batch.num_rows:
+        return data, None
+    to_score = pc.is_null(mark)
+    return data.filter(to_score), batch.filter(pc.invert(to_score))
 
 
 _CONVERSION_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError)
@@ -216,23 +256,30 @@ def score_batches(plan: ScorePlan, batches: Iterable[pa.RecordBatch]) -> Iterato
         yield from _score_iterator(plan, function, batches, model)
         return
     for batch in batches:
-        collector = _Collector(plan)
-        with model.working_directory():
-            if plan.shape == "record":
-                _score_records(plan, function, batch, collector)
-            else:
-                collector.tables = _score_isolating(plan, function, batch.to_pandas(), collector)
+        data, set_aside = _split_for(plan, batch)
+        collector = _Collector(plan, [set_aside] if set_aside is not None else None)
+        if data.num_rows:
+            with model.working_directory():
+                if plan.shape == "record":
+                    _score_records(plan, function, data, collector)
+                else:
+                    collector.tables = _score_isolating(plan, function, data.to_pandas(), collector)
         yield collector.batch(batch.num_rows)
 
 
 def _score_iterator(plan: ScorePlan, function: Callable[..., Any], batches: Iterable[pa.RecordBatch], model: Any) -> Iterator[pa.RecordBatch]:
     """An iterator function sees the whole partition; a failure fails the task (no isolation)."""
     counts: list[int] = []
+    set_aside: list[pa.RecordBatch] = []
 
     def frames() -> Iterator[Any]:
         for batch in batches:
             counts.append(batch.num_rows)
-            yield batch.to_pandas()
+            data, rejected = _split_for(plan, batch)
+            if rejected is not None:
+                set_aside.append(rejected)
+            if data.num_rows:
+                yield data.to_pandas()
 
     with model.working_directory():
         try:
@@ -242,7 +289,7 @@ def _score_iterator(plan: ScorePlan, function: Callable[..., Any], batches: Iter
                 yield collector.batch(0)
         except Exception as exc:
             raise ModelFunctionError(f"score raised {_describe(exc)}") from exc
-    collector = _Collector(plan)
+    collector = _Collector(plan, set_aside)
     yield collector.batch(sum(counts))
 
 

@@ -22,3 +22,12 @@ def functions_for(df: Any) -> ModuleType:
     else:
         from pyspark.sql import functions
     return functions
+
+
+def observation_for(df: Any) -> Any:
+    """A new, unnamed ``Observation`` of the kind ``df.observe`` accepts."""
+    if is_connect(df):
+        from pyspark.sql.connect.observation import Observation
+    else:
+        from pyspark.sql.observation import Observation
+    return Observation()

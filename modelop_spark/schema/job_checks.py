@@ -1,14 +1,19 @@
 """Schema checking inside a scoring job: what the runner calls, in order.
 
-    checks = SchemaChecks.for_job(spec, snapshot)       # driver: schemas loaded, options checked
-    inputs = checks.read_input(spark, source)           # read (CSV/JSON with the schema) + input check
+    checks = SchemaChecks.for_job(spec, snapshot)             # driver: schemas loaded, options checked
+    inputs = checks.read_input(spark, source, in_band=...)    # read (CSV/JSON with the schema) + input check
     ... apply the model to inputs.valid ...
-    outputs = checks.check_output(model_outputs)        # output check
-    inputs.rejected_parts() + outputs.rejected_parts()  # quarantine frames (non-empty ones only)
+    outputs = checks.check_output(model_outputs)              # output check, counted by the model pass
+    inputs.resolve(), outputs.valid(n), outputs.rejected()    # quarantine frames and counts
 
-Counting: rows rejected on input are counted by Spark observations while the model pass runs
-(no extra pass over a clean input); the driver's sample run reads an unobserved copy. Output
-rejections are counted over the runner's cached scores.
+Counting, with no extra pass over a clean input:
+- ``in_band`` (a model run in Python workers): rows rejected on input are marked, not filtered;
+  the model pass sets them aside, so the one pass both scores and quarantines, and counts them.
+- otherwise (a Spark model function): Spark observations count the rejected rows while the
+  model pass runs; the driver's sample run reads an unobserved copy, and the quarantine reads
+  the input again only when a check rejected something.
+Output rejections are counted by the model pass too (over the model's outputs, in the same
+aggregation), so a clean output is written with no filter.
 """
 
 from __future__ import annotations
@@ -17,52 +22,81 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from modelop_spark._redact import redacted_logger
 from modelop_spark.errors import SchemaError
+from modelop_spark.runtime.spark_compat import functions_for
 from modelop_spark.schema.loader import load_schema
 from modelop_spark.schema.model import Schema
-from modelop_spark.schema.reading import SCHEMA_READ_FORMATS, read_plan, split_malformed
-from modelop_spark.schema.validate import MAX_EXAMPLES, Validation, validate
+from modelop_spark.schema.reading import (
+    LINE,
+    SCHEMA_READ_FORMATS,
+    UNKNOWN_KEYS,
+    parse_json_lines,
+    read_plan,
+    split_malformed,
+)
+from modelop_spark.schema.validate import MAX_EXAMPLES, RawLines, Validation, validate
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
 __all__ = ["CheckedInput", "CheckedOutput", "SchemaChecks"]
 
+_log = redacted_logger(__name__)
+
 
 @dataclass(frozen=True)
 class CheckedInput:
     """The input after reading and checking, all lazy.
 
-    ``valid`` carries Spark observations that count the rows each stage rejects while the model
-    pass over ``valid`` runs, so a clean input is read once; ``sample`` is the same rows without
-    them, for the driver's sample run (an action on ``valid`` itself would fill the observations
-    with the sample's counts). Call :meth:`resolve` after the first action on ``valid``."""
+    In band, ``valid`` is every row, the rejected ones marked, and the model pass counts them.
+    Otherwise ``valid`` is the valid rows, carrying Spark observations that count the rows each
+    stage rejects while the model pass over ``valid`` runs, so a clean input is read once;
+    ``sample`` is the same rows without them, for the driver's sample run (an action on ``valid``
+    itself would fill the observations with the sample's counts). Call :meth:`resolve` after the
+    first action on ``valid``."""
 
     valid: DataFrame
     sample: DataFrame | None = None
-    stages: tuple[tuple[str, DataFrame, Callable[[], int]], ...] = ()  # stage, rows, count
+    stages: tuple[tuple[str, Callable[[], DataFrame], Callable[[], int]], ...] = ()  # stage, rows, count
+    in_band: bool = False  # ``valid`` holds every row, the rejected ones marked (see read_input)
 
     def resolve(self) -> tuple[dict[str, DataFrame], dict[str, int]]:
-        """Quarantine rows and counts per stage, for stages that rejected any."""
+        """Quarantine rows and counts per stage, for stages that rejected any (their rows are
+        only planned then)."""
         rejected: dict[str, DataFrame] = {}
         counts: dict[str, int] = {}
         for stage, rows, count in self.stages:
             if n := count():
-                rejected[stage], counts[stage] = rows, n
+                rejected[stage], counts[stage] = rows(), n
         return rejected, counts
 
 
 @dataclass(frozen=True)
 class CheckedOutput:
-    """Valid outputs (observed: the first write counts the rejected ones) and the rejected rows.
-    Call :meth:`rows_rejected` after that write."""
+    """The output check, planned before the model pass so that pass counts its rejections:
+    ``condition`` (SQL over the output columns; None when the check is off) is true on an output
+    row that breaks the output schema. Given that count, :meth:`valid` writes the outputs with no
+    filter when none broke it, and :meth:`rejected` plans the quarantine rows only when some did."""
 
-    valid: DataFrame
-    rejected: DataFrame | None = None
-    count: Callable[[], int] = lambda: 0
+    outputs: DataFrame
+    mode: str = "off"
+    validation: Validation | None = None
 
-    def rows_rejected(self) -> int:
-        return self.count()
+    @property
+    def condition(self) -> str | None:
+        return self.validation.rejected_condition if self.validation is not None else None
+
+    def valid(self, rejected: int) -> DataFrame:
+        """The outputs to write; in strict mode, a :class:`SchemaError` when any row broke the schema."""
+        if self.validation is None:
+            return self.outputs
+        if rejected and self.mode == "strict":
+            self.validation.raise_for_rejected()
+        return self.validation.valid_given(rejected)
+
+    def rejected(self) -> DataFrame | None:
+        return self.validation.rejected if self.validation is not None else None
 
 
 @dataclass(frozen=True)
@@ -103,14 +137,20 @@ class SchemaChecks:
     def active(self) -> bool:
         return self.input_mode != "off" or self.output_mode != "off"
 
-    def read_input(self, spark: Any, source: Any) -> CheckedInput:
+    def read_input(self, spark: Any, source: Any, *, in_band: bool = False) -> CheckedInput:
         """Read the input asset; with input checking, CSV/JSON files are read with the schema
-        (malformed lines quarantined at stage ``read``) and every row is checked."""
+        (malformed lines quarantined at stage ``read``) and every row is checked.
+
+        ``in_band`` (quarantine mode): instead of filtering, mark each rejected row with its stage,
+        reasons and record (:meth:`Validation.in_band`) for a model pass that sets them aside, so
+        one pass over the input scores and quarantines; its counts then come from that pass."""
         from modelop_spark.assets import read_asset
 
         if self.input_mode == "off" or self.input_schema is None:
             return CheckedInput(valid=read_asset(spark, source))
-        stages: list[tuple[str, DataFrame, Callable[[], int]]] = []
+        in_band = in_band and self.input_mode == "quarantine"
+        stages: list[tuple[str, Callable[[], DataFrame], Callable[[], int]]] = []
+        raw_lines: RawLines | None = None
         fmt = (getattr(source, "format", None) or "").lower()
         if source.kind == "file" and fmt in SCHEMA_READ_FORMATS:
             header = None
@@ -118,34 +158,73 @@ class SchemaChecks:
                 # The header only: Spark reads the first line when it does not infer types.
                 header = read_asset(spark, replace(source, options={**source.options, "inferSchema": "false"})).columns
             plan = read_plan(self.input_schema, format=fmt, options=source.options, columns=header)
-            frame = read_asset(spark, replace(source, options={**source.options, **plan.options}), schema=plan.struct)
+            if self._sees_unknown_json_keys(spark, source):
+                lines = read_asset(spark, replace(source, format="text", options={}))
+                frame = parse_json_lines(lines, plan, schema=self.input_schema)
+                raw_lines = RawLines(unknown_keys=UNKNOWN_KEYS, line=LINE)
+            else:
+                frame = read_asset(spark, replace(source, options={**source.options, **plan.options}), schema=plan.struct)
             keys = [k for k in self.key_columns if k in self.input_schema]
-            split = split_malformed(frame, format=fmt, corrupt_column=plan.corrupt_column, key_columns=keys, observe=self.input_mode != "strict")
+            split = split_malformed(frame, format=fmt, corrupt_column=plan.corrupt_column, key_columns=keys, observe=self.input_mode == "quarantine" and not in_band)
+            if in_band:
+                checked = self._validate(split.marked, self.input_schema, mode="quarantine", stage="input_schema", ignore=split.marker_columns, raw_lines=raw_lines)
+                return CheckedInput(valid=checked.in_band(split.as_earlier_stage()), in_band=True)
             if self.input_mode == "strict":
                 if malformed := split.malformed_count():
                     _raise_malformed(split.malformed, malformed, source_label=source.label)
             else:
-                stages.append(("read", _with_all_keys(split.malformed, self.key_columns), split.malformed_count))
-            unobserved = split_malformed(frame, format=fmt, corrupt_column=plan.corrupt_column, key_columns=keys, observe=False).good
-            frame = split.good
+                stages.append(("read", lambda: _with_all_keys(split.malformed, self.key_columns), split.malformed_count))
+            frame, unobserved = split.good, split.unobserved
         else:
-            frame = read_asset(spark, source)
-            unobserved = frame
-        checked = self._validate(frame, self.input_schema, mode=self.input_mode, stage="input_schema", observe=True)
-        if checked.rejected is not None:
-            stages.append(("input_schema", checked.rejected, lambda: checked.counts().rejected))
-        sample = self._validate(unobserved, self.input_schema, mode="quarantine", stage="input_schema").valid
+            frame = unobserved = read_asset(spark, source)
+            if in_band:
+                checked = self._validate(frame, self.input_schema, mode="quarantine", stage="input_schema")
+                return CheckedInput(valid=checked.in_band(), in_band=True)
+        checked = self._validate(frame, self.input_schema, mode=self.input_mode, stage="input_schema", observe=True, raw_lines=raw_lines)
+        if self.input_mode == "quarantine":
+            stages.append(("input_schema", lambda: checked.rejected, lambda: checked.counts().rejected))
+        # The driver's sample: the same checks over the unobserved rows.
+        sample = checked.unobserved
+        if unobserved is not frame:
+            sample = self._validate(unobserved, self.input_schema, mode="quarantine", stage="input_schema", raw_lines=raw_lines).valid
         return CheckedInput(valid=checked.valid, sample=sample, stages=tuple(stages))
 
     def check_output(self, outputs: DataFrame) -> CheckedOutput:
         if self.output_mode == "off" or self.output_schema is None:
-            return CheckedOutput(valid=outputs)
-        checked = self._validate(outputs, self.output_schema, mode=self.output_mode, stage="output_schema", observe=True)
-        if checked.rejected is None:
-            return CheckedOutput(valid=checked.valid)
-        return CheckedOutput(valid=checked.valid, rejected=checked.rejected, count=lambda: checked.counts().rejected)
+            return CheckedOutput(outputs=outputs)
+        # Quarantine-shaped in both modes: strict fails later, with examples, once rows are counted.
+        checked = self._validate(outputs, self.output_schema, mode="quarantine", stage="output_schema")
+        return CheckedOutput(outputs=outputs, mode=self.output_mode, validation=checked)
 
-    def _validate(self, df: DataFrame, schema: Schema, *, mode: str, stage: str, observe: bool = False) -> Validation:
+    def _sees_unknown_json_keys(self, spark: Any, source: Any) -> bool:
+        """Whether to read a JSON input as text lines so ``extra_fields=reject`` sees unknown keys:
+        JSON Lines only (a multi-line document has no line per record), through Spark's own file
+        sources (the pure-Python S3 path reads data formats, not text)."""
+        from modelop_spark.assets.files import looks_like_json_array
+        from modelop_spark.assets.s3 import is_s3_asset, s3a_available
+
+        if self.extra_fields != "reject" or (source.format or "").lower() != "json":
+            return False
+        multi_line = str(source.options.get("multiLine", "false")).lower() == "true" or looks_like_json_array(source.url or "")
+        if multi_line or (is_s3_asset(source) and not s3a_available(spark)):
+            _log.warning(
+                "input %s: read with the schema, so JSON keys it does not name are not seen by "
+                "extra_fields=reject; JSON Lines on a Spark file system has them rejected", source.label
+            )
+            return False
+        return True
+
+    def _validate(
+        self,
+        df: DataFrame,
+        schema: Schema,
+        *,
+        mode: str,
+        stage: str,
+        observe: bool = False,
+        ignore: Sequence[str] = (),
+        raw_lines: RawLines | None = None,
+    ) -> Validation:
         return validate(
             df,
             schema,
@@ -153,7 +232,9 @@ class SchemaChecks:
             stage=stage,  # type: ignore[arg-type]
             extra_fields=self.extra_fields,  # type: ignore[arg-type]
             key_columns=[k for k in self.key_columns if k in df.columns],
+            ignore_columns=ignore,
             observe=observe,
+            raw_lines=raw_lines,
         )
 
 
@@ -169,7 +250,7 @@ def _job_schema(spec: Any, snapshot: Any, which: str) -> Schema | None:
 
 def _with_all_keys(malformed: DataFrame, key_columns: Sequence[str]) -> DataFrame:
     """Key columns the schema does not name cannot be parsed from a malformed line: null."""
-    from pyspark.sql import functions as F
+    F = functions_for(malformed)
 
     missing = [k for k in key_columns if k not in malformed.columns]
     if not missing:

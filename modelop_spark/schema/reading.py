@@ -15,10 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from modelop_spark.errors import SchemaError
 from modelop_spark.jobs.quarantine import REASONS_COLUMN, RECORD_COLUMN, STAGE_COLUMN
+from modelop_spark.runtime.spark_compat import functions_for, observation_for
 from modelop_spark.schema.model import Schema
 from modelop_spark.schema.spark_types import to_struct_type
 
@@ -26,11 +28,18 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
     from pyspark.sql import types as T
 
-__all__ = ["CORRUPT_RECORD", "SCHEMA_READ_FORMATS", "ReadPlan", "ReadSplit", "read_plan", "split_malformed"]
+    from modelop_spark.schema.validate import EarlierRejects
+
+__all__ = [
+    "CORRUPT_RECORD", "LINE", "SCHEMA_READ_FORMATS", "UNKNOWN_KEYS", "ReadPlan", "ReadSplit",
+    "parse_json_lines", "read_plan", "split_malformed",
+]  # fmt: skip
 
 CORRUPT_RECORD = "_corrupt_record"
 SCHEMA_READ_FORMATS = ("csv", "json")
 _READ_REASONS = "__modelop_read_reasons"
+UNKNOWN_KEYS = "__modelop_unknown_keys"  # JSON Lines read as text: keys the schema does not name
+LINE = "__modelop_line"  # ... and the line itself
 
 
 @dataclass(frozen=True)
@@ -88,11 +97,46 @@ def read_plan(
 class ReadSplit:
     """Lines that parsed (``good``, without the corrupt column) and the malformed ones in the
     quarantine shape (stage ``read``). ``good`` may carry an observation counting both, filled
-    by the first action on it (see :class:`modelop_spark.schema.validate.Validation`)."""
+    by the first action on it (see :class:`modelop_spark.schema.validate.Validation`);
+    ``unobserved`` is the same rows without it. ``malformed`` is planned on first use."""
 
     good: DataFrame
-    malformed: DataFrame
+    marked: DataFrame = field(compare=False, repr=False)  # every line, with its reasons or null
+    data_columns: tuple[str, ...] = ()
+    key_columns: tuple[str, ...] = ()
+    corrupt_column: str = CORRUPT_RECORD
     observation: Any = field(default=None, compare=False, repr=False)
+
+    @cached_property
+    def malformed(self) -> DataFrame:
+        F = functions_for(self.marked)
+
+        return self.marked.where(F.col(_READ_REASONS).isNotNull()).select(
+            *[F.col(f"`{k}`") for k in self.key_columns],
+            F.lit("read").alias(STAGE_COLUMN),
+            F.col(_READ_REASONS).cast("array<string>").alias(REASONS_COLUMN),
+            F.col(f"`{self.corrupt_column}`").alias(RECORD_COLUMN),
+        )
+
+    @cached_property
+    def unobserved(self) -> DataFrame:
+        return self.good if self.observation is None else _good_rows(self.marked, self.data_columns)
+
+    def as_earlier_stage(self) -> EarlierRejects:
+        """The malformed lines as SQL over ``marked``, for :meth:`Validation.in_band` (validate
+        ``marked`` itself, ignoring the columns in :attr:`marker_columns`)."""
+        from modelop_spark.schema.validate import EarlierRejects
+
+        return EarlierRejects(
+            stage="read",
+            condition=f"`{_READ_REASONS}` IS NOT NULL",
+            reasons=f"`{_READ_REASONS}`",
+            record="`" + self.corrupt_column.replace("`", "``") + "`",
+        )
+
+    @property
+    def marker_columns(self) -> tuple[str, str]:
+        return self.corrupt_column, _READ_REASONS
 
     def observed_counts(self) -> tuple[int, int] | None:
         """``(rows read, malformed rows)`` seen by the first finished action on ``good``."""
@@ -121,14 +165,13 @@ def split_malformed(
     The quarantine rows keep the key columns (null when the line did not parse that far), the
     reason, and the raw line in ``_record``.
     """
-    from pyspark.sql import Observation
-    from pyspark.sql import functions as F
-
+    F = functions_for(df)
     if corrupt_column not in df.columns:
         raise SchemaError(f"column {corrupt_column!r} is missing: read the data with read_plan(...) first")
-    data = [c for c in df.columns if c != corrupt_column]
+    data = tuple(c for c in df.columns if c != corrupt_column)
     corrupt = F.col(f"`{corrupt_column}`")
-    unparsed = F.array_compact(F.array(*[F.when(F.col(f"`{c}`").isNull(), F.lit(c)) for c in data]))
+    fields = [c for c in data if c not in (UNKNOWN_KEYS, LINE)]
+    unparsed = F.array_compact(F.array(*[F.when(F.col(f"`{c}`").isNull(), F.lit(c)) for c in fields]))
     what = f"malformed {format.upper()} record"
     reason = F.when(
         corrupt.isNotNull(),
@@ -141,19 +184,46 @@ def split_malformed(
         ),
     )
     marked = df.withColumn(_READ_REASONS, reason)
-    malformed = marked.where(F.col(_READ_REASONS).isNotNull()).select(
-        *[F.col(f"`{k}`") for k in key_columns],
-        F.lit("read").alias(STAGE_COLUMN),
-        F.col(_READ_REASONS).cast("array<string>").alias(REASONS_COLUMN),
-        corrupt.alias(RECORD_COLUMN),
-    )
     observation = None
+    observed = marked
     if observe:
-        observation = Observation()
-        marked = marked.observe(
+        observation = observation_for(marked)
+        observed = marked.observe(
             observation,
             F.count(F.lit(1)).alias("rows"),
             F.count(F.col(_READ_REASONS)).alias("rejected"),
         )
-    good = marked.where(F.col(_READ_REASONS).isNull()).select(*[F.col(f"`{c}`") for c in data])
-    return ReadSplit(good=good, malformed=malformed, observation=observation)
+    return ReadSplit(
+        good=_good_rows(observed, data),
+        marked=marked,
+        data_columns=data,
+        key_columns=tuple(key_columns),
+        corrupt_column=corrupt_column,
+        observation=observation,
+    )
+
+
+def _good_rows(marked: DataFrame, data_columns: Sequence[str]) -> DataFrame:
+    F = functions_for(marked)
+
+    return marked.where(F.col(_READ_REASONS).isNull()).select(*[F.col(f"`{c}`") for c in data_columns])
+
+
+def parse_json_lines(lines: DataFrame, plan: ReadPlan, *, schema: Schema) -> DataFrame:
+    """JSON Lines read as text (one ``value`` column), parsed with the read plan as Spark's JSON
+    reader would (blank lines skipped, a line that does not fit in the corrupt column), plus
+    :data:`UNKNOWN_KEYS` (the line's top-level keys the schema does not name) and :data:`LINE`.
+
+    The JSON reader silently ignores keys outside its schema; this is how ``extra_fields=reject``
+    sees them. Validate the result with ``raw_lines=RawLines(UNKNOWN_KEYS, LINE)``."""
+    F = functions_for(lines)
+
+    options = {k: v for k, v in plan.options.items() if k not in ("multiLine", "lineSep", "encoding")}
+    value = F.col("value")
+    known = F.array(*[F.lit(f.name) for f in schema.fields]) if schema.fields else F.array().cast("array<string>")
+    parsed = lines.where(F.trim(value) != "").select(
+        F.from_json(value, plan.struct, options).alias("__modelop_parsed"),
+        F.array_except(F.json_object_keys(value), known).alias(UNKNOWN_KEYS),
+        value.alias(LINE),
+    )
+    return parsed.select("__modelop_parsed.*", UNKNOWN_KEYS, LINE)
