@@ -153,7 +153,8 @@ def runner_job(spark, snapshot: Path, source: str, out: Path, check: str) -> dic
 
 
 def _compare(label: str, rows: int, repeat: int, plain, checked) -> None:
-    plain(), checked()  # warm up: Python workers, file listing
+    for _ in range(2):  # warm up both alike: Python workers, file listing, the JVM's JIT
+        plain(), checked()
     p_times, c_times = [], []
     counts: dict[str, int] = {}
     for _ in range(repeat):  # interleaved, so changes in machine load hit both alike

@@ -294,3 +294,18 @@ def test_notebook_scoring_of_checked_rows_sets_the_marked_ones_aside(spark, tmp_
     assert [(r.id, r._stage) for r in scored.rejected().collect()] == [("bad", "input_schema")]
     with pytest.raises(Exception, match="input record rejected at input_schema: amount: -5.0 is below the minimum 0"):
         ms.score(marked, snapshot, key_columns=["id"]).collect()  # fail on a bad record: a marked one too
+
+
+def test_a_pass_that_counted_no_rejects_gets_the_rows_cast_without_a_filter(spark):
+    typed = spark.createDataFrame([(1, 0.5)], "id bigint, p double")
+    schema = load_schema({"type": "record", "name": "S", "fields": [
+        {"name": "id", "type": "long"}, {"name": "p", "type": "double", "maximum": 1},
+    ]})  # fmt: skip
+    checked = validate(typed, schema, mode="quarantine", observe=False)
+    assert typed.selectExpr(f"count_if({checked.rejected_condition})").first()[0] == 0
+    assert checked.valid_given(0) is typed  # nothing to cast: the rows as they are
+    text = spark.createDataFrame([("1", "0.5"), ("2", "7")], "id string, p string")
+    checked = validate(text, schema, mode="quarantine", observe=False)
+    assert text.selectExpr(f"count_if({checked.rejected_condition})").first()[0] == 1
+    assert [tuple(r) for r in checked.valid_given(1).collect()] == [(1, 0.5)]
+    assert checked.valid_given(0).dtypes == [("id", "bigint"), ("p", "double")]

@@ -230,8 +230,7 @@ class _Checked:
     """The input with each field's cast value and one ``bad`` flag, computed in one projection.
 
     The flag is a plain boolean expression Spark compiles to code, so valid rows cost little to
-    check; the reasons array (slower: it builds and filters an array) is only made for the
-    rejected rows.
+    check; the reasons and the record are only built for rejected rows.
     """
 
     frame: DataFrame
@@ -242,6 +241,7 @@ class _Checked:
     reasons: str  # SQL: array<string> of the rules it breaks
     record: str  # SQL: the original record, as text
     schema_label: str = ""
+    unchanged: DataFrame | None = None  # the input itself, when casting changes no column
 
     @classmethod
     def of(
@@ -282,13 +282,18 @@ class _Checked:
         ]  # fmt: skip
         outputs += [(c, c) for c in kept]
         frame = df.selectExpr(*projected, f"{bad} AS {_BAD}")
+        as_is = all(fp.present and checks.value(fp) == ident(fp.field.name) for fp in plan.fields)
+        unchanged = df if as_is and [name for _, name in outputs] == list(df.columns) else None
         return cls(
             frame=frame, checks=checks, originals=originals, outputs=tuple(outputs),
-            bad=bad, reasons=reasons, record=record, schema_label=schema.label,
+            bad=bad, reasons=reasons, record=record, schema_label=schema.label, unchanged=unchanged,
         )  # fmt: skip
 
     def cast_rows(self) -> DataFrame:
-        """Every row cast to the schema, unfiltered: for when a pass already found none rejected."""
+        """Every row cast to the schema, unfiltered: for when a pass already found none rejected
+        (the input itself when the cast changes nothing: a smaller plan to write)."""
+        if self.unchanged is not None:
+            return self.unchanged
         return self.frame.selectExpr(*[f"{ident(internal)} AS {ident(name)}" for internal, name in self.outputs])
 
     def valid_rows(self, frame: DataFrame | None = None) -> DataFrame:
