@@ -56,8 +56,9 @@ class ValidationCounts:
 
 @dataclass(frozen=True)
 class RawLines:
-    """Columns a JSON Lines input read as text brings (:func:`modelop_spark.schema.reading.parse_json_lines`):
-    each line's keys the schema does not name, and the line itself, the record a rejected row keeps."""
+    """The columns :func:`modelop_spark.schema.reading.parse_json_lines` adds to JSON Lines read
+    as text: each line's keys the schema does not name, and the line itself (the record a
+    rejected row keeps)."""
 
     unknown_keys: str
     line: str
@@ -134,7 +135,8 @@ class Validation:
         """Strict mode's failure, for a caller that counted the rejected rows itself: the count
         and the first examples in one :class:`SchemaError` (no-op when no row is rejected)."""
         if self.checked is not None:
-            _raise_if_rejected(self.checked.rejected_rows(stage=self.stage), schema_label=self.checked.schema_label, stage=self.stage)  # type: ignore[arg-type]
+            rejected = self.checked.rejected_rows(stage=self.stage)  # type: ignore[arg-type]
+            _raise_if_rejected(rejected, schema_label=self.checked.schema_label, stage=self.stage)
 
     def observed_counts(self) -> ValidationCounts | None:
         """The counts seen by the first finished action on ``valid``; None before (never blocks)."""
