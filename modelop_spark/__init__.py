@@ -83,8 +83,14 @@ def score(
     silently); use ``score_with_rejects`` to keep going and collect such rows instead.
     ``job`` is what ``init(job_json)`` receives.
     """
+    from modelop_spark.jobs.quarantine import REJECTED_MARK
     from modelop_spark.runtime.apply import apply_function
 
+    if REJECTED_MARK in df.columns:
+        raise SchemaError(
+            "score() returns outputs only, so rows the input checks marked would vanish; use "
+            "score_with_rejects() on validate(...).in_band(), or score validate(...).valid"
+        )
     scored = apply_function(
         df, _snapshot(snapshot), key_columns=key_columns, on_error="fail", output_schema=output_schema, job_document=job
     )

@@ -196,3 +196,19 @@ def test_schema_checks_on_a_spark_connect_session(connect_spark, tmp_path, model
     assert result.rows.rejected_by_stage["read"] == 2 and result.rows.rejected_by_stage["input_schema"] == 2
     stages = sorted(r._stage for r in connect_spark.read.json(str(tmp_path / "rejected")).collect())
     assert len(stages) == result.rows.rows_rejected and stages.count("read") == 2
+
+
+def test_failing_on_model_errors_still_quarantines_rows_the_checks_rejected(spark, checked_snapshot, tmp_path):
+    """on_model_error=fail is about the model: rows the input checks rejected never reach it."""
+    job = _job(checked_snapshot, tmp_path, output_check="off")
+    (tmp_path / "no13.csv").write_text("id,x,channel\na,1,web\nc,-1,web\nf,2,fax\n")
+    job["inputs"][0]["url"] = str(tmp_path / "no13.csv")
+    job["options"]["on_model_error"] = "fail"
+    result = run_job(job, spark=spark)
+    assert result.ok, result.error
+    assert result.rows.to_dict() == {"in": 3, "scored": 1, "rejected": 2, "out": 1, "rejected_by_stage": {"input_schema": 2}}
+    (tmp_path / "with13.csv").write_text("id,x,channel\na,1,web\nd,13,web\n")
+    job["inputs"][0]["url"] = str(tmp_path / "with13.csv")
+    job["outputs"][0]["url"] = str(tmp_path / "out2")
+    failed = run_job(job, spark=spark)
+    assert not failed.ok and "unlucky" in failed.error["message"]

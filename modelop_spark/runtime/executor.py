@@ -146,15 +146,6 @@ def _set_aside_rows(rows: pa.RecordBatch, full: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays([by_name.get(f.name, pa.nulls(rows.num_rows, f.type)) for f in full], schema=full)
 
 
-def _split_for(plan: ScorePlan, batch: pa.RecordBatch) -> tuple[pa.RecordBatch, pa.RecordBatch | None]:
-    """:func:`split_off_rejected`; a job that fails on a bad record fails on a marked one too."""
-    data, set_aside = split_off_rejected(batch)
-    if set_aside is not None and plan.on_error == "fail":
-        mark = json.loads(set_aside.column(REJECTED_MARK)[0].as_py())
-        raise ModelFunctionError(f"input record rejected at {mark['stage']}: {'; '.join(mark['reasons'])}")
-    return data, set_aside
-
-
 def split_off_rejected(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, pa.RecordBatch | None]:
     """Separate the rows the input checks rejected (REJECTED_MARK set) from the rows to score,
     which lose the mark column. A batch without it, or with none rejected, costs no copy."""
@@ -256,7 +247,7 @@ def score_batches(plan: ScorePlan, batches: Iterable[pa.RecordBatch]) -> Iterato
         yield from _score_iterator(plan, function, batches, model)
         return
     for batch in batches:
-        data, set_aside = _split_for(plan, batch)
+        data, set_aside = split_off_rejected(batch)
         collector = _Collector(plan, [set_aside] if set_aside is not None else None)
         if data.num_rows:
             with model.working_directory():
@@ -275,7 +266,7 @@ def _score_iterator(plan: ScorePlan, function: Callable[..., Any], batches: Iter
     def frames() -> Iterator[Any]:
         for batch in batches:
             counts.append(batch.num_rows)
-            data, rejected = _split_for(plan, batch)
+            data, rejected = split_off_rejected(batch)
             if rejected is not None:
                 set_aside.append(rejected)
             if data.num_rows:
