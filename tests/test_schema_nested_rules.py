@@ -299,3 +299,34 @@ def test_a_range_on_an_array_or_map_field_needs_numbers_inside():
         SchemaError, match="field 'a': minimum/maximum need a numeric type, found array<string>"
     ):
         Field(name="a", type=DataType(kind="array", items=DataType(kind="string")), maximum=1)
+
+
+def test_json_schema_rules_on_items_and_map_values_are_checked_and_round_trip(spark):
+    from modelop_spark.schema import from_json_schema, to_json_schema
+
+    document = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "qty": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+            "tags": {"type": "array", "items": {"type": "string", "pattern": "^#"}},
+            "scores": {"type": "object", "additionalProperties": {"type": "number", "exclusiveMaximum": 1}},
+        },
+        "required": ["id"],
+    }
+    schema = load_schema(document)
+    again = to_json_schema(schema)["properties"]
+    assert again["qty"]["items"]["minimum"] == 0 and "minimum" not in again["qty"]  # where JSON Schema means it
+    assert again["tags"]["items"]["pattern"] == "^#" and again["scores"]["additionalProperties"]["exclusiveMaximum"] == 1
+    assert from_json_schema(to_json_schema(schema)) == schema
+    df = spark.createDataFrame(
+        [("ok", [1, 2], ["#a"], {"x": 0.5}), ("bad", [3, -1], ["b"], {"x": 1.0})],
+        "id string, qty array<bigint>, tags array<string>, scores map<string,double>",
+    )
+    checked = validate(df, schema, mode="quarantine")
+    assert [r.id for r in checked.valid.collect()] == ["ok"]
+    assert sorted(checked.rejected.collect()[0]["_reasons"]) == [
+        "qty[]: -1 is below the minimum 0",
+        "scores{}: 1.0 is at or above the maximum 1",
+        "tags[]: 'b' does not match the pattern ^#",
+    ]

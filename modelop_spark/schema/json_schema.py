@@ -35,6 +35,7 @@ _KNOWN = frozenset(
     {"type", "format", "enum", "items", "properties", "required", "additionalProperties", "default",
      "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "title", "x-decimal", "x-avro-name", "$ref"}
 ) | _EXTENDED.keys()  # fmt: skip
+_VALUE_RULES = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "pattern")
 _FORMAT_KINDS = {
     ("integer", "int32"): "int",
     ("integer", "int64"): "long",
@@ -120,14 +121,22 @@ def _field(name: str, prop: Mapping[str, Any], *, required: bool, where: str, pa
     for key in ("role", "data_class"):
         if isinstance(attrs.get(key), str):
             attrs[key] = attrs[key].strip().lower()
-    minimum, maximum = prop.get("minimum"), prop.get("maximum")
+    # Rules on the elements of an array (or map) of scalars apply to each element, which the
+    # model says by putting them on the field itself.
+    rules = prop
+    element = _scalar_elements(prop)
+    if element is not None and not any(key in prop for key in _VALUE_RULES):
+        rules = element
+        if "pattern" in element:
+            attrs["pattern"] = element["pattern"]
+    minimum, maximum = rules.get("minimum"), rules.get("maximum")
     # Draft 6+: exclusiveMinimum is the bound itself.
-    excl_min = isinstance(prop.get("exclusiveMinimum"), int | float) and not isinstance(prop.get("exclusiveMinimum"), bool)
-    excl_max = isinstance(prop.get("exclusiveMaximum"), int | float) and not isinstance(prop.get("exclusiveMaximum"), bool)
+    excl_min = isinstance(rules.get("exclusiveMinimum"), int | float) and not isinstance(rules.get("exclusiveMinimum"), bool)
+    excl_max = isinstance(rules.get("exclusiveMaximum"), int | float) and not isinstance(rules.get("exclusiveMaximum"), bool)
     if excl_min:
-        minimum = prop["exclusiveMinimum"]
+        minimum = rules["exclusiveMinimum"]
     if excl_max:
-        maximum = prop["exclusiveMaximum"]
+        maximum = rules["exclusiveMaximum"]
     try:
         return Field(
             name=name,
@@ -144,6 +153,16 @@ def _field(name: str, prop: Mapping[str, Any], *, required: bool, where: str, pa
         )
     except SchemaError as exc:
         raise SchemaError(f"{where}: {exc.message}") from exc
+
+
+def _scalar_elements(prop: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The schema of an array's items or a map's values, when those are scalars."""
+    element = prop.get("items") if prop.get("type") in ("array", ["array", "null"], ["null", "array"]) else None
+    if element is None and "properties" not in prop:
+        element = prop.get("additionalProperties")
+    if not isinstance(element, Mapping) or "properties" in element or "items" in element:
+        return None
+    return element
 
 
 def _type(prop: Mapping[str, Any], *, where: str, path: str) -> tuple[DataType, bool]:
@@ -212,12 +231,18 @@ def _property(f: Field) -> dict[str, Any]:
         elif isinstance(value, bool):
             if value:
                 out[key] = True
-        elif value is not None:
+        elif value is not None and attr != "pattern":
             out[key] = value
+    # A value rule on an array or map of scalars is about each element: JSON Schema says so in
+    # its items / additionalProperties.
+    element = _scalar_elements(out)
+    rules = element if element is not None else out
+    if f.pattern is not None:
+        rules["pattern"] = f.pattern
     if f.minimum is not None:
-        out["exclusiveMinimum" if f.exclusive_minimum else "minimum"] = f.minimum
+        rules["exclusiveMinimum" if f.exclusive_minimum else "minimum"] = f.minimum
     if f.maximum is not None:
-        out["exclusiveMaximum" if f.exclusive_maximum else "maximum"] = f.maximum
+        rules["exclusiveMaximum" if f.exclusive_maximum else "maximum"] = f.maximum
     out.update(f.extra)
     return out
 
