@@ -88,8 +88,9 @@ def test_range_and_pattern_on_fields_of_records_inside_an_array(spark):
             "items[].qty: -3 is below the minimum 0",
             "items[].sku: 'AB' does not match the pattern ^[a-z]+$",
         ],
+        "null-item": ["items[]: null in non-nullable element"],  # Avro items are not nullable
     }
-    assert _valid_ids(checked) == ["empty", "null-item", "ok", "special"]
+    assert _valid_ids(checked) == ["empty", "ok", "special"]
     _check_invariant(df, checked)
 
 
@@ -102,7 +103,10 @@ def test_pattern_on_an_array_of_strings_applies_to_each_element(spark):
     ]
     df = spark.createDataFrame([(i, None, None, tags, None) for i, tags in rows], TYPED)
     checked = validate(df, ORDER, mode="quarantine")
-    assert _reasons_by_id(checked) == {"bad": ["tags[]: 'b' does not match the pattern ^#\\w+$"]}
+    assert _reasons_by_id(checked) == {
+        "bad": ["tags[]: 'b' does not match the pattern ^#\\w+$"],
+        "null-tag": ["tags[]: null in non-nullable element"],
+    }
     _check_invariant(df, checked)
 
 
@@ -174,7 +178,7 @@ def test_arrays_of_enums_nested_arrays_and_maps_of_records(spark):
         "id string, countries array<string>, orders array<struct<lines:array<struct<sku:string,qty:int>>>>, "
         "by_store map<string,struct<sku:string,qty:int>>"
     )
-    ok_orders = [([("ab", 1)],), (None,), None]
+    ok_orders = [([("ab", 1)],), (None,)]  # a null `lines` is fine: the field is nullable
     rows = [
         ("ok", ["FR", "DE"], ok_orders, {"s1": ("ab", 1)}),
         ("enum", ["FR", "XX"], [], {}),
@@ -186,7 +190,7 @@ def test_arrays_of_enums_nested_arrays_and_maps_of_records(spark):
     assert _reasons_by_id(checked) == {
         "enum": ["countries[]: 'XX' is not one of [FR, DE]"],
         "deep": ["orders[].lines[].qty: -4 is below the minimum 0"],
-        "map": ["by_store{}.qty: -9 is below the minimum 0"],
+        "map": ["by_store{}.qty: -9 is below the minimum 0", "by_store{}: null in non-nullable element"],
     }
     _check_invariant(df, checked)
 
@@ -229,10 +233,10 @@ def _checks(schema, columns):
 
 def test_no_nested_rule_adds_no_expression():
     document = {"type": "record", "name": "Plain", "fields": [
-        {"name": "tags", "type": ["null", {"type": "array", "items": "string"}]},
+        {"name": "tags", "type": ["null", {"type": "array", "items": ["null", "string"]}]},
         {"name": "address", "type": ["null", {"type": "record", "name": "A", "fields": [
             {"name": "city", "type": ["null", "string"]}]}]},
-        {"name": "m", "type": ["null", {"type": "map", "values": "long"}]},
+        {"name": "m", "type": ["null", {"type": "map", "values": ["null", "long"]}]},
     ]}  # fmt: skip
     schema = load_schema(document)
     checks = _checks(
@@ -257,9 +261,10 @@ def test_nested_rules_sql_text():
     assert paths == [
         ("not_null", "address.city"), ("enum", "address.country"),
         ("not_null", "address.geo.lat"), ("minimum", "address.geo.lat"), ("maximum", "address.geo.lat"),
-        ("not_null", "items[].sku"), ("pattern", "items[].sku"),
+        ("null_element", "items[]"), ("not_null", "items[].sku"), ("pattern", "items[].sku"),
         ("not_null", "items[].qty"), ("minimum", "items[].qty"),
-        ("pattern", "tags[]"), ("minimum", "scores{}"), ("maximum", "scores{}"),
+        ("null_element", "tags[]"), ("pattern", "tags[]"),
+        ("null_element", "scores{}"), ("minimum", "scores{}"), ("maximum", "scores{}"),
     ]  # fmt: skip
     pairs = dict((reason, condition) for condition, reason in checks.checks())
     assert (

@@ -69,10 +69,11 @@ class ValueRule:
     element), ``tags[]`` (every element), ``scores{}`` (every map value). ``field`` is the schema
     field the rule belongs to (bounds, pattern); a range, pattern or ``specialValues`` on an array
     or map field applies to its elements, as the enum symbols of an array of enums do.
-    A ``not_null`` rule holds only where the field's parent record is not null.
+    A ``not_null`` rule holds only where the field's parent record is not null; a
+    ``null_element`` rule rejects a null element of an array (or map value) whose type allows none.
     """
 
-    kind: Literal["not_null", "enum", "minimum", "maximum", "pattern"]
+    kind: Literal["not_null", "null_element", "enum", "minimum", "maximum", "pattern"]
     path: str
     steps: tuple[Step, ...]
     field: Field
@@ -185,14 +186,17 @@ def _value_rules(
                 f"is not a valid regular expression ({exc})"
             ) from exc
     t = f.type
+    found: list[ValueRule] = []
     while t.kind in ("array", "map"):
+        no_nulls = not t.element_nullable
         if t.kind == "array":
             assert t.items is not None
             t, path, steps = t.items, f"{path}[]", (*steps, Step("element"))
         else:
             assert t.values is not None
             t, path, steps = t.values, f"{path}{{}}", (*steps, Step("value"))
-    found: list[ValueRule] = []
+        if no_nulls:
+            found.append(ValueRule("null_element", path, steps, f))
     if t.kind == "record":
         for sub in t.fields:
             sub_path, sub_steps = f"{path}.{sub.name}", (*steps, Step("field", sub.name))
@@ -234,6 +238,10 @@ def special_scalars(special_values: Sequence[Any]) -> tuple[Any, ...]:
 
 def type_reason_prefix(f: Field) -> str:
     return f"{f.name}: expected {f.type.describe()}, found '"
+
+
+def null_element_reason(path: str) -> str:
+    return f"{path}: null in non-nullable element"
 
 
 def null_reason(path: str) -> str:

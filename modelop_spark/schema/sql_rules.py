@@ -163,6 +163,8 @@ class SqlChecks:
         condition = self._condition(value, [self._located(rule)])
         if rule.kind == "not_null":
             return condition, sql_literal(rules.null_reason(rule.path))
+        if rule.kind == "null_element":
+            return condition, sql_literal(rules.null_element_reason(rule.path))
         quoted = rule.kind in ("enum", "pattern")
         if any(step.kind != "field" for step in rule.steps):
             # Inside an array or map: show the first offending value.
@@ -185,6 +187,8 @@ class SqlChecks:
     def leaf_condition(self, rule: ValueRule, v: str) -> str:
         """The condition on ``v``, the value at the rule's steps (not for ``not_null``)."""
         f = rule.field
+        if rule.kind == "null_element":
+            return f"{v} IS NULL"
         ordinary = f"{v} IS NOT NULL"
         if rule.special:
             ordinary += f" AND NOT {v} IN ({', '.join(sql_literal(s) for s in rule.special)})"
