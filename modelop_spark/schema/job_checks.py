@@ -59,7 +59,6 @@ class CheckedInput:
     valid: DataFrame
     sample: DataFrame | None = None
     stages: tuple[tuple[str, Callable[[], DataFrame], Callable[[], int]], ...] = ()  # stage, rows, count
-    in_band: bool = False  # ``valid`` holds every row, the rejected ones marked (see read_input)
 
     def resolve(self) -> tuple[dict[str, DataFrame], dict[str, int]]:
         """Quarantine rows and counts per stage, for stages that rejected any (their rows are
@@ -168,7 +167,7 @@ class SchemaChecks:
             split = split_malformed(frame, format=fmt, corrupt_column=plan.corrupt_column, key_columns=keys, observe=self.input_mode == "quarantine" and not in_band)
             if in_band:
                 checked = self._validate(split.marked, self.input_schema, mode="quarantine", stage="input_schema", ignore=split.marker_columns, raw_lines=raw_lines)
-                return CheckedInput(valid=checked.in_band(split.as_earlier_stage()), in_band=True)
+                return CheckedInput(valid=checked.in_band(split.as_earlier_stage()))
             if self.input_mode == "strict":
                 if malformed := split.malformed_count():
                     _raise_malformed(split.malformed, malformed, source_label=source.label)
@@ -179,7 +178,7 @@ class SchemaChecks:
             frame = unobserved = read_asset(spark, source)
             if in_band:
                 checked = self._validate(frame, self.input_schema, mode="quarantine", stage="input_schema")
-                return CheckedInput(valid=checked.in_band(), in_band=True)
+                return CheckedInput(valid=checked.in_band())
         checked = self._validate(frame, self.input_schema, mode=self.input_mode, stage="input_schema", observe=True, raw_lines=raw_lines)
         if self.input_mode == "quarantine":
             stages.append(("input_schema", lambda: checked.rejected, lambda: checked.counts().rejected))
