@@ -37,11 +37,10 @@ OUTPUT_SCHEMA = {
 CSV = "id,x,channel\na,1,web\nb,abc,web\nc,-1,web\nd,13,web\ne,40,web\nf,2,fax\ng,3,store\nh,4\n"
 
 
-@pytest.fixture
-def checked_snapshot(tmp_path):
+def _snapshot_with_schemas(folder, model):
     return make_snapshot(
-        tmp_path / "snap",
-        MODEL,
+        folder,
+        model,
         manifest={
             "name": "checked",
             "version": "1.0.0",
@@ -51,6 +50,11 @@ def checked_snapshot(tmp_path):
         },
         files={"input_schema.avsc": json.dumps(INPUT_SCHEMA), "output_schema.avsc": json.dumps(OUTPUT_SCHEMA)},
     )
+
+
+@pytest.fixture
+def checked_snapshot(tmp_path):
+    return _snapshot_with_schemas(tmp_path / "snap", MODEL)
 
 
 def _job(snapshot, tmp_path, *, input_check="quarantine", output_check="quarantine"):
@@ -129,12 +133,7 @@ SPARK_MODEL = """
 def test_a_spark_function_gets_only_valid_rows_and_the_rest_are_quarantined(spark, tmp_path):
     """A Spark model runs on the driver, so its input is filtered (not marked in band): the
     input checks' rows are counted by observations and quarantined by a second read."""
-    manifest = {
-        "name": "checked-spark", "version": "1.0.0", "source": "model.py", "functions": {"score": "action"},
-        "schemas": {"input": "input_schema.avsc", "output": "output_schema.avsc"},
-    }  # fmt: skip
-    files = {"input_schema.avsc": json.dumps(INPUT_SCHEMA), "output_schema.avsc": json.dumps(OUTPUT_SCHEMA)}
-    snapshot = make_snapshot(tmp_path / "snap", SPARK_MODEL, manifest=manifest, files=files)
+    snapshot = _snapshot_with_schemas(tmp_path / "snap", SPARK_MODEL)
     result = run_job(_job(snapshot, tmp_path), spark=spark)
     assert result.ok, result.error
     assert result.rows.to_dict() == {
@@ -184,12 +183,7 @@ def test_unknown_json_keys_are_rejected_with_the_raw_line(spark, checked_snapsho
 
 @pytest.mark.parametrize("model", [MODEL, SPARK_MODEL], ids=["record model, in band", "Spark model, filtered"])
 def test_schema_checks_on_a_spark_connect_session(connect_spark, tmp_path, model):
-    manifest = {
-        "name": "checked", "version": "1.0.0", "source": "model.py", "functions": {"score": "action"},
-        "schemas": {"input": "input_schema.avsc", "output": "output_schema.avsc"},
-    }  # fmt: skip
-    files = {"input_schema.avsc": json.dumps(INPUT_SCHEMA), "output_schema.avsc": json.dumps(OUTPUT_SCHEMA)}
-    snapshot = make_snapshot(tmp_path / "snap", model, manifest=manifest, files=files)
+    snapshot = _snapshot_with_schemas(tmp_path / "snap", model)
     result = run_job(_job(snapshot, tmp_path), spark=connect_spark)
     assert result.ok, result.error
     assert result.rows.rows_in == 8 == result.rows.rows_scored + result.rows.rows_rejected

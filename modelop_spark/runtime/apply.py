@@ -26,7 +26,6 @@ from modelop_spark.runtime.executor import (
     ScorePlan,
     sample_schema,
     score_batches,
-    split_off_rejected,
 )
 from modelop_spark.runtime.model_cache import ModelPayload, loaded_model
 from modelop_spark.runtime.shapes import detect_shape, takes_slot
@@ -113,14 +112,14 @@ def _arrow_to_spark(schema: pa.Schema) -> StructType:
 def output_schema_from_sample(plan: ScorePlan, df: DataFrame, *, input_label: str = "input", sample_rows: int = SAMPLE_ROWS) -> pa.Schema:
     """Learn the model's output columns by scoring the first rows on the driver."""
     if REJECTED_MARK in df.columns:  # sample rows that go on to the model, not ones set aside
-        df = df.where(functions_for(df).col(REJECTED_MARK).isNull())
+        df = df.where(functions_for(df).col(REJECTED_MARK).isNull()).drop(REJECTED_MARK)
     sample = df.limit(sample_rows).toArrow()
     if sample.num_rows == 0:
         raise AssetError(
             f"{input_label}: no rows to score; check the input (an empty input is accepted only with "
             "options.allow_empty_input and an output schema in the snapshot)"
         )
-    batch, _ = split_off_rejected(sample.combine_chunks().to_batches()[0])
+    batch = sample.combine_chunks().to_batches()[0]
     schema, reasons = sample_schema(plan, batch)
     if schema is None:
         detail = f"; first failure: {reasons[0]}" if reasons else ""

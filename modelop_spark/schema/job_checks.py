@@ -148,37 +148,28 @@ class SchemaChecks:
         if self.input_mode == "off" or self.input_schema is None:
             return CheckedInput(valid=read_asset(spark, source))
         in_band = in_band and self.input_mode == "quarantine"
-        stages: list[tuple[str, Callable[[], DataFrame], Callable[[], int]]] = []
-        raw_lines: RawLines | None = None
         fmt = (getattr(source, "format", None) or "").lower()
+        split, raw_lines = None, None
         if source.kind == "file" and fmt in SCHEMA_READ_FORMATS:
-            header = None
-            if fmt == "csv" and str(source.options.get("header", "true")).lower() == "true":
-                # The header only: Spark reads the first line when it does not infer types.
-                header = read_asset(spark, replace(source, options={**source.options, "inferSchema": "false"})).columns
-            plan = read_plan(self.input_schema, format=fmt, options=source.options, columns=header)
-            if self._sees_unknown_json_keys(spark, source):
-                lines = read_asset(spark, replace(source, format="text", options={}))
-                frame = parse_json_lines(lines, plan, schema=self.input_schema)
-                raw_lines = RawLines(unknown_keys=UNKNOWN_KEYS, line=LINE)
-            else:
-                frame = read_asset(spark, replace(source, options={**source.options, **plan.options}), schema=plan.struct)
+            frame, corrupt_column, raw_lines = self._read_with_schema(spark, source, fmt)
             keys = [k for k in self.key_columns if k in self.input_schema]
-            split = split_malformed(frame, format=fmt, corrupt_column=plan.corrupt_column, key_columns=keys, observe=self.input_mode == "quarantine" and not in_band)
-            if in_band:
-                checked = self._validate(split.marked, self.input_schema, mode="quarantine", stage="input_schema", ignore=split.marker_columns, raw_lines=raw_lines)
-                return CheckedInput(valid=checked.in_band(split.as_earlier_stage()))
+            observe = self.input_mode == "quarantine" and not in_band
+            split = split_malformed(frame, format=fmt, corrupt_column=corrupt_column, key_columns=keys, observe=observe)
+        else:
+            frame = read_asset(spark, source)
+        if in_band:  # every row, the rejected ones marked: the model pass sets them aside
+            rows, ignore, earlier = (split.marked, split.marker_columns, split.as_earlier_stage()) if split else (frame, (), None)
+            marked = self._validate(rows, self.input_schema, mode="quarantine", stage="input_schema", ignore=ignore, raw_lines=raw_lines)
+            return CheckedInput(valid=marked.in_band(earlier))
+        stages: list[tuple[str, Callable[[], DataFrame], Callable[[], int]]] = []
+        unobserved = frame
+        if split is not None:
             if self.input_mode == "strict":
                 if malformed := split.malformed_count():
                     _raise_malformed(split.malformed, malformed, source_label=source.label)
             else:
                 stages.append(("read", lambda: _with_all_keys(split.malformed, self.key_columns), split.malformed_count))
             frame, unobserved = split.good, split.unobserved
-        else:
-            frame = unobserved = read_asset(spark, source)
-            if in_band:
-                checked = self._validate(frame, self.input_schema, mode="quarantine", stage="input_schema")
-                return CheckedInput(valid=checked.in_band())
         checked = self._validate(frame, self.input_schema, mode=self.input_mode, stage="input_schema", observe=True, raw_lines=raw_lines)
         if self.input_mode == "quarantine":
             stages.append(("input_schema", lambda: checked.rejected, lambda: checked.counts().rejected))
@@ -194,6 +185,23 @@ class SchemaChecks:
         # Quarantine-shaped in both modes: strict fails later, with examples, once rows are counted.
         checked = self._validate(outputs, self.output_schema, mode="quarantine", stage="output_schema")
         return CheckedOutput(outputs=outputs, mode=self.output_mode, validation=checked)
+
+    def _read_with_schema(self, spark: Any, source: Any, fmt: str) -> tuple[DataFrame, str, RawLines | None]:
+        """A CSV/JSON file read with the input schema: the frame, its corrupt-record column, and
+        the raw-line columns when JSON Lines are read as text (to see unknown keys)."""
+        from modelop_spark.assets import read_asset
+
+        assert self.input_schema is not None
+        header = None
+        if fmt == "csv" and str(source.options.get("header", "true")).lower() == "true":
+            # The header only: Spark reads the first line when it does not infer types.
+            header = read_asset(spark, replace(source, options={**source.options, "inferSchema": "false"})).columns
+        plan = read_plan(self.input_schema, format=fmt, options=source.options, columns=header)
+        if self._sees_unknown_json_keys(spark, source):
+            lines = read_asset(spark, replace(source, format="text", options={}))
+            return parse_json_lines(lines, plan, schema=self.input_schema), plan.corrupt_column, RawLines(UNKNOWN_KEYS, LINE)
+        frame = read_asset(spark, replace(source, options={**source.options, **plan.options}), schema=plan.struct)
+        return frame, plan.corrupt_column, None
 
     def _sees_unknown_json_keys(self, spark: Any, source: Any) -> bool:
         """Whether to read a JSON input as text lines so ``extra_fields=reject`` sees unknown keys:
