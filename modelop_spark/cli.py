@@ -58,6 +58,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--result", metavar="FILE", help="also write the JobResult JSON to FILE")
     run.add_argument("--json", action="store_true", help="print the whole JobResult JSON instead of a summary")
     run.set_defaults(handler=_run)
+    from modelop_spark.agent.cli import add_runtime_commands
+    from modelop_spark.controlplane.cli import add_control_plane_commands
+
+    add_control_plane_commands(commands)
+    add_runtime_commands(commands)
     try:
         from modelop_spark.schema.cli import add_schema_commands
     except ImportError:

@@ -142,6 +142,18 @@ def report_result(cp: Plane, _: Runner, job_id: str, runtime_id: str, body: Anno
     return cp.report_result(job_id, runtime_id, body)
 
 
+@router.post("/jobs/{job_id}/snapshot", status_code=201, tags=["runtimes"])
+async def add_trained_snapshot(
+    request: Request, cp: Plane, _: Runner, job_id: str, runtime_id: str, filename: str = "snapshot.tar.gz",
+    x_content_sha256: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    """The new snapshot version a training job wrote, registered for the job's model."""
+    from starlette.concurrency import run_in_threadpool
+
+    archive = await cp.blobs.put_stream(request.stream(), limit=cp.limits.max_snapshot_bytes, what=f"snapshot archive {filename}", expected_sha256=x_content_sha256)
+    return await run_in_threadpool(cp.add_trained_snapshot, job_id, runtime_id, archive, filename)
+
+
 # -- jobs --------------------------------------------------------------------------------------
 
 @router.post("/jobs", status_code=201, tags=["jobs"])

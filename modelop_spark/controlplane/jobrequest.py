@@ -34,6 +34,9 @@ JOB_TYPE_WORDS = {
     "training": "training",
 }
 SNAPSHOT_PLACEHOLDER = "controlplane-snapshot:"  # the runtime swaps in its downloaded copy
+# a training job whose output is a plain name: the runtime writes the new snapshot locally and
+# registers it with the control plane as a new snapshot of the same model
+TRAINED_SNAPSHOT_PLACEHOLDER = "controlplane-new-snapshot:"
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,8 @@ def prepare_runtime_job(request: Mapping[str, Any], *, job_id: str, snapshot: Ma
     options = {"input_schema_check": mode, "output_schema_check": mode, **dict(request.get("options") or {})}
     inputs = [dict(a) for a in request.get("inputs") or ()]
     outputs = [dict(a) for a in request.get("outputs") or ()]
+    if job_type == "training":
+        outputs = _training_outputs(outputs, options)
     if not inputs:
         raise SpecError("inputs: a job needs at least one input (a data file, a URL or sql:SELECT ...)")
     document: dict[str, Any] = {
@@ -94,6 +99,19 @@ def prepare_runtime_job(request: Mapping[str, Any], *, job_id: str, snapshot: Ma
         document=document, document_format="runtime", job_type=job_type, needs=needs, schema_check=schema_check,
         inputs=[summarise(a) for a in inputs], outputs=[summarise(a) for a in outputs],
     )
+
+
+def _training_outputs(outputs: list[dict[str, Any]], options: dict[str, Any]) -> list[dict[str, Any]]:
+    """A training job's first output is where the new snapshot goes: a URL or path is written
+    there; a plain name (an embedded output) is registered with the control plane."""
+    if not outputs or "snapshot_output" in options:
+        return outputs
+    first, rest = outputs[0], outputs[1:]
+    if first.get("kind") == "embedded":
+        options["snapshot_output"] = TRAINED_SNAPSHOT_PLACEHOLDER + str(first.get("name") or "snapshot")
+    else:
+        options["snapshot_output"] = str(first.get("url") or "")
+    return rest
 
 
 def prepare_modelop_job(document: Mapping[str, Any], *, job_id: str, stage: str | None, runtime: str | None) -> PreparedJob:
@@ -124,6 +142,7 @@ def is_modelop_request(request: Mapping[str, Any]) -> bool:
 __all__ = [
     "JOB_TYPE_WORDS",
     "SNAPSHOT_PLACEHOLDER",
+    "TRAINED_SNAPSHOT_PLACEHOLDER",
     "PreparedJob",
     "is_modelop_request",
     "job_type_of",

@@ -270,6 +270,19 @@ class ControlPlane:
                 decision = "stale" if self.store.get_job(job_id)["status"] != status else "duplicate"
         return {"accepted": decision == "accept", "decision": decision, "job": resources.job(self.store.get_job(job_id))}
 
+    def add_trained_snapshot(self, job_id: str, runtime_id: str, archive: BlobRef, archive_name: str) -> dict[str, Any]:
+        """A training job's new snapshot, sent by the runtime that holds the job: a new snapshot of
+        the job's model, with the parent's service tags."""
+        job = self.store.get_job(job_id)
+        if job["lease_owner"] != runtime_id or job["status"] != JobStatus.RUNNING or not job["snapshot_id"]:
+            raise ControlPlaneError(f"job {job_id} is not a running training job of runtime {runtime_id}; snapshot not registered")
+        parent = self.store.get_snapshot(job["snapshot_id"])
+        manifest = read_manifest(self.blobs.path(archive.sha256), archive_name)
+        return self.add_snapshot(
+            model=parent["model_id"], archive=archive, archive_name=archive_name, version=manifest.get("version"),
+            description=f"trained by job {job_id}", service_tags=list(parent["service_tags"]), runtimes=list(parent["runtimes"]),
+        )
+
     # -- jobs --------------------------------------------------------------------------------
 
     def create_job(self, request: Mapping[str, Any], *, principal: Principal, stage: str | None = None, runtime: str | None = None) -> dict[str, Any]:
