@@ -138,6 +138,9 @@ class Agent:
         self.client.close()
 
     def serve_forever(self) -> None:
+        import signal
+
+        signal.signal(signal.SIGTERM, lambda *_: self._stop.set())  # stop claiming, finish running jobs
         self.start()
         try:
             while not self._stop.wait(1.0):
@@ -320,7 +323,8 @@ class Agent:
         """Download once per sha256 into the cache; checked against the checksum it was stored with."""
         name = snapshot.get("name") or "snapshot.tar.gz"
         suffix = ".zip" if name.lower().endswith(".zip") else ".tar.gz"
-        cached = self.settings.work_dir / "snapshots" / f"{snapshot['sha256']}{suffix}"
+        stem = "-".join(str(p) for p in (snapshot.get("model"), snapshot.get("version")) if p) or "snapshot"
+        cached = self.settings.work_dir / "snapshots" / snapshot["sha256"] / f"{stem}{suffix}"
         if cached.exists():
             return cached
         data, _ = self.client.snapshot_archive(snapshot["id"])

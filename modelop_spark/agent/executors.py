@@ -35,7 +35,8 @@ def spark_progress(spark: Any, group: str) -> dict[str, Any]:
         jobs += 1
         for stage_id in info.stageIds:
             stage = tracker.getStageInfo(stage_id)
-            if stage is not None:
+            skipped = stage is not None and info.status == "SUCCEEDED" and stage.numCompletedTasks == 0
+            if stage is not None and not skipped:  # a stage whose output was reused never runs
                 done += stage.numCompletedTasks
                 total += stage.numTasks
     return {"spark_jobs": jobs, "tasks_done": done, "tasks_total": total}

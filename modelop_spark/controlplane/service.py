@@ -236,7 +236,10 @@ class ControlPlane:
         snapshot = None
         if job["snapshot_id"]:
             row = self.store.get_snapshot(job["snapshot_id"])
-            snapshot = {"id": row["id"], "sha256": row["archive_sha256"], "name": row["archive_name"], "location": row["location"]}
+            snapshot = {
+                "id": row["id"], "sha256": row["archive_sha256"], "name": row["archive_name"], "location": row["location"],
+                "model": job["model_name"], "version": row["version"],
+            }
         return {"job": resources.job(job), "attempt": job["attempt"], "document": document, "snapshot": snapshot}
 
     def report_result(self, job_id: str, runtime_id: str, body: Mapping[str, Any]) -> dict[str, Any]:

@@ -33,7 +33,8 @@ def _client(args: argparse.Namespace):
 def _console():
     from rich.console import Console
 
-    return Console(soft_wrap=False)
+    # piped output: wide enough that ids and times are not folded
+    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 220)
 
 
 def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
