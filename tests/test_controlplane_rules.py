@@ -11,12 +11,24 @@ import pytest
 from modelop_spark.agent.agent import split_tags
 from modelop_spark.agent.submit import ENTRY, spark_submit_command
 from modelop_spark.controlplane.auth import AuthError, TokenBook
-from modelop_spark.controlplane.leases import Timing, is_down, lease_after_restart, lease_expired, result_decision
-from modelop_spark.controlplane.matching import Assigned, Busy, JobNeeds, NoMatch, RuntimeView, choose_runtime
+from modelop_spark.controlplane.leases import (
+    Timing,
+    is_down,
+    lease_after_restart,
+    lease_expired,
+    result_decision,
+)
+from modelop_spark.controlplane.matching import (
+    Assigned,
+    Busy,
+    JobNeeds,
+    NoMatch,
+    RuntimeView,
+    choose_runtime,
+)
 from modelop_spark.controlplane.states import JobStatus, TransitionError, can_move, check_move
 from modelop_spark.errors import SpecError
 from modelop_spark.moc.assets import input_asset, output_asset
-
 
 # -- transitions -------------------------------------------------------------------------------
 
@@ -99,9 +111,10 @@ def test_a_result_counts_once_and_only_from_the_current_claim():
 
 def test_tokens_from_the_environment_and_a_file(tmp_path):
     tokens = tmp_path / "tokens.toml"
+    digest = hashlib.sha256(b"alice-token").hexdigest()
     tokens.write_text(
-        '[[user]]\nname = "alice"\nroles = ["operator"]\ntoken_sha256 = "%s"\n\n'
-        '[[user]]\nname = "ann"\nroles = ["approver"]\ntoken = "ann-token"\n' % hashlib.sha256(b"alice-token").hexdigest()
+        f'[[user]]\nname = "alice"\nroles = ["operator"]\ntoken_sha256 = "{digest}"\n\n'
+        '[[user]]\nname = "ann"\nroles = ["approver"]\ntoken = "ann-token"\n'
     )
     book = TokenBook.load(tokens_file=tokens, environ={"MODELOP_TOKEN": "admin-token"})
     assert book.identify("Bearer admin-token").can("admin")
