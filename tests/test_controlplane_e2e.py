@@ -347,6 +347,7 @@ def test_the_control_plane_killed_and_restarted_during_a_job_delivers_its_result
 
 
 # -- PostgreSQL: two control-plane processes on one database, a runtime as its own process -----
+# The runtime is given both URLs (fail-over); one process is SIGKILLed while the job runs.
 
 def test_two_control_planes_on_postgresql_and_a_restart_lose_nothing(postgres, fraud_free_env, capsys, tmp_path, monkeypatch):  # noqa: F811
     with postgres.connect() as connection:
@@ -364,7 +365,7 @@ def test_two_control_planes_on_postgresql_and_a_restart_lose_nothing(postgres, f
             monkeypatch.setenv("MODELOP_URL", b.url)
             monkeypatch.setenv("MODELOP_TOKEN", TOKEN)
             agent = subprocess.Popen(
-                [sys.executable, "-m", "modelop_spark.cli", "runtime", "serve", "--control-plane", a.url, "--name", "pg-dev",
+                [sys.executable, "-m", "modelop_spark.cli", "runtime", "serve", "--control-plane", f"{a.url},{b.url}", "--name", "pg-dev",
                  "--tag", "DEV", "--tag", "cc-fraud", "--work-dir", str(tmp_path / "agent"), "--conf", "spark.ui.enabled=false"],
                 env={**os.environ, "MODELOP_TOKEN": TOKEN, "MODELOP_SPARK_MASTER": "local[1]"}, stdout=agent_log, stderr=subprocess.STDOUT,
             )
@@ -373,10 +374,11 @@ def test_two_control_planes_on_postgresql_and_a_restart_lose_nothing(postgres, f
             wait_for(lambda: any(r["name"] == "pg-dev" and r["status"] == "UP" for r in moc_json(capsys, "runtime", "list")), timeout=120, what="pg-dev to register")
             job = moc_json(capsys, "job", "create", "batchjob", "cc-fraud", str(slow_input(tmp_path, 24)), "out.json", "--stage", "DEV", "--param", "delay=0.2")
             wait_for(lambda: job_status(capsys, job["id"]) == "RUNNING", timeout=120, what="the job to run")
-            a.process.kill()  # the agent's control plane dies; b, on the same database, stays
+            a.process.kill()  # the control plane the agent talks to dies; it fails over to b
             a.process.wait()
-            a = start_control_plane(shared, port=port_a, database=url, env=secrets)
             assert run_moc(capsys, "job", "watch", job["id"])[0] == 0
+            a = start_control_plane(shared, port=port_a, database=url, env=secrets)
+            monkeypatch.setenv("MODELOP_URL", a.url)  # the restarted process sees it all
             finished = moc_json(capsys, "job", "status", job["id"])
             assert finished["attempt"] == 1 and finished["runtime"] == "pg-dev"
             assert run_moc(capsys, "job", "logs", job["id"])[1].count("control plane: attempt 1 ended COMPLETE") == 1

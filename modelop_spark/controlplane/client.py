@@ -3,6 +3,10 @@
 Errors come back as ``ControlPlaneError`` with the server's one-line message (``NOT_FOUND: no job
 ...``); a control plane that cannot be reached is ``Unreachable``, which the agent retries and
 ``moc`` reports. The token is sent as a bearer header and never appears in a message.
+
+Several control-plane processes on one database can be given as a comma-separated list of URLs:
+a request that cannot reach one goes to the next, and the next request starts from the one that
+answered (client-side fail-over, for when there is no load balancer in front of them).
 """
 
 from __future__ import annotations
@@ -48,8 +52,13 @@ class Client:
             raise ControlPlaneError(f"no control plane URL: pass --url or set {URL_ENV} (e.g. http://127.0.0.1:8090)")
         token = token if token is not None else os.environ.get(TOKEN_ENV)
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.url = url.rstrip("/")
-        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+        self.urls = [u.strip().rstrip("/") for u in url.split(",") if u.strip()]
+        self._current = 0
+        self._http = httpx.Client(headers=headers, timeout=timeout)
+
+    @property
+    def url(self) -> str:
+        return self.urls[self._current]
 
     def close(self) -> None:
         self._http.close()
@@ -62,10 +71,20 @@ class Client:
 
     def request(self, method: str, path: str, *, timeout: float | None = None, **kwargs: Any) -> httpx.Response:
         full = path if path.startswith("/health") else API + path
-        try:
-            response = self._http.request(method, full, timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT, **kwargs)
-        except httpx.TransportError as exc:
-            raise Unreachable(f"control plane {self.url} cannot be reached ({type(exc).__name__}); is it running?") from exc
+        for tried in range(len(self.urls)):
+            index = (self._current + tried) % len(self.urls)
+            try:
+                response = self._http.request(
+                    method, self.urls[index] + full, timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT, **kwargs
+                )
+            except httpx.TransportError as exc:
+                failure = exc
+                continue
+            self._current = index
+            break
+        else:
+            where = ", ".join(self.urls)
+            raise Unreachable(f"control plane {where} cannot be reached ({type(failure).__name__}); is it running?") from failure
         if response.status_code >= 400:
             try:
                 error = response.json().get("error") or {}
