@@ -13,6 +13,7 @@ to cancel yet).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -107,7 +108,10 @@ class SparkSubmitExecutor(Executor):
         result_file = work / "result.json"
         command = self.command(job_id, job_file, result_file)
         log("spark-submit: " + " ".join(command))
-        process = subprocess.Popen(command, cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        env = dict(os.environ)
+        if self.master.startswith("local"):
+            env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")  # one machine: loopback, as the embedded session does
+        process = subprocess.Popen(command, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         with self._lock:
             self._processes[job_id] = process
             self._lines[job_id] = 0
