@@ -87,6 +87,7 @@ class ControlPlaneProcess:
     process: subprocess.Popen
     log: Path
     database: str | None = None
+    extra: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -94,24 +95,28 @@ class ControlPlaneProcess:
 
 
 @contextlib.contextmanager
-def control_plane(data: Path, *, port: int | None = None, database: str | None = None, env: dict[str, str] | None = None) -> Iterator[ControlPlaneProcess]:
-    server = start_control_plane(data, port=port or free_port(), database=database, env=env)
+def control_plane(
+    data: Path, *, port: int | None = None, database: str | None = None, env: dict[str, str] | None = None, extra: tuple[str, ...] = ()
+) -> Iterator[ControlPlaneProcess]:
+    server = start_control_plane(data, port=port or free_port(), database=database, env=env, extra=extra)
     try:
         yield server
     finally:
         stop(server.process)
 
 
-def start_control_plane(data: Path, *, port: int, database: str | None = None, env: dict[str, str] | None = None) -> ControlPlaneProcess:
+def start_control_plane(
+    data: Path, *, port: int, database: str | None = None, env: dict[str, str] | None = None, extra: tuple[str, ...] = ()
+) -> ControlPlaneProcess:
     data.mkdir(parents=True, exist_ok=True)
     log = data.parent / f"controlplane-{port}.log"
-    command = [sys.executable, "-m", "modelop_spark.cli", "control-plane", "serve", "--port", str(port), "--data", str(data), *TIMING_ARGS]
+    command = [sys.executable, "-m", "modelop_spark.cli", "control-plane", "serve", "--port", str(port), "--data", str(data), *TIMING_ARGS, *extra]
     if database:
         command += ["--database", database]
     with log.open("a") as handle:
         process = subprocess.Popen(command, env={**os.environ, "MODELOP_TOKEN": TOKEN, **(env or {})}, stdout=handle, stderr=subprocess.STDOUT)
     wait_for_port(port, process=process, timeout=90)
-    return ControlPlaneProcess(port, data, process, log, database)
+    return ControlPlaneProcess(port, data, process, log, database, extra)
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -164,18 +169,46 @@ class Plane:
     server: ControlPlaneProcess
     agents: dict[str, Agent]
     root: Path
+    webhook: list[dict]
+
+
+@contextlib.contextmanager
+def webhook_receiver() -> Iterator[tuple[str, list[dict]]]:
+    """A loopback HTTP server that keeps every JSON body POSTed to it."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    received: list[dict] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/hook", received
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture(scope="module")
 def plane(spark, tmp_path_factory) -> Iterator[Plane]:
     root = tmp_path_factory.mktemp("controlplane")
-    with control_plane(root / "data") as server:
+    with webhook_receiver() as (hook, received), control_plane(root / "data", extra=("--webhook", hook, "--log-format", "json")) as server:
         agents = {
             "dev-1": start_agent(server.url, "dev-1", ["DEV", "cc-fraud"], root / "agent-dev", spark),
             "prod-1": start_agent(server.url, "prod-1", ["PROD", "other-svc"], root / "agent-prod", spark),
         }
         try:
-            yield Plane(server, agents, root)
+            yield Plane(server, agents, root, received)
         finally:
             for agent in agents.values():
                 agent.stop(wait_for_jobs=False, timeout=5)
@@ -297,6 +330,25 @@ def test_a_trainingjob_registers_a_new_snapshot_that_the_next_job_runs(env, mode
     assert [r["y"] for r in records] == [3.0, 6.0, 12.0]  # the trained factor, 3
 
 
+def test_a_modelop_job_json_is_accepted_as_it_is(env, models, capsys, tmp_path):
+    document = {
+        "jobType": "MODEL_BATCH_JOB",
+        "inputData": [{"assetType": "EMBEDDED", "data": [{"id": 1, "x": 2.0}, {"id": 2, "x": 5.0}]}],
+        "outputData": [{"assetType": "EMBEDDED", "filename": "scores.json"}],
+        "model": {"storedModel": {
+            "modelAssets": [{"assetType": "SOURCE_CODE", "primaryModelSource": True, "name": "model.py",
+                             "sourceCode": "def score(r):\n    yield {'id': r['id'], 'y': r['x'] + 1}\n", "scoreFunction": "score"}],
+            "modelMetaData": {"name": "inline-model", "tags": ["cc-fraud"]},
+        }},
+    }
+    path = tmp_path / "modelop_job.json"
+    path.write_text(json.dumps(document))
+    job = moc_json(capsys, "job", "submit", str(path), "--stage", "DEV")
+    assert job["format"] == "modelop" and job["runtime"] == "dev-1"
+    assert run_moc(capsys, "job", "watch", job["id"])[0] == 0
+    assert [json.loads(line) for line in run_moc(capsys, "job", "result", job["id"])[1].splitlines()] == [{"id": 1, "y": 3.0}, {"id": 2, "y": 6.0}]
+
+
 def test_a_prod_job_runs_on_the_prod_runtime(env, models, data, capsys):
     job = moc_json(capsys, "job", "create", "batchjob", "prod-model", str(data), "out.json", "--stage", "PROD")
     assert job["runtime"] == "prod-1"
@@ -308,6 +360,9 @@ def test_no_matching_runtime_waits_notifies_and_starts_when_one_registers_then_d
     assert job["status"] == "WAITING" and job["runtime"] is None
     notes = moc_json(capsys, "notifications", "--job", job["id"])
     assert notes[0]["kind"] == "NO_MATCHING_RUNTIME" and "stage tag UAT" in notes[0]["message"] and "late-svc" in notes[0]["message"]
+    wait_for(lambda: any(n["job_id"] == job["id"] for n in env.webhook), what="the webhook POST")  # the ticketing hook
+    logged = [json.loads(line) for line in env.server.log.read_text().splitlines() if line.startswith("{")]
+    assert any((entry.get("notification") or {}).get("job_id") == job["id"] and entry["level"] == "WARNING" for entry in logged)
     late = start_agent(env.server.url, "uat-1", ["UAT", "late-svc"], env.root / "agent-uat", spark)
     try:
         assert run_moc(capsys, "job", "watch", job["id"])[0] == 0
@@ -336,7 +391,7 @@ def test_the_control_plane_killed_and_restarted_during_a_job_delivers_its_result
     env.server.process.wait()
     assert run_moc(capsys, "job", "status", job["id"])[0] == 4  # unreachable
     time.sleep(1.5)  # the agent keeps running the job meanwhile
-    env.server = start_control_plane(env.server.data, port=env.server.port)
+    env.server = start_control_plane(env.server.data, port=env.server.port, extra=env.server.extra)
     code, out, _ = run_moc(capsys, "job", "watch", job["id"])
     assert code == 0, out
     finished = moc_json(capsys, "job", "status", job["id"])
