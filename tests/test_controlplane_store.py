@@ -155,6 +155,16 @@ def test_a_silent_runtime_is_down_with_a_notification_and_its_queued_jobs_move(p
     assert {r["name"]: r["status"] for r in plane.list_runtimes()}["dev-a"] == "UP"
 
 
+def test_a_failed_job_is_a_notification(plane):
+    dev = register(plane, "dev", "DEV", "cc-fraud")
+    job_id = new_job(plane)
+    plane.claim(dev, wait=0)
+    failed = {"attempt": 1, "status": "ERROR", "result": {"status": "ERROR", "error": {"code": "MODEL_ERROR", "message": "score raised KeyError: 'x'"}}}
+    assert plane.report_result(job_id, dev, failed)["job"]["error"]["code"] == "MODEL_ERROR"
+    notes = plane.notifications(job_id=job_id)
+    assert notes[0]["kind"] == "JOB_ERROR" and notes[0]["severity"] == "ERROR" and "score raised KeyError" in notes[0]["message"]
+
+
 def test_a_cancelled_queued_job_ends_at_once(plane):
     job_id = new_job(plane)  # no runtime: WAITING
     assert plane.cancel_job(job_id)["status"] == "CANCELLED"

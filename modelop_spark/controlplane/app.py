@@ -131,9 +131,9 @@ def heartbeat(cp: Plane, _: Runner, runtime_id: str, body: Annotated[dict[str, A
 
 
 @router.post("/runtimes/{runtime_id}/claim", tags=["runtimes"])
-def claim(cp: Plane, _: Runner, runtime_id: str, wait: float = 0.0) -> Response:
+async def claim(cp: Plane, _: Runner, runtime_id: str, wait: float = 0.0) -> Response:
     """Long poll for the next job assigned to this runtime: 200 with the job, or 204 after ``wait``."""
-    job = cp.claim(runtime_id, wait=wait)
+    job = await cp.claim_async(runtime_id, wait=wait)
     return JSONResponse(job) if job is not None else Response(status_code=204)
 
 

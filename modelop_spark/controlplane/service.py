@@ -9,6 +9,7 @@ waiting jobs; creating a job and registering a runtime dispatch at once.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import tarfile
@@ -39,6 +40,7 @@ from modelop_spark.errors import ControlPlaneError, SpecError
 log = redacted_logger("modelop_spark.controlplane")
 
 MB = 1024 * 1024
+CLAIM_POLL_SECONDS = 0.25  # how often a long poll looks for a newly assigned job
 
 
 @dataclass(frozen=True)
@@ -217,19 +219,36 @@ class ControlPlane:
                 if isinstance(decision, NoMatch) and self.store.mark_no_match_notified(job["id"]):
                     self.notifier.notify(Kind.NO_MATCHING_RUNTIME, decision.message(job["id"]), job_id=job["id"])
 
+    def claim_once(self, runtime_id: str) -> dict[str, Any] | None:
+        """The next job assigned to this runtime, claimed with a lease, or None."""
+        now = time.time()
+        job = self.store.claim_next(runtime_id, now=now, lease_until=leases.renewed_until(now, self.timing))
+        if job is None:
+            return None
+        name = self.store.get_runtime(runtime_id)["name"]
+        self.store.append_logs(job["id"], attempt=job["attempt"], now=now, lines=[f"control plane: attempt {job['attempt']} claimed by runtime {name}"])
+        return self._runnable(job)
+
     def claim(self, runtime_id: str, *, wait: float) -> dict[str, Any] | None:
-        """Long poll: the next job assigned to this runtime, claimed with a lease, or None."""
+        """Long poll from a thread: a claimed job, or None after ``wait`` seconds."""
         deadline = time.monotonic() + min(max(wait, 0.0), self.timing.long_poll_seconds)
         self.store.get_runtime(runtime_id)
-        while True:
-            now = time.time()
-            job = self.store.claim_next(runtime_id, now=now, lease_until=leases.renewed_until(now, self.timing))
-            if job is not None:
-                self.store.append_logs(job["id"], attempt=job["attempt"], now=now, lines=[f"control plane: attempt {job['attempt']} claimed by runtime {self.store.get_runtime(runtime_id)['name']}"])
-                return self._runnable(job)
+        while (job := self.claim_once(runtime_id)) is None:
             if time.monotonic() >= deadline or self._stop.is_set():
                 return None
-            time.sleep(0.2)
+            time.sleep(CLAIM_POLL_SECONDS)
+        return job
+
+    async def claim_async(self, runtime_id: str, *, wait: float) -> dict[str, Any] | None:
+        """The same long poll for the HTTP route: a waiting runtime holds no worker thread, so
+        hundreds of runtimes can poll at once."""
+        deadline = time.monotonic() + min(max(wait, 0.0), self.timing.long_poll_seconds)
+        await asyncio.to_thread(self.store.get_runtime, runtime_id)
+        while (job := await asyncio.to_thread(self.claim_once, runtime_id)) is None:
+            if time.monotonic() >= deadline or self._stop.is_set():
+                return None
+            await asyncio.sleep(CLAIM_POLL_SECONDS)
+        return job
 
     def _runnable(self, job: dict[str, Any]) -> dict[str, Any]:
         document = json.loads(self.blobs.read(job["document_sha256"]))
