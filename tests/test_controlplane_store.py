@@ -78,6 +78,17 @@ def test_a_snapshot_takes_its_version_from_its_manifest_and_a_model_name_finds_t
     assert plane.get_snapshot("cc-fraud")["manifest"]["name"] == "cc-fraud"
 
 
+def test_a_snapshot_by_location_is_handed_to_the_runtime_as_it_is(plane):
+    plane.create_model("remote")
+    snapshot = plane.add_snapshot(model="remote", archive=None, archive_name=None, version=None, description=None,
+                                  service_tags=["cc-fraud"], runtimes=[], location="s3://models/remote/1.tar.gz")
+    assert snapshot["version"] == "1" and snapshot["archive"] is None
+    dev = register(plane, "dev", "DEV", "cc-fraud")
+    request = {"job_type": "batchjob", "snapshot": "remote", "stage": "DEV", "inputs": [{"kind": "sql", "query": "SELECT 1 AS x"}]}
+    plane.create_job(request, principal=ADMIN)
+    assert plane.claim(dev, wait=0)["snapshot"]["location"] == "s3://models/remote/1.tar.gz"
+
+
 def test_a_job_is_claimed_once(plane):
     dev = register(plane, "dev", "DEV", "cc-fraud")
     other = register(plane, "dev-2", "DEV", "churn")

@@ -126,6 +126,15 @@ class Client:
         )
         return response.json()
 
+    def post_snapshot_location(
+        self, location: str, *, model: str, service_tags: Iterable[str] = (), version: str | None = None,
+        description: str | None = None, runtimes: Iterable[str] = (),
+    ) -> dict[str, Any]:
+        params: list[tuple[str, str]] = [("model", model), ("location", location)]
+        params += [("service_tag", t) for t in service_tags] + [("runtime", r) for r in runtimes]
+        params += [(k, v) for k, v in (("version", version), ("description", description)) if v]
+        return self.request("POST", "/snapshots", params=params).json()
+
     def snapshot_archive(self, snapshot_id: str) -> tuple[bytes, str | None]:
         response = self.request("GET", f"/snapshots/{snapshot_id}/archive", timeout=300)
         return response.content, response.headers.get("X-Content-SHA256")

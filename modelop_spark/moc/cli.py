@@ -73,6 +73,13 @@ def model_list(args: argparse.Namespace) -> int:
 def snapshot_create(args: argparse.Namespace) -> int:
     from modelop_spark.runtime.archive import pack_folder
 
+    if "://" in args.path:  # a snapshot the runtimes fetch themselves (s3://, hdfs://, file://)
+        with _client(args) as client:
+            snapshot = client.post_snapshot_location(
+                args.path, model=args.model, service_tags=args.service_tag or (), version=args.version,
+                description=args.description, runtimes=args.runtime or (),
+            )
+        return _emit(args, snapshot, lambda s: print(f"snapshot {s['id']} created: model {s['model']} version {s['version']} at {s['location']}"))
     path = Path(args.path)
     if path.is_dir():
         data, filename = pack_folder(path), path.name + ".tar.gz"
@@ -300,7 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     command(models, "list", model_list, "list models")
 
     snapshots = groups.add_parser("snapshot", help="model snapshots (versions)").add_subparsers(dest="command", required=True)
-    create = command(snapshots, "create", snapshot_create, "upload a snapshot folder, .tar.gz or .zip")
+    create = command(snapshots, "create", snapshot_create, "upload a snapshot folder, .tar.gz or .zip, or register a snapshot URL")
     create.add_argument("path")
     create.add_argument("--model", required=True, help="the registered model's name")
     create.add_argument("--service-tag", action="append", help="service tag runtimes are matched on (repeatable; default: snapshot.json tags)")
