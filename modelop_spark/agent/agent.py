@@ -35,6 +35,7 @@ log = redacted_logger("modelop_spark.agent")
 
 STAGE_TAGS = frozenset({"DEV", "SIT", "UAT", "QA", "TEST", "STAGING", "PREPROD", "PROD"})
 MAX_LOG_BUFFER = 2000
+_saved_level = [logging.NOTSET]  # the package logger's level before the first agent raised it to INFO
 
 
 def split_tags(tags: list[str]) -> tuple[list[str], list[str]]:
@@ -115,6 +116,8 @@ class Agent:
     def start(self) -> None:
         """Register (retrying until the control plane answers), then run in background threads."""
         package_logger = logging.getLogger("modelop_spark")
+        if not any(isinstance(h, _JobLogHandler) for h in package_logger.handlers):
+            _saved_level[0] = package_logger.level  # the first agent in this process keeps the level
         for handler in package_logger.handlers:
             handler.setLevel(max(handler.level, package_logger.getEffectiveLevel()))
         package_logger.setLevel(min(package_logger.getEffectiveLevel(), logging.INFO))
@@ -134,7 +137,10 @@ class Agent:
         for thread in self._threads:
             thread.join(timeout=max(deadline - time.monotonic(), 1.0))
         self._deliver_outbox()
-        logging.getLogger("modelop_spark").removeHandler(self._log_handler)
+        package_logger = logging.getLogger("modelop_spark")
+        package_logger.removeHandler(self._log_handler)
+        if not any(isinstance(h, _JobLogHandler) for h in package_logger.handlers):
+            package_logger.setLevel(_saved_level[0])  # the last agent in this process leaves it as it was
         self.client.close()
 
     def serve_forever(self) -> None:
