@@ -89,7 +89,7 @@ class TokenBook:
         if tokens_file is not None:
             entries.extend(_read_tokens_file(tokens_file))
         if not entries:
-            raise AuthError(f"no tokens: set {TOKEN_ENV} or give --tokens FILE, or every request would be refused")
+            raise AuthError(f"no tokens configured ({TOKEN_ENV} is not set and no --tokens FILE was given), so every request would be refused")
         return cls(entries)
 
     def identify(self, authorization: str | None) -> Principal:
@@ -117,17 +117,17 @@ def _read_tokens_file(path: Path) -> list[tuple[str, Principal]]:
         raise AuthError(f"tokens file {path} is not valid TOML: {exc}") from exc
     entries = []
     for index, user in enumerate(document.get("user", [])):
-        where = f"tokens file {path}: user[{index}]"
+        where = f"user[{index}] in tokens file {path},"
         name = user.get("name")
         roles = frozenset(user.get("roles") or ())
         unknown = sorted(roles - set(ROLE_PERMISSIONS))
         if not name or not roles:
-            raise AuthError(f"{where}: needs a name and roles")
+            raise AuthError(f"{where} needs a name and roles")
         if unknown:
-            raise AuthError(f"{where}: unknown role(s) {', '.join(unknown)}; known: {', '.join(sorted(ROLE_PERMISSIONS))}")
+            raise AuthError(f"{where} has unknown role(s) {', '.join(unknown)}; known: {', '.join(sorted(ROLE_PERMISSIONS))}")
         digest = user.get("token_sha256") or (_digest(user["token"]) if user.get("token") else None)
         if not digest or len(digest) != 64:
-            raise AuthError(f"{where}: needs token_sha256 (64 hex characters) or token")
+            raise AuthError(f"{where} needs token_sha256 (64 hex characters) or token")
         entries.append((digest.lower(), Principal(name, roles)))
     return entries
 
