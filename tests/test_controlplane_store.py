@@ -176,6 +176,20 @@ def test_a_failed_job_is_a_notification(plane):
     assert notes[0]["kind"] == "JOB_ERROR" and notes[0]["severity"] == "ERROR" and "score raised KeyError" in notes[0]["message"]
 
 
+def test_a_runtime_token_speaks_only_for_its_own_runtimes(plane):
+    from modelop_spark.controlplane.auth import Forbidden
+
+    dev_token = Principal("runtime-dev", frozenset({"runtime"}))
+    other = Principal("runtime-other", frozenset({"runtime"}))
+    dev = plane.register_runtime({"name": "dev", "stage_tags": ["DEV"], "service_tags": ["cc-fraud"]}, principal=dev_token)["runtime"]["id"]
+    plane.check_runtime_owner(dev, dev_token)
+    plane.check_runtime_owner(dev, ADMIN)
+    with pytest.raises(Forbidden, match="did not register runtime"):
+        plane.check_runtime_owner(dev, other)
+    with pytest.raises(Forbidden, match="registered by another user"):
+        plane.register_runtime({"name": "dev"}, principal=other)
+
+
 def test_a_cancelled_queued_job_ends_at_once(plane):
     job_id = new_job(plane)  # no runtime: WAITING
     assert plane.cancel_job(job_id)["status"] == "CANCELLED"

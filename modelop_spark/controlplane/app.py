@@ -116,8 +116,8 @@ def snapshot_archive(cp: Plane, _: Reader, snapshot_id: str) -> Response:
 # -- runtimes ----------------------------------------------------------------------------------
 
 @router.post("/runtimes", tags=["runtimes"])
-def register_runtime(cp: Plane, _: Runner, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
-    return cp.register_runtime(body)
+def register_runtime(cp: Plane, principal: Runner, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    return cp.register_runtime(body, principal=principal)
 
 
 @router.get("/runtimes", tags=["runtimes"])
@@ -126,30 +126,36 @@ def list_runtimes(cp: Plane, _: Reader) -> list[dict[str, Any]]:
 
 
 @router.post("/runtimes/{runtime_id}/heartbeat", tags=["runtimes"])
-def heartbeat(cp: Plane, _: Runner, runtime_id: str, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+def heartbeat(cp: Plane, principal: Runner, runtime_id: str, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    cp.check_runtime_owner(runtime_id, principal)
     return cp.heartbeat(runtime_id, body)
 
 
 @router.post("/runtimes/{runtime_id}/claim", tags=["runtimes"])
-async def claim(cp: Plane, _: Runner, runtime_id: str, wait: float = 0.0) -> Response:
+async def claim(cp: Plane, principal: Runner, runtime_id: str, wait: float = 0.0) -> Response:
     """Long poll for the next job assigned to this runtime: 200 with the job, or 204 after ``wait``."""
+    from starlette.concurrency import run_in_threadpool
+
+    await run_in_threadpool(cp.check_runtime_owner, runtime_id, principal)
     job = await cp.claim_async(runtime_id, wait=wait)
     return JSONResponse(job) if job is not None else Response(status_code=204)
 
 
 @router.post("/jobs/{job_id}/result", tags=["runtimes"])
-def report_result(cp: Plane, _: Runner, job_id: str, runtime_id: str, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+def report_result(cp: Plane, principal: Runner, job_id: str, runtime_id: str, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    cp.check_runtime_owner(runtime_id, principal)
     return cp.report_result(job_id, runtime_id, body)
 
 
 @router.post("/jobs/{job_id}/snapshot", status_code=201, tags=["runtimes"])
 async def add_trained_snapshot(
-    request: Request, cp: Plane, _: Runner, job_id: str, runtime_id: str, filename: str = "snapshot.tar.gz",
+    request: Request, cp: Plane, principal: Runner, job_id: str, runtime_id: str, filename: str = "snapshot.tar.gz",
     x_content_sha256: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     """The new snapshot version a training job wrote, registered for the job's model."""
     from starlette.concurrency import run_in_threadpool
 
+    await run_in_threadpool(cp.check_runtime_owner, runtime_id, principal)
     archive = await cp.blobs.put_stream(request.stream(), limit=cp.limits.max_snapshot_bytes, what=f"snapshot archive {filename}", expected_sha256=x_content_sha256)
     return await run_in_threadpool(cp.add_trained_snapshot, job_id, runtime_id, archive, filename)
 
@@ -203,7 +209,8 @@ def sweep(cp: Plane, _: Annotated[Principal, Depends(permission(ADMIN))]) -> dic
     return {"status": "swept"}
 
 
-def create_app(plane_: ControlPlane, tokens: TokenBook) -> FastAPI:
+def create_app(plane_: ControlPlane, tokens: TokenBook, *, routers: tuple[APIRouter, ...] = ()) -> FastAPI:
+    """The app: health, the API router, and any further ``routers`` (life cycles, pages)."""
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         plane_.start()
@@ -234,6 +241,8 @@ def create_app(plane_: ControlPlane, tokens: TokenBook) -> FastAPI:
         return {"status": "ok", "version": __version__}
 
     app.include_router(router)
+    for extra in routers:
+        app.include_router(extra)
     return app
 
 

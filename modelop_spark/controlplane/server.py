@@ -21,7 +21,7 @@ class ServerSettings:
     limits: Limits = field(default_factory=Limits)
 
 
-def build_app(settings: ServerSettings):
+def build_app(settings: ServerSettings, *, routers: tuple = ()):
     """The FastAPI app over a migrated database; raises ControlPlaneError with one clear line."""
     from modelop_spark.controlplane.app import create_app
     from modelop_spark.controlplane.auth import TokenBook
@@ -40,7 +40,7 @@ def build_app(settings: ServerSettings):
         store, BlobStore(settings.data_dir / "blobs"), timing=settings.timing,
         notifier=Notifier(store, webhook=settings.webhook), limits=settings.limits,
     )
-    return create_app(plane, tokens)
+    return create_app(plane, tokens, routers=routers)
 
 
 def serve(settings: ServerSettings) -> None:

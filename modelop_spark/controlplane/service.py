@@ -23,7 +23,7 @@ from typing import Any
 
 from modelop_spark._redact import redact, redacted_logger
 from modelop_spark.controlplane import jobrequest, leases, resources
-from modelop_spark.controlplane.auth import Principal
+from modelop_spark.controlplane.auth import ADMIN, Forbidden, Principal
 from modelop_spark.controlplane.blobs import BlobRef, BlobStore
 from modelop_spark.controlplane.matching import (
     SPARK_RUNTIME_TYPE,
@@ -160,17 +160,29 @@ class ControlPlane:
 
     # -- runtimes ----------------------------------------------------------------------------
 
-    def register_runtime(self, body: Mapping[str, Any]) -> dict[str, Any]:
+    def check_runtime_owner(self, runtime_id: str, principal: Principal) -> None:
+        """Only the user that registered a runtime (or an admin) speaks for it: one runtime's
+        token cannot claim, renew or report another runtime's jobs."""
+        owner = (self.store.get_runtime(runtime_id)["details"] or {}).get("registered_by")
+        if not principal.can(ADMIN) and owner != principal.name:
+            raise Forbidden(f"user {principal.name} did not register runtime {runtime_id} and may not act for it")
+
+    def register_runtime(self, body: Mapping[str, Any], *, principal: Principal | None = None) -> dict[str, Any]:
         name = str(body.get("name") or "").strip()
         if not name:
             raise SpecError("name: a runtime needs a name")
+        if principal is not None and not principal.can(ADMIN):
+            existing = next((r for r in self.store.list_runtimes() if r["name"] == name), None)
+            owner = (existing or {}).get("details", {}).get("registered_by")
+            if existing and owner != principal.name:
+                raise Forbidden(f"runtime {name} was registered by another user; choose another name")
         values = {
             "type": body.get("type") or SPARK_RUNTIME_TYPE,
             "endpoint": body.get("endpoint"),
             "stage_tags": [str(t) for t in body.get("stage_tags") or ()],
             "service_tags": [str(t) for t in body.get("service_tags") or ()],
             "capacity": max(int(body.get("capacity") or 1), 1),
-            "details": dict(body.get("details") or {}),
+            "details": {**dict(body.get("details") or {}), "registered_by": principal.name if principal else None},
         }
         row, came_up = self.store.register_runtime(name=name, values=values, now=time.time())
         if came_up:
