@@ -18,6 +18,7 @@ from modelop_spark.controlplane.leases import Timing
 from modelop_spark.controlplane.notifications import Notifier
 from modelop_spark.controlplane.service import ControlPlane
 from modelop_spark.controlplane.store import Store
+from tests.servers import moto_s3  # noqa: F401  (a fixture)
 
 ADMIN = Principal("admin", frozenset({"admin"}))
 TIMING = Timing(heartbeat_interval=1, missed_heartbeats=3, lease_seconds=5)
@@ -202,3 +203,36 @@ def test_a_bad_job_is_refused_before_it_is_queued(plane):
         plane.create_job({"job_type": "batchjob", "snapshot": "cc-fraud", "inputs": []}, principal=ADMIN)
     with pytest.raises(SpecError, match="expected batchjob, testjob or trainingjob"):
         plane.create_job({"job_type": "nightly", "snapshot": "cc-fraud", "inputs": [{"kind": "sql", "query": "SELECT 1"}]}, principal=ADMIN)
+
+
+@pytest.mark.s3
+def test_blobs_in_an_s3_bucket(tmp_path, moto_s3):  # noqa: F811
+    from modelop_spark.controlplane.blobs import ChecksumMismatch, S3BlobStore
+
+    client = moto_s3.client()
+    client.create_bucket(Bucket="cp-blobs")
+    engine = make_engine(default_url(tmp_path))
+    upgrade(engine)
+    store = Store(engine)
+    cp = ControlPlane(store, S3BlobStore(tmp_path / "staging", "s3://cp-blobs/prod", client=client), timing=TIMING, notifier=Notifier(store))
+    cp.create_model("cc-fraud")
+    archive = io.BytesIO()
+    with tarfile.open(fileobj=archive, mode="w:gz") as bundle:
+        manifest = json.dumps({"name": "cc-fraud", "version": "2.0.0"}).encode()
+        entry = tarfile.TarInfo("snapshot.json")
+        entry.size = len(manifest)
+        bundle.addfile(entry, io.BytesIO(manifest))
+    blob = cp.blobs.put_bytes(archive.getvalue())
+    assert cp.add_snapshot(model="cc-fraud", archive=blob, archive_name="s.tar.gz", version=None, description=None,
+                           service_tags=["cc-fraud"], runtimes=[])["version"] == "2.0.0"  # its manifest, read back from S3
+    dev = register(cp, "dev", "DEV", "cc-fraud")
+    job_id = new_job(cp)
+    assert cp.claim(dev, wait=0)["document"]["inputs"][0]["records"] == [{"x": 1}]
+    cp.report_result(job_id, dev, result())
+    assert cp.job_result(job_id)["status"] == "COMPLETE"
+    keys = {o["Key"] for o in client.list_objects_v2(Bucket="cp-blobs", Prefix="prod/")["Contents"]}
+    assert f"prod/{blob.sha256[:2]}/{blob.sha256}" in keys and len(keys) == 3  # archive, job document, result
+    assert not any(p.name.startswith(".incoming") for p in (tmp_path / "staging").iterdir())
+    client.put_object(Bucket="cp-blobs", Key=f"prod/{blob.sha256[:2]}/{blob.sha256}", Body=b"tampered")
+    with pytest.raises(ChecksumMismatch, match="corrupt"):
+        cp.snapshot_archive(cp.get_snapshot("cc-fraud")["id"])

@@ -22,6 +22,7 @@ def add_control_plane_commands(commands) -> None:
     serve.add_argument("--database", help=f"postgresql://USER@HOST:PORT/DB to share one database between processes (or {DATABASE_ENV}; the password from PGPASSWORD)")
     serve.add_argument("--tokens", type=Path, help="TOML file of users, roles and token digests (besides MODELOP_TOKEN, an admin)")
     serve.add_argument("--webhook", help="POST every notification as JSON to this URL")
+    serve.add_argument("--blob-store", metavar="S3_URL", help="keep archives, job documents and results in s3://bucket/prefix (boto3's credentials) instead of under --data")
     serve.add_argument("--heartbeat-interval", type=float, default=10.0, help="seconds between runtime heartbeats (default 10)")
     serve.add_argument("--missed-heartbeats", type=int, default=3, help="a runtime silent this many intervals is DOWN (default 3)")
     serve.add_argument("--lease-seconds", type=float, default=60.0, help="a claimed job's lease, renewed by heartbeats (default 60)")
@@ -53,7 +54,7 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     settings = ServerSettings(
         data_dir=args.data, host=args.host, port=args.port, database=args.database or os.environ.get(DATABASE_ENV),
-        tokens_file=args.tokens, webhook=args.webhook, timing=timing,
+        tokens_file=args.tokens, webhook=args.webhook, blob_store=args.blob_store, timing=timing,
         limits=Limits(max_snapshot_bytes=args.max_upload_mb * MB, max_job_bytes=args.max_job_mb * MB, max_result_bytes=args.max_job_mb * MB),
     )
     try:

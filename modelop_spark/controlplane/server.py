@@ -17,6 +17,7 @@ class ServerSettings:
     database: str | None = None  # default: SQLite under data_dir
     tokens_file: Path | None = None
     webhook: str | None = None
+    blob_store: str | None = None  # s3://bucket/prefix; default: files under data_dir/blobs
     timing: Timing = field(default_factory=Timing)
     limits: Limits = field(default_factory=Limits)
 
@@ -25,7 +26,7 @@ def build_app(settings: ServerSettings, *, routers: tuple = ()):
     """The FastAPI app over a migrated database; raises ControlPlaneError with one clear line."""
     from modelop_spark.controlplane.app import create_app
     from modelop_spark.controlplane.auth import TokenBook
-    from modelop_spark.controlplane.blobs import BlobStore
+    from modelop_spark.controlplane.blobs import BlobStore, S3BlobStore
     from modelop_spark.controlplane.database import default_url, make_engine, upgrade
     from modelop_spark.controlplane.notifications import Notifier
     from modelop_spark.controlplane.service import ControlPlane
@@ -36,8 +37,9 @@ def build_app(settings: ServerSettings, *, routers: tuple = ()):
     engine = make_engine(settings.database or default_url(settings.data_dir))
     upgrade(engine)
     store = Store(engine)
+    blobs = S3BlobStore(settings.data_dir / "blobs", settings.blob_store) if settings.blob_store else BlobStore(settings.data_dir / "blobs")
     plane = ControlPlane(
-        store, BlobStore(settings.data_dir / "blobs"), timing=settings.timing,
+        store, blobs, timing=settings.timing,
         notifier=Notifier(store, webhook=settings.webhook), limits=settings.limits,
     )
     return create_app(plane, tokens, routers=routers)

@@ -120,7 +120,10 @@ class ControlPlane:
         service_tags: list[str], runtimes: list[str], location: str | None = None,
     ) -> dict[str, Any]:
         model_row = self.store.find_model(model)
-        manifest = read_manifest(self.blobs.path(archive.sha256), archive_name or "") if archive else {}
+        manifest = {}
+        if archive:
+            with self.blobs.local_copy(archive.sha256) as local:
+                manifest = read_manifest(local, archive_name or "")
         version = version or manifest.get("version") or _next_version(self.store.list_snapshots(model_row["id"]))
         tags = service_tags or list(manifest.get("tags") or ())
         if not tags and not runtimes:
@@ -311,7 +314,8 @@ class ControlPlane:
         if job["lease_owner"] != runtime_id or job["status"] != JobStatus.RUNNING or not job["snapshot_id"]:
             raise ControlPlaneError(f"job {job_id} is not a running training job of runtime {runtime_id}; snapshot not registered")
         parent = self.store.get_snapshot(job["snapshot_id"])
-        manifest = read_manifest(self.blobs.path(archive.sha256), archive_name)
+        with self.blobs.local_copy(archive.sha256) as local:
+            manifest = read_manifest(local, archive_name)
         return self.add_snapshot(
             model=parent["model_id"], archive=archive, archive_name=archive_name, version=manifest.get("version"),
             description=f"trained by job {job_id}", service_tags=list(parent["service_tags"]), runtimes=list(parent["runtimes"]),
