@@ -358,6 +358,8 @@ def test_a_prod_job_runs_on_the_prod_runtime(env, models, data, capsys):
 def test_no_matching_runtime_waits_notifies_and_starts_when_one_registers_then_down(env, models, data, capsys, spark):
     job = moc_json(capsys, "job", "create", "batchjob", "late-model", str(data), "out.json", "--stage", "UAT")
     assert job["status"] == "WAITING" and job["runtime"] is None
+    code, _, err = run_moc(capsys, "job", "watch", job["id"], "--timeout", "0.5", "--interval", "0.2")
+    assert code == 5 and "is still WAITING" in err
     notes = moc_json(capsys, "notifications", "--job", job["id"])
     assert notes[0]["kind"] == "NO_MATCHING_RUNTIME" and "stage tag UAT" in notes[0]["message"] and "late-svc" in notes[0]["message"]
     wait_for(lambda: any(n["job_id"] == job["id"] for n in env.webhook), what="the webhook POST")  # the ticketing hook

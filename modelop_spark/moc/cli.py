@@ -5,7 +5,8 @@ for scripts (for ``create``, the new object with its ``id``).
 
 Exit codes: 0 done (``job watch``: the job is COMPLETE); 1 the job ended ERROR or CANCELLED
 (``job watch``, ``job result``); 2 bad arguments or input; 3 the control plane refused (a wrong
-token, an unknown id, a conflict); 4 the control plane cannot be reached.
+token, an unknown id, a conflict); 4 the control plane cannot be reached; 5 ``job watch
+--timeout`` ran out before the job ended.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 
 from modelop_spark.errors import ModelOpSparkError, SpecError
 
-EXIT_OK, EXIT_JOB_FAILED, EXIT_USAGE, EXIT_REFUSED, EXIT_UNREACHABLE = 0, 1, 2, 3, 4
+EXIT_OK, EXIT_JOB_FAILED, EXIT_USAGE, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_TIMEOUT = 0, 1, 2, 3, 4, 5
 
 
 def _client(args: argparse.Namespace):
@@ -263,6 +264,7 @@ def job_watch(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     finished = {"COMPLETE", "ERROR", "CANCELLED"}
+    deadline = time.monotonic() + args.timeout if args.timeout else None
     with _client(args) as client, Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("tasks"), TimeElapsedColumn(),
         console=_console() if not args.json else None, disable=args.json, transient=False,
@@ -275,6 +277,9 @@ def job_watch(args: argparse.Namespace) -> int:
             bar.update(task, description=f"job {job['id'][:8]} {job['status']:<9}", total=total, completed=progress.get("tasks_done", 0))
             if job["status"] in finished:
                 break
+            if deadline is not None and time.monotonic() > deadline:
+                print(f"job {job['id']} is still {job['status']} after {args.timeout:g}s", file=sys.stderr)
+                return EXIT_TIMEOUT
             time.sleep(args.interval)
     if args.json:
         print(json.dumps(job, indent=2, default=str))
@@ -346,6 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
             found.add_argument("--tail", type=int, help="only the last N lines")
         if name == "watch":
             found.add_argument("--interval", type=float, default=1.0, help="seconds between polls (default 1)")
+            found.add_argument("--timeout", type=float, help="give up after this many seconds (exit 5)")
     listing = command(jobs, "list", job_list, "list jobs, newest first")
     listing.add_argument("--status", choices=("CREATED", "WAITING", "RUNNING", "COMPLETE", "ERROR", "CANCELLED"))
     listing.add_argument("--limit", type=int, default=50)
