@@ -4,8 +4,8 @@ driving it all: what a user of the control plane does, end to end.
 One control plane process (SQLite) and two agents for the module: ``dev-1`` (DEV + cc-fraud) and
 ``prod-1`` (PROD + other-svc). The agents run in this process on the session's SparkSession (a JVM
 per agent would cost seconds each); the PostgreSQL test runs the agent as its own
-``modelop-spark runtime serve`` process. Heartbeats are fast here (0.5 s) so DOWN and lease
-expiry take seconds, not minutes.
+``modelop-spark runtime serve`` process. Heartbeats are fast here (0.5 s) so DOWN takes seconds;
+lease expiry is tested on a clock passed in (test_controlplane_store.py).
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ from tests.snapshots import make_snapshot
 pytestmark = pytest.mark.controlplane
 
 TOKEN = "e2e-admin-token-5c1d"
-TIMING_ARGS = ["--heartbeat-interval", "0.5", "--missed-heartbeats", "6", "--lease-seconds", "6", "--long-poll-seconds", "2"]
+# Fast heartbeats so DOWN takes seconds; a long lease so a starved test machine never loses one.
+TIMING_ARGS = ["--heartbeat-interval", "0.5", "--missed-heartbeats", "8", "--lease-seconds", "60", "--long-poll-seconds", "2"]
 
 SCORING_MODEL = """
     import time
@@ -288,6 +289,7 @@ def test_a_batchjob_with_embedded_input_and_output(env, models, data, capsys):
     code, out, _ = run_moc(capsys, "job", "result", job["id"])
     assert code == 0
     assert [json.loads(line) for line in out.splitlines()] == [{"id": i, "doubled": i * 3.0} for i in range(1, 5)]
+    assert moc_json(capsys, "job", "result", job["id"])["snapshot"]["name"] == "cc-fraud"
     finished = moc_json(capsys, "job", "status", job["id"])
     assert finished["progress"]["rows"] == {"in": 4, "scored": 4, "rejected": 0, "out": 4, "rejected_by_stage": {}}
     assert finished["progress"]["tasks_total"] >= 1

@@ -1,8 +1,10 @@
 """The runtime agent: register as an "Apache Spark" runtime, heartbeat, claim jobs, run, report.
 
 Threads: the main loop long-polls the control plane for a job whenever a slot is free; each job
-runs in its own thread; a heartbeat thread renews the leases of running jobs, ships their
-progress and log lines, passes on cancel requests, and delivers finished results from the outbox.
+runs in its own thread; a progress thread samples Spark's status tracker; a heartbeat thread
+renews the leases of running jobs, ships their latest progress and log lines, passes on cancel
+requests, and delivers finished results from the outbox. The heartbeat never waits on Spark (a
+busy JVM must not cost a runtime its leases).
 
 When the control plane cannot be reached, running jobs go on; calls are retried with exponential
 backoff (tenacity), the runtime registers again when the control plane no longer knows it, and
@@ -64,6 +66,7 @@ class _RunningJob:
         self.job_id = job_id
         self.attempt = attempt
         self.lines: deque[str] = deque(maxlen=MAX_LOG_BUFFER)
+        self.progress: dict[str, Any] | None = None  # the latest sample, set by the progress thread
         self.cancel_requested = threading.Event()
         self.lost = threading.Event()
         self.lock = threading.Lock()
@@ -106,6 +109,7 @@ class Agent:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._log_handler = _JobLogHandler()
+        self._fetch_lock = threading.Lock()
 
     # -- life --------------------------------------------------------------------------------
 
@@ -123,7 +127,7 @@ class Agent:
         package_logger.setLevel(min(package_logger.getEffectiveLevel(), logging.INFO))
         package_logger.addHandler(self._log_handler)
         self._retry_forever(self.register, "register")
-        for target, name in ((self._heartbeat_loop, "heartbeat"), (self._claim_loop, "claim")):
+        for target, name in ((self._heartbeat_loop, "heartbeat"), (self._claim_loop, "claim"), (self._progress_loop, "progress")):
             thread = threading.Thread(target=target, name=f"agent-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -200,13 +204,7 @@ class Agent:
     def heartbeat_once(self) -> None:
         with self._running_lock:
             jobs = list(self.running.values())
-        reports = []
-        for job in jobs:
-            try:
-                progress = self.executor.progress(job.job_id)
-            except Exception:  # progress is best effort; the job itself goes on
-                progress = None
-            reports.append({"job_id": job.job_id, "attempt": job.attempt, "progress": progress, "log": job.drain()})
+        reports = [{"job_id": job.job_id, "attempt": job.attempt, "progress": job.progress, "log": job.drain()} for job in jobs]
         try:
             answer = self.client.post(f"/runtimes/{self.runtime_id}/heartbeat", {"running": reports})
         except Unreachable:
@@ -231,6 +229,16 @@ class Agent:
                 log.warning("job %s: this runtime's lease was lost; its result will not count", job_id)
                 self.running[job_id].lost.set()
         self.timing = answer.get("timing") or self.timing
+
+    def _progress_loop(self) -> None:
+        while not self._stop.wait(self.heartbeat_interval):
+            with self._running_lock:
+                jobs = list(self.running.values())
+            for job in jobs:
+                try:
+                    job.progress = self.executor.progress(job.job_id)
+                except Exception:  # progress is best effort; the job itself goes on
+                    log.debug("progress of job %s not sampled", job.job_id, exc_info=True)
 
     def _claim_loop(self) -> None:
         from tenacity import wait_exponential
@@ -302,7 +310,6 @@ class Agent:
         with self._running_lock:
             self.running.pop(job.job_id, None)
         self._deliver_outbox()
-        shutil.rmtree(work / "snapshot", ignore_errors=True)
 
     def _prepare(self, claimed: dict[str, Any], work: Path) -> tuple[dict[str, Any], Path | None]:
         """The job document with the snapshot swapped for a checked local copy."""
@@ -326,22 +333,32 @@ class Agent:
         return document, trained_target
 
     def _fetch_snapshot(self, snapshot: dict[str, Any]) -> Path:
-        """Download once per sha256 into the cache; checked against the checksum it was stored with."""
-        name = snapshot.get("name") or "snapshot.tar.gz"
-        suffix = ".zip" if name.lower().endswith(".zip") else ".tar.gz"
-        stem = "-".join(str(p) for p in (snapshot.get("model"), snapshot.get("version")) if p) or "snapshot"
-        cached = self.settings.work_dir / "snapshots" / snapshot["sha256"] / f"{stem}{suffix}"
-        if cached.exists():
-            return cached
+        """Download and extract once per sha256, checked against the checksum it was stored with.
+        The folder is named after the model, so the JobResult names the snapshot by it."""
+        folder = self.settings.work_dir / "snapshots" / snapshot["sha256"]
+        target = folder / _safe_name(snapshot.get("model") or "snapshot")
+        with self._fetch_lock:  # two jobs of one snapshot extract it once
+            if not target.is_dir():
+                self._download_and_extract(snapshot, folder, target)
+        entries = [p for p in target.iterdir() if not p.name.startswith(".")]
+        return entries[0] if len(entries) == 1 and entries[0].is_dir() else target  # an archive of one folder
+
+    def _download_and_extract(self, snapshot: dict[str, Any], folder: Path, target: Path) -> None:
+        from modelop_spark.runtime.archive import extract_archive
+
         data, _ = self.client.snapshot_archive(snapshot["id"])
         digest = hashlib.sha256(data).hexdigest()
         if digest != snapshot["sha256"]:
             raise ControlPlaneError(f"snapshot {snapshot['id']}: downloaded archive has sha256 {digest}, expected {snapshot['sha256']}; not run")
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        partial = cached.with_suffix(".partial")
-        partial.write_bytes(data)
-        partial.replace(cached)
-        return cached
+        folder.mkdir(parents=True, exist_ok=True)
+        suffix = ".zip" if str(snapshot.get("name") or "").lower().endswith(".zip") else ".tar.gz"
+        archive = folder / f"archive{suffix}"
+        archive.write_bytes(data)
+        staging = folder / ".extracting"
+        shutil.rmtree(staging, ignore_errors=True)
+        extract_archive(archive, staging)
+        archive.unlink()
+        staging.rename(target)
 
     def _register_trained(self, job: _RunningJob, result: dict[str, Any], target: Path) -> dict[str, Any]:
         """Upload the new snapshot version a training job wrote, as a snapshot of the same model."""
@@ -374,6 +391,10 @@ class Agent:
             if answer.get("decision") == "stale":
                 log.warning("job %s: result of attempt %s not counted (the job moved to another attempt)", job_id, report.get("attempt"))
             self.outbox.remove(job_id)
+
+
+def _safe_name(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip(".") or "snapshot"
 
 
 @dataclass(frozen=True)
