@@ -208,11 +208,13 @@ def plane(spark, tmp_path_factory) -> Iterator[Plane]:
             "dev-1": start_agent(server.url, "dev-1", ["DEV", "cc-fraud"], root / "agent-dev", spark),
             "prod-1": start_agent(server.url, "prod-1", ["PROD", "other-svc"], root / "agent-prod", spark),
         }
+        current = Plane(server, agents, root, received)
         try:
-            yield Plane(server, agents, root, received)
+            yield current
         finally:
             for agent in agents.values():
                 agent.stop(wait_for_jobs=False, timeout=5)
+            stop(current.server.process)  # the process a test restarted, if one did
 
 
 @pytest.fixture
