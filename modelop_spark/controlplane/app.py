@@ -47,6 +47,7 @@ Plane = Annotated[ControlPlane, Depends(plane)]
 Reader = Annotated[Principal, Depends(permission(READ))]
 Writer = Annotated[Principal, Depends(permission(WRITE))]
 Runner = Annotated[Principal, Depends(permission(RUN))]
+Admin = Annotated[Principal, Depends(permission(ADMIN))]
 
 router = APIRouter(prefix=API)
 
@@ -125,6 +126,13 @@ def list_runtimes(cp: Plane, _: Reader) -> list[dict[str, Any]]:
     return cp.list_runtimes()
 
 
+@router.put("/runtimes/{runtime_id}/tags", tags=["runtimes"])
+def set_runtime_tags(cp: Plane, principal: Admin, runtime_id: str, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    """An admin sets a runtime's ``stage_tags`` and ``service_tags``; they outlive the agent's
+    re-registration. Waiting jobs are matched again."""
+    return cp.set_runtime_tags(runtime_id, body, principal=principal)
+
+
 @router.post("/runtimes/{runtime_id}/heartbeat", tags=["runtimes"])
 def heartbeat(cp: Plane, principal: Runner, runtime_id: str, body: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
     cp.check_runtime_owner(runtime_id, principal)
@@ -171,8 +179,18 @@ def create_job(
 
 
 @router.get("/jobs", tags=["jobs"])
-def list_jobs(cp: Plane, _: Reader, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-    return cp.list_jobs(status=status, limit=limit)
+def list_jobs(
+    cp: Plane, _: Reader, status: str | None = None, limit: int = 100, offset: int = 0, type: str | None = None,
+    model: str | None = None, stage: str | None = None, runtime: str | None = None,
+) -> list[dict[str, Any]]:
+    """Newest first; filters: status, type (batchjob|testjob|trainingjob), model, stage, runtime (name)."""
+    return cp.list_jobs(status=status, limit=limit, offset=offset, job_type=type, model=model, stage=stage, runtime=runtime)
+
+
+@router.get("/jobs/counts", tags=["jobs"])
+def job_counts(cp: Plane, _: Reader) -> dict[str, int]:
+    """How many jobs are in each status."""
+    return cp.job_counts()
 
 
 @router.get("/jobs/{job_id}", tags=["jobs"])
@@ -196,12 +214,18 @@ def job_logs(cp: Plane, _: Reader, job_id: str, tail: int | None = None) -> list
 
 
 @router.get("/notifications", tags=["notifications"])
-def notifications(cp: Plane, _: Reader, limit: int = 100, job: str | None = None) -> list[dict[str, Any]]:
-    return cp.notifications(limit=limit, job_id=job)
+def notifications(cp: Plane, _: Reader, limit: int = 100, job: str | None = None, include_dismissed: bool = True) -> list[dict[str, Any]]:
+    return cp.notifications(limit=limit, job_id=job, include_dismissed=include_dismissed)
+
+
+@router.post("/notifications/{notification_id}/dismiss", tags=["notifications"])
+def dismiss_notification(cp: Plane, principal: Writer, notification_id: int) -> dict[str, Any]:
+    """Hide a notification from the Notifications pane (it stays listed with ``dismissed_at``)."""
+    return cp.dismiss_notification(notification_id, principal=principal)
 
 
 @router.post("/sweep", tags=["admin"])
-def sweep(cp: Plane, _: Annotated[Principal, Depends(permission(ADMIN))]) -> dict[str, str]:
+def sweep(cp: Plane, _: Admin) -> dict[str, str]:
     """Run the sweeper now (DOWN runtimes, expired leases, dispatch)."""
     import time
 

@@ -66,7 +66,9 @@ def upgrade(engine: Engine) -> None:
             if connection.dialect.name == "postgresql":
                 # one process migrates at a time when several start together
                 connection.exec_driver_sql("SELECT pg_advisory_xact_lock(716016)")
-            command.upgrade(alembic_config(connection), "head")
+            # "heads": revisions added by parallel features (life cycles, the pages) each branch
+            # from an earlier one; every branch is applied
+            command.upgrade(alembic_config(connection), "heads")
     except ControlPlaneError:
         raise
     except Exception as exc:

@@ -32,7 +32,7 @@ SEVERITY = {Kind.JOB_ERROR: "ERROR", Kind.NO_MATCHING_RUNTIME: "WARNING", Kind.R
 def as_resource(row: dict[str, Any]) -> dict[str, Any]:
     from modelop_spark.controlplane.resources import iso
 
-    return {**row, "at": iso(row["at"])}
+    return {**row, "at": iso(row["at"]), "dismissed_at": iso(row.get("dismissed_at"))}
 
 
 class Notifier:

@@ -179,6 +179,8 @@ class ControlPlane:
             owner = (existing or {}).get("details", {}).get("registered_by")
             if existing and owner != principal.name:
                 raise Forbidden(f"runtime {name} was registered by another user; choose another name")
+        existing = next((r for r in self.store.list_runtimes() if r["name"] == name), None)
+        edited_by = ((existing or {}).get("details") or {}).get("tags_set_by")
         values = {
             "type": body.get("type") or SPARK_RUNTIME_TYPE,
             "endpoint": body.get("endpoint"),
@@ -187,6 +189,9 @@ class ControlPlane:
             "capacity": max(int(body.get("capacity") or 1), 1),
             "details": {**dict(body.get("details") or {}), "registered_by": principal.name if principal else None},
         }
+        if edited_by:  # an admin's tags outlive the agent's restarts
+            values.update(stage_tags=existing["stage_tags"], service_tags=existing["service_tags"])
+            values["details"]["tags_set_by"] = edited_by
         row, came_up = self.store.register_runtime(name=name, values=values, now=time.time())
         if came_up:
             log.info("runtime %s registered (%s)", name, ", ".join(values["stage_tags"] + values["service_tags"]))
@@ -195,6 +200,15 @@ class ControlPlane:
 
     def list_runtimes(self) -> list[dict[str, Any]]:
         return [resources.runtime(r) for r in self.store.list_runtimes()]
+
+    def set_runtime_tags(self, runtime_id: str, body: Mapping[str, Any], *, principal: Principal) -> dict[str, Any]:
+        """An admin's stage and service tags for a runtime; kept when its agent registers again.
+        Waiting jobs are matched again at once."""
+        tags = {key: _tag_list(body.get(key), key=key) for key in ("stage_tags", "service_tags")}
+        self.store.set_runtime_tags(runtime_id, **tags, by=principal.name)
+        log.info("runtime %s tags set by %s: %s", runtime_id, principal.name, ", ".join(tags["stage_tags"] + tags["service_tags"]))
+        self.dispatch(time.time())
+        return next(r for r in self.list_runtimes() if r["id"] == runtime_id)
 
     def heartbeat(self, runtime_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Liveness, lease renewal, progress and log tails in one call; answers which running jobs
@@ -356,11 +370,35 @@ class ControlPlane:
         names = {r["id"]: r["name"] for r in self.store.list_runtimes()}
         return resources.job(self.store.get_job(job_id), runtime_names=names)
 
-    def list_jobs(self, *, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
+    def list_jobs(
+        self, *, status: str | None = None, limit: int = 100, offset: int = 0, job_type: str | None = None,
+        model: str | None = None, stage: str | None = None, runtime: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Newest first, filtered by status, type (batchjob/scoring...), model name, stage and
+        runtime name; ``offset`` pages."""
         if status:
-            status = JobStatus(status.upper())
+            try:
+                status = JobStatus(status.upper())
+            except ValueError:
+                raise SpecError(f"status: expected one of {', '.join(s.value for s in JobStatus)}, found {status!r}") from None
+        if limit < 1 or offset < 0:
+            raise SpecError("limit must be 1 or more and offset 0 or more")
         names = {r["id"]: r["name"] for r in self.store.list_runtimes()}
-        return [resources.job(j, runtime_names=names) for j in self.store.list_jobs(status=status, limit=limit)]
+        runtime_id = None
+        if runtime:
+            runtime_id = next((i for i, n in names.items() if n == runtime), None)
+            if runtime_id is None:
+                return []
+        rows = self.store.list_jobs(
+            status=status, limit=limit, offset=offset, job_type=jobrequest.job_type_of(job_type) if job_type else None,
+            model_name=model or None, stage=stage or None, runtime_id=runtime_id,
+        )
+        return [resources.job(j, runtime_names=names) for j in rows]
+
+    def job_counts(self) -> dict[str, int]:
+        """Jobs by status, every status named (0 when none)."""
+        found = self.store.count_jobs_by_status()
+        return {s.value: found.get(s.value, 0) for s in JobStatus}
 
     def cancel_job(self, job_id: str) -> dict[str, Any]:
         job = self.store.get_job(job_id)
@@ -379,10 +417,26 @@ class ControlPlane:
         self.store.get_job(job_id)
         return [resources.log_line(r) for r in self.store.logs(job_id, tail=tail)]
 
-    def notifications(self, *, limit: int = 100, job_id: str | None = None) -> list[dict[str, Any]]:
+    def notifications(self, *, limit: int = 100, job_id: str | None = None, include_dismissed: bool = True) -> list[dict[str, Any]]:
         from modelop_spark.controlplane.notifications import as_resource
 
-        return [as_resource(n) for n in self.store.notifications(limit=limit, job_id=job_id)]
+        return [as_resource(n) for n in self.store.notifications(limit=limit, job_id=job_id, include_dismissed=include_dismissed)]
+
+    def dismiss_notification(self, notification_id: int, *, principal: Principal) -> dict[str, Any]:
+        from modelop_spark.controlplane.notifications import as_resource
+
+        return as_resource(self.store.dismiss_notification(notification_id, by=principal.name, now=time.time()))
+
+
+def _tag_list(value: Any, *, key: str) -> list[str]:
+    """Tags from a list or a comma-separated string: trimmed, no empties, no duplicates."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+        raise SpecError(f"{key}: expected a list of tags (or 'DEV, cc-fraud'), found {value!r}")
+    return list(dict.fromkeys(v.strip() for v in value if v.strip()))
 
 
 def _loaded(runtime: Any, now: float) -> Any:

@@ -191,12 +191,20 @@ class Store:
                 raise NotFound(f"no job {job_id}; 'moc job list' shows them")
             return _columns(row)
 
-    def list_jobs(self, *, status: str | None = None, limit: int = 100) -> list[dict[str, Any]]:
-        query = select(JobRow).order_by(JobRow.created_at.desc()).limit(limit)
+    def list_jobs(self, *, status: str | None = None, limit: int = 100, offset: int = 0, **filters: str | None) -> list[dict[str, Any]]:
+        """Newest first. ``filters``: job_type, model_name, stage, runtime_id (exact matches)."""
+        query = select(JobRow).order_by(JobRow.created_at.desc(), JobRow.id).limit(limit).offset(offset)
         if status:
             query = query.where(JobRow.status == status)
+        for column, value in filters.items():
+            if value:
+                query = query.where(getattr(JobRow, column) == value)
         with self.session() as s:
             return [_columns(r) for r in s.scalars(query)]
+
+    def count_jobs_by_status(self) -> dict[str, int]:
+        with self.session() as s:
+            return {status: count for status, count in s.execute(select(JobRow.status, func.count()).group_by(JobRow.status))}
 
     def _move(self, job_id: str, target: JobStatus, *, where: Sequence[Any] = (), **values: Any) -> bool:
         """The guarded transition: True when this caller moved the job."""
@@ -352,12 +360,33 @@ class Store:
             s.add(row)
         return _columns(row)
 
-    def notifications(self, *, limit: int = 100, job_id: str | None = None) -> list[dict[str, Any]]:
+    def notifications(self, *, limit: int = 100, job_id: str | None = None, include_dismissed: bool = True) -> list[dict[str, Any]]:
         query = select(NotificationRow).order_by(NotificationRow.id.desc()).limit(limit)
         if job_id:
             query = query.where(NotificationRow.job_id == job_id)
+        if not include_dismissed:
+            query = query.where(NotificationRow.dismissed_at.is_(None))
         with self.session() as s:
             return [_columns(r) for r in s.scalars(query)]
+
+    def dismiss_notification(self, notification_id: int, *, by: str, now: float) -> dict[str, Any]:
+        """Hide a notification from the pane (kept for the record); dismissing twice is a no-op."""
+        with self.session() as s, s.begin():
+            row = s.get(NotificationRow, notification_id)
+            if row is None:
+                raise NotFound(f"no notification {notification_id}; 'moc notifications' lists them")
+            if row.dismissed_at is None:
+                row.dismissed_at, row.dismissed_by = now, by
+        return _columns(row)
+
+    def set_runtime_tags(self, runtime_id: str, *, stage_tags: list[str], service_tags: list[str], by: str) -> dict[str, Any]:
+        with self.session() as s, s.begin():
+            row = s.get(RuntimeRow, runtime_id)
+            if row is None:
+                raise NotFound(f"no runtime {runtime_id}; 'moc runtime list' shows them")
+            row.stage_tags, row.service_tags = stage_tags, service_tags
+            row.details = {**(row.details or {}), "tags_set_by": by}
+        return _columns(row)
 
 
 __all__ = ["Conflict", "NotFound", "Store", "new_id"]

@@ -116,3 +116,5 @@ class NotificationRow(Base):
     message: Mapped[str] = mapped_column(Text)
     job_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
     runtime_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    dismissed_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # hidden from the pane
+    dismissed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)

@@ -118,11 +118,29 @@ def runtime_list(args: argparse.Namespace) -> int:
     ))
 
 
+def runtime_tags(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        runtime = next((r for r in client.get("/runtimes") if args.runtime in (r["name"], r["id"])), None)
+        if runtime is None:
+            print(f"error: no runtime {args.runtime}; 'moc runtime list' shows them", file=sys.stderr)
+            return EXIT_USAGE
+        body = {
+            "stage_tags": runtime["stage_tags"] if args.stage_tag is None else args.stage_tag,
+            "service_tags": runtime["service_tags"] if args.service_tag is None else args.service_tag,
+        }
+        changed = client.request("PUT", f"/runtimes/{runtime['id']}/tags", json=body).json()
+    return _emit(args, changed, lambda r: print(f"runtime {r['name']}: stage tags {', '.join(r['stage_tags']) or '-'}; service tags {', '.join(r['service_tags']) or '-'}"))
+
+
 def notifications(args: argparse.Namespace) -> int:
     with _client(args) as client:
-        found = client.get("/notifications", limit=args.limit, job=args.job)
+        if getattr(args, "action", None) == "dismiss":
+            done = client.post(f"/notifications/{args.notification_id}/dismiss")
+            return _emit(args, done, lambda n: print(f"notification {n['id']} dismissed"))
+        found = client.get("/notifications", limit=args.limit, job=args.job, include_dismissed=not args.undismissed)
     return _emit(args, found, lambda ns: _table(
-        "notifications", ["at", "severity", "kind", "message"], [[n["at"], n["severity"], n["kind"], n["message"]] for n in ns],
+        "notifications", ["id", "at", "severity", "kind", "message", "dismissed"],
+        [[n["id"], n["at"], n["severity"], n["kind"], n["message"], "yes" if n.get("dismissed_at") else ""] for n in ns],
     ))
 
 
@@ -209,7 +227,7 @@ def job_status(args: argparse.Namespace) -> int:
 
 def job_list(args: argparse.Namespace) -> int:
     with _client(args) as client:
-        jobs = client.get("/jobs", status=args.status, limit=args.limit)
+        jobs = client.get("/jobs", status=args.status, limit=args.limit, offset=args.offset, type=args.type, model=args.model, stage=args.stage, runtime=args.runtime)
     return _emit(args, jobs, lambda js: _table("jobs", _JOB_COLUMNS, _job_rows(js)))
 
 
@@ -324,10 +342,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     runtimes = groups.add_parser("runtime", help="Spark runtimes").add_subparsers(dest="command", required=True)
     command(runtimes, "list", runtime_list, "list runtimes with status and tags")
+    tags = command(runtimes, "tags", runtime_tags, "set a runtime's stage and service tags (admin; kept when its agent registers again)")
+    tags.add_argument("runtime", help="runtime name or id")
+    tags.add_argument("--stage-tag", action="append", help="stage tag (repeatable; replaces the stage tags)")
+    tags.add_argument("--service-tag", action="append", help="service tag (repeatable; replaces the service tags)")
 
-    note = command(groups, "notifications", notifications, "job errors, unmatched jobs, DOWN runtimes (newest first)")
+    note = command(groups, "notifications", notifications, "job errors, unmatched jobs, DOWN runtimes (newest first); 'dismiss ID' hides one")
     note.add_argument("--limit", type=int, default=50)
     note.add_argument("--job", help="only this job's")
+    note.add_argument("--undismissed", action="store_true", help="leave out dismissed notifications")
+    dismiss = note.add_subparsers(dest="action").add_parser("dismiss", help="dismiss a notification", parents=[common])
+    dismiss.add_argument("notification_id", type=int)
 
     jobs = groups.add_parser("job", help="batch jobs").add_subparsers(dest="command", required=True)
     create = command(jobs, "create", job_create, "create a batch, test or training job")
@@ -355,6 +380,11 @@ def build_parser() -> argparse.ArgumentParser:
     listing = command(jobs, "list", job_list, "list jobs, newest first")
     listing.add_argument("--status", choices=("CREATED", "WAITING", "RUNNING", "COMPLETE", "ERROR", "CANCELLED"))
     listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--offset", type=int, default=0, help="skip this many (paging)")
+    listing.add_argument("--type", choices=("batchjob", "testjob", "trainingjob"))
+    listing.add_argument("--model", help="model name")
+    listing.add_argument("--stage")
+    listing.add_argument("--runtime", help="runtime name")
     return parser
 
 
