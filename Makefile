@@ -4,7 +4,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: venv demo test lint bench example clean
+.PHONY: venv demo test lint bench example clean ui-assets screenshots
 
 venv: $(VENV)/.installed
 
@@ -31,3 +31,17 @@ bench: example
 
 clean:
 	rm -rf out spark-warehouse .pytest_cache
+
+# The Command Center's htmx, vendored from npm into the package (committed: pip installs need no node).
+HTMX_VERSION ?= 2.0.7
+ui-assets:
+	rm -rf build/htmx && mkdir -p build/htmx
+	cd build/htmx && npm pack --silent htmx.org@$(HTMX_VERSION) >/dev/null && tar xzf htmx.org-$(HTMX_VERSION).tgz
+	cp build/htmx/package/dist/htmx.min.js modelop_spark/ui/static/htmx.min.js
+	cp build/htmx/package/LICENSE modelop_spark/ui/static/htmx.LICENSE
+	echo "htmx.org $(HTMX_VERSION) (BSD Zero Clause License), from npm" > modelop_spark/ui/static/htmx.VERSION
+	rm -rf build/htmx
+
+# Screenshots of every Command Center page (docs/screenshots/*.png), taken by the browser tests.
+screenshots: venv
+	UI_SCREENSHOTS=docs/screenshots $(PY) -m pytest tests/test_ui_pages.py -q

@@ -42,7 +42,10 @@ def build_app(settings: ServerSettings, *, routers: tuple = ()):
         store, blobs, timing=settings.timing,
         notifier=Notifier(store, webhook=settings.webhook), limits=settings.limits,
     )
-    return create_app(plane, tokens, routers=routers)
+    from modelop_spark.ui import include_ui
+
+    # the Command Center pages at /; an upload becomes the job's embedded data, so the job limit holds
+    return include_ui(create_app(plane, tokens, routers=routers), max_upload_bytes=settings.limits.max_job_bytes)
 
 
 def serve(settings: ServerSettings) -> None:

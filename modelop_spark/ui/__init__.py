@@ -1,0 +1,25 @@
+"""The Command Center: web pages served by the control plane itself at ``/``.
+
+``include_ui(app)`` adds the pages to a control-plane app (``build_app`` does it): a login page
+that takes a token, Home, Jobs (+ the Create Batch Job wizard), job detail, Models/snapshots with
+their Model Life Cycle, and Runtimes. Server-side Jinja2 templates, htmx (vendored under
+``static/``, ``make ui-assets``) for the live parts; every action is an API call made in process as
+the logged-in user.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from modelop_spark.ui.routes import DEFAULT_MAX_UPLOAD_BYTES, ui_router
+from modelop_spark.ui.sessions import SessionBook
+
+
+def include_ui(app: Any, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, sessions: SessionBook | None = None) -> Any:
+    app.state.ui_sessions = sessions or SessionBook()
+    app.state.ui_max_upload_bytes = max_upload_bytes
+    app.include_router(ui_router(max_upload_bytes=max_upload_bytes))
+    return app
+
+
+__all__ = ["include_ui"]
