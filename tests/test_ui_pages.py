@@ -333,3 +333,32 @@ def test_pages_fit_a_phone(browser, site):
         assert page.evaluate("document.activeElement.textContent") == "Skip to content"
     finally:
         page.context.close()
+
+
+def test_moc_makes_the_same_calls_dismiss_and_runtime_tags(site, capsys, monkeypatch):
+    from modelop_spark.moc.cli import main as moc
+
+    monkeypatch.setenv("MODELOP_URL", site.url)
+    monkeypatch.setenv("MODELOP_TOKEN", TOKEN)
+    job = site.api.post("/jobs", params={"stage": "PROD"}, json={"job_type": "batchjob", "snapshot": "cc-fraud", "inputs": [{"kind": "embedded", "name": "in", "records": [{"id": 1, "x": 1.0}]}], "outputs": [{"kind": "embedded", "name": "out"}]}).json()
+    note = wait_for(lambda: site.api.get("/notifications", params={"job": job["id"]}).json(), what="the no-match notification")[0]
+    capsys.readouterr()
+    assert moc(["notifications", "dismiss", str(note["id"])]) == 0
+    assert capsys.readouterr().out.strip() == f"notification {note['id']} dismissed"
+    assert moc(["notifications", "--undismissed", "--json"]) == 0
+    assert note["id"] not in [n["id"] for n in json.loads(capsys.readouterr().out)]
+    assert moc(["notifications", "dismiss", "999999"]) == 3
+    assert "no notification 999999" in capsys.readouterr().err
+    # an admin's tags outlive the agent registering again, and a waiting job is matched at once
+    assert moc(["runtime", "tags", "spark-dev-1", "--stage-tag", "DEV", "--stage-tag", "PROD"]) == 0
+    assert capsys.readouterr().out.strip() == "runtime spark-dev-1: stage tags DEV, PROD; service tags cc-fraud"
+    wait_for(lambda: site.api.get(f"/jobs/{job['id']}").json()["status"] == "COMPLETE", timeout=120, what="the PROD job on the re-tagged runtime")
+    runtime = next(r for r in site.api.get("/runtimes").json() if r["name"] == "spark-dev-1")
+    assert runtime["details"]["tags_set_by"] == "admin"
+    again = site.api.post("/runtimes", json={"name": "spark-dev-1", "stage_tags": ["DEV"], "service_tags": ["cc-fraud"], "capacity": runtime["capacity"],
+                                             "details": {k: v for k, v in runtime["details"].items() if k != "tags_set_by"}}).json()
+    assert again["runtime"]["stage_tags"] == ["DEV", "PROD"]  # what the agent registers does not undo the admin's edit
+    site.api.put(f"/runtimes/{runtime['id']}/tags", json={"stage_tags": ["DEV"], "service_tags": ["cc-fraud"]})
+    monkeypatch.setenv("MODELOP_TOKEN", VIEWER_TOKEN)
+    assert moc(["runtime", "tags", "spark-dev-1", "--stage-tag", "UAT"]) == 3
+    assert "may not admin" in capsys.readouterr().err
