@@ -197,7 +197,8 @@ def test_a_metrics_job_shows_its_roc_plot_and_report(admin, site, tmp_path):
     roc.wait_for()
     assert roc.evaluate("img => img.complete && img.naturalWidth > 100")
     report = page.frame_locator("iframe.report")
-    assert "ROC" in report.locator("body").inner_text() or report.locator("img[alt=roc]").count() == 1
+    report.locator("img[alt=roc]").wait_for()
+    assert "ROC AUC" in report.locator("body").inner_text()
     shot(page, "job-metrics")
 
 
