@@ -120,3 +120,11 @@ def test_what_the_job_page_shows():
     snapshot = {"manifest": {"lineage": {"parent": "p-1", "data": [{"url": "s3://b/k"}]}}, "description": "trained by job j-9"}
     assert views.lineage(snapshot) == [("parent", "p-1"), ("data", json.dumps([{"url": "s3://b/k"}])), ("training job", "j-9")]
     assert views.plots({"kind": "user metrics"}) == {}
+
+
+def test_after_login_only_a_path_on_this_site_is_followed():
+    from modelop_spark.ui.routes import _local_path
+
+    assert _local_path("/jobs?status=COMPLETE") == "/jobs?status=COMPLETE"
+    for elsewhere in ("//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"):
+        assert _local_path(elsewhere) == "/"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from modelop_spark.ui.routes import DEFAULT_MAX_UPLOAD_BYTES, ui_router
+from modelop_spark.ui.routes import DEFAULT_MAX_UPLOAD_BYTES, page_error, ui_router
 from modelop_spark.ui.sessions import SessionBook
 
 
@@ -19,6 +19,9 @@ def include_ui(app: Any, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, se
     app.state.ui_sessions = sessions or SessionBook()
     app.state.ui_max_upload_bytes = max_upload_bytes
     app.include_router(ui_router(max_upload_bytes=max_upload_bytes))
+    from starlette.exceptions import HTTPException
+
+    app.add_exception_handler(HTTPException, page_error)
     return app
 
 

@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from modelop_spark import __version__
 from modelop_spark._redact import redacted_logger
+from modelop_spark.controlplane.app import API as API_PREFIX
 from modelop_spark.controlplane.auth import ADMIN, APPROVE, WRITE
 from modelop_spark.ui import views, wizard
 from modelop_spark.ui.api import ApiRefused, InProcessApi
@@ -91,6 +92,17 @@ def _refused(request: Request, session: Session, exc: ApiRefused) -> HTMLRespons
 
 def _back(path: str, **query: str) -> RedirectResponse:
     return RedirectResponse(path + ("?" + urlencode(query) if query else ""), status_code=303)
+
+
+async def page_error(request: Request, exc: Exception) -> Response:
+    """Errors of the pages as a page with their one line; the API's own errors stay JSON."""
+    from fastapi.exception_handlers import http_exception_handler
+
+    status = getattr(exc, "status_code", 500)
+    if request.url.path.startswith(API_PREFIX) or status in (301, 302, 303, 307, 308):
+        return await http_exception_handler(request, exc)
+    session = _book(request).find(request.cookies.get(SESSION_COOKIE), now=time.time())
+    return _page(request, "error.html", session, status_code=status, message=str(getattr(exc, "detail", "")), code=str(status))
 
 
 def ui_router(*, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES) -> APIRouter:
@@ -206,7 +218,8 @@ def ui_router(*, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES) -> APIRouter:
         draft = session.drafts.get(draft_id)
         if draft is None or step not in wizard.STEPS:
             return _back("/jobs/new")
-        if form_data.get("back"):
+        if form_data.get("back"):  # keep what was typed on this step, checked when it is submitted
+            _copy_fields(draft, step, form_data)
             return await _wizard(request, session, draft_id, wizard.previous_step(step), {})
         errors = await _take_step(request, session, draft, step, form_data, max_upload_bytes)
         if errors:
@@ -299,11 +312,11 @@ def ui_router(*, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES) -> APIRouter:
                 snapshot = await api.get(f"/snapshots/{snapshot_id}")
                 versions = await api.get("/snapshots", model=snapshot["model"])
                 jobs_run = [j for j in await api.get("/jobs", model=snapshot["model"], limit=50) if j["snapshot_id"] == snapshot["id"]][:10]
-                instances = await _life_cycles(api, snapshot["id"])
+                instances, mlc_error = await _life_cycles(api, snapshot["id"])
         except ApiRefused as exc:
             return _refused(request, session, exc)
         return _page(request, "snapshot.html", session, nav="models", snapshot=snapshot, versions=versions, jobs=jobs_run,
-                     lineage=views.lineage(snapshot), instances=instances, error=error)
+                     lineage=views.lineage(snapshot), instances=instances, mlc_error=mlc_error, error=error)
 
     @router.get("/mlc/processes/{name}/diagram.svg")
     async def diagram(request: Request, name: str, highlight: str | None = None) -> Response:
@@ -372,25 +385,18 @@ async def _job_context(request: Request, session: Session, job_id: str) -> dict[
     }
 
 
-async def _life_cycles(api: InProcessApi, snapshot_id: str) -> list[dict[str, Any]] | None:
-    """The snapshot's life-cycle instances, or None when this control plane has no life cycles."""
+async def _life_cycles(api: InProcessApi, snapshot_id: str) -> tuple[list[dict[str, Any]] | None, str | None]:
+    """The snapshot's life-cycle instances (None when this control plane has no life cycles),
+    and the API's refusal, shown in the section without breaking the page."""
     try:
-        return await api.get("/mlc/instances", snapshot=snapshot_id)
+        return await api.get("/mlc/instances", snapshot=snapshot_id), None
     except ApiRefused as exc:
-        if exc.code == "NOT_FOUND_ROUTE":
-            return None
-        raise
+        return None, (None if exc.code == "NOT_FOUND_ROUTE" else exc.message)
 
 
 async def _take_step(request: Request, session: Session, draft: dict[str, Any], step: str, form: Any, max_upload_bytes: int) -> dict[str, str]:
     """Copy one step's fields into the draft and check them against the control plane."""
-    fields = {
-        "model": ("model",), "snapshot": ("snapshot",), "runtime": ("runtime_choice", "stage", "runtime"),
-        "type": ("job_type", "label_column", "score_column"), "schemas": ("schema_check",),
-        "inputs": ("input_kind", "input_url", "input_sql"), "outputs": ("output_kind", "output_name", "output_url", "output_table"),
-    }
-    for key in fields.get(step, ()):
-        draft[key] = str(form.get(key) or "").strip()
+    _copy_fields(draft, step, form)
     if step == "model" and draft.get("model") != draft.get("_model_for_snapshot"):
         draft.pop("snapshot", None)
         draft["_model_for_snapshot"] = draft.get("model")
@@ -404,6 +410,18 @@ async def _take_step(request: Request, session: Session, draft: dict[str, Any], 
         draft["input_records"], draft["input_filename"] = records, Path(upload.filename).name
     known = await _choices(request, session, draft, step)
     return wizard.check_step(step, draft, **known)
+
+
+STEP_FIELDS = {
+    "model": ("model",), "snapshot": ("snapshot",), "runtime": ("runtime_choice", "stage", "runtime"),
+    "type": ("job_type", "label_column", "score_column"), "schemas": ("schema_check",),
+    "inputs": ("input_kind", "input_url", "input_sql"), "outputs": ("output_kind", "output_name", "output_url", "output_table"),
+}
+
+
+def _copy_fields(draft: dict[str, Any], step: str, form: Any) -> None:
+    for key in STEP_FIELDS.get(step, ()):
+        draft[key] = str(form.get(key) or "").strip()
 
 
 async def _choices(request: Request, session: Session, draft: dict[str, Any], step: str) -> dict[str, Any]:
