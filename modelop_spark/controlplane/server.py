@@ -20,6 +20,8 @@ class ServerSettings:
     blob_store: str | None = None  # s3://bucket/prefix; default: files under data_dir/blobs
     timing: Timing = field(default_factory=Timing)
     limits: Limits = field(default_factory=Limits)
+    mlc_dir: Path | None = None  # life-cycle processes (*.bpmn, *.dmn); default conf/mlc
+    mlc_poll_seconds: float = 1.0
 
 
 def build_app(settings: ServerSettings, *, routers: tuple = ()):
@@ -42,7 +44,14 @@ def build_app(settings: ServerSettings, *, routers: tuple = ()):
         store, blobs, timing=settings.timing,
         notifier=Notifier(store, webhook=settings.webhook), limits=settings.limits,
     )
-    return create_app(plane, tokens, routers=routers)
+    from modelop_spark.mlc.api import router as mlc_router
+    from modelop_spark.mlc.lifecycles import LifeCycles
+    from modelop_spark.mlc.processes import DEFAULT_FOLDER, Catalog
+
+    lifecycles = LifeCycles(plane, Catalog.load(settings.mlc_dir or DEFAULT_FOLDER), poll_seconds=settings.mlc_poll_seconds)
+    app = create_app(plane, tokens, routers=(mlc_router, *routers))
+    app.state.lifecycles = lifecycles
+    return app
 
 
 def serve(settings: ServerSettings) -> None:
