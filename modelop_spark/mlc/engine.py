@@ -24,6 +24,7 @@ from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.task_spec import BpmnTaskSpecConverter
+from SpiffWorkflow.bpmn.specs.defaults import StartEvent
 from SpiffWorkflow.bpmn.specs.mixins import BpmnSpecMixin, ServiceTaskMixin
 from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
 from SpiffWorkflow.camunda.parser import CamundaParser
@@ -127,6 +128,11 @@ def advance(workflow: BpmnWorkflow) -> None:
         workflow.do_engine_steps()
     except SpiffWorkflowException as exc:
         raise SpecError(f"process step failed: {exc}") from exc
+
+
+def start_event(workflow: BpmnWorkflow):
+    """The spec of the process's start event (for the history's first line), or None."""
+    return next((t for t in workflow.spec.task_specs.values() if isinstance(t, StartEvent)), None)
 
 
 def waiting_service_task(workflow: BpmnWorkflow):

@@ -107,8 +107,8 @@ class LifeCycles:
             process=name, snapshot_id=snapshot["id"], model_name=snapshot["model"], state=State.RUNNING,
             workflow=engine.serialize(workflow), now=now,
         )
-        start = workflow.get_tasks()[0].task_spec
-        first = _entry(getattr(start, "bpmn_id", None) or "start", getattr(start, "bpmn_name", None) or "started", outcome="started", user=user)
+        start = engine.start_event(workflow)
+        first = _entry(start.bpmn_id if start else None, (start.bpmn_name if start else None) or "started", outcome="started", user=user)
         self.store.save(instance, now=now, history=[first])
         log.info("life cycle %s (%s) started for snapshot %s of %s", instance["id"], name, snapshot["id"], snapshot["model"])
         self.advance(instance["id"])
