@@ -135,6 +135,7 @@ class LifeCycleRow(Base):
     snapshot_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
     model_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
     state: Mapped[str] = mapped_column(String(20), index=True)
+    trigger: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # {"by": "snapshot"|"user"|"schedule", ...}
     current_step: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # {id, name}
     waiting_for: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # {stage, role}
     history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)

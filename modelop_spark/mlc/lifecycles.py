@@ -23,7 +23,7 @@ from modelop_spark.controlplane.notifications import Kind
 from modelop_spark.controlplane.service import ControlPlane
 from modelop_spark.controlplane.store import Conflict
 from modelop_spark.errors import ModelOpSparkError, SpecError
-from modelop_spark.mlc import engine, handlers
+from modelop_spark.mlc import engine, handlers, schedules
 from modelop_spark.mlc.processes import Catalog, select
 from modelop_spark.mlc.store import LifeCycleStore
 
@@ -72,8 +72,26 @@ class LifeCycles:
                 log.warning("life-cycle tick failed", exc_info=True)
 
     def tick(self) -> None:
+        self.fire_schedules(time.time())
         for instance in self.store.list(states=(State.RUNNING,)):
             self.advance(instance["id"])
+
+    def fire_schedules(self, now: float) -> list[str]:
+        """Start the processes whose schedule came due since it last fired (or since this control
+        plane started); the ids of the instances started."""
+        started = []
+        for schedule in self.catalog.schedules:
+            fired = [i["trigger"].get("due", 0.0) for i in self.store.list(process=schedule.process) if i["trigger"].get("schedule") == schedule.name]
+            due = schedules.due(schedule.cron, after=max([self.plane.started_at, *fired]), now=now)
+            if due is None:
+                continue
+            trigger = {"by": "schedule", "schedule": schedule.name, "due": due}
+            try:
+                snapshot = self.plane.get_snapshot(schedule.model)
+                started.append(self.start_instance(schedule.process, snapshot, user=None, training_data=schedule.data, trigger=trigger)["id"])
+            except ModelOpSparkError as exc:
+                self.plane.notifier.notify(Kind.MLC_FAILED, f"schedule {schedule.name} could not start {schedule.process}: {exc.message}")
+        return started
 
     # -- starting ----------------------------------------------------------------------------------
 
@@ -83,7 +101,7 @@ class LifeCycles:
             return
         process = select(self.catalog.processes.values(), service_tags=snapshot["service_tags"], model_name=snapshot["model"] or "")
         if process is not None:
-            self.start_instance(process.name, snapshot, user=None)
+            self.start_instance(process.name, snapshot, user=None, trigger={"by": "snapshot-created"})
 
     def start_process(self, name: str, *, model: str, data: str | None, principal: Principal) -> dict[str, Any]:
         """``POST /mlc/start``: a process started by hand (the re-train) for a model's newest snapshot."""
@@ -93,9 +111,11 @@ class LifeCycles:
         if data is not None and "://" not in data:
             raise SpecError(f"data {data}: give the labeled data as a URL the runtimes can read (file://, s3://, hdfs://)")
         snapshot = self.plane.get_snapshot(model)
-        return self.start_instance(name, snapshot, user=principal.name, training_data=data)
+        return self.start_instance(name, snapshot, user=principal.name, training_data=data, trigger={"by": "user", "user": principal.name})
 
-    def start_instance(self, name: str, snapshot: dict[str, Any], *, user: str | None, training_data: str | None = None) -> dict[str, Any]:
+    def start_instance(
+        self, name: str, snapshot: dict[str, Any], *, user: str | None, trigger: dict[str, Any], training_data: str | None = None,
+    ) -> dict[str, Any]:
         definition = engine.load_definition(self.catalog.bpmn(name), dmn=self.catalog.dmn_files(), filename=self.catalog.get(name).file)
         data = {
             "snapshot_id": snapshot["id"], "model": snapshot["model"], "version": snapshot["version"],
@@ -104,7 +124,7 @@ class LifeCycles:
         workflow = definition.new_workflow(data)
         now = time.time()
         instance = self.store.create(
-            process=name, snapshot_id=snapshot["id"], model_name=snapshot["model"], state=State.RUNNING,
+            process=name, snapshot_id=snapshot["id"], model_name=snapshot["model"], state=State.RUNNING, trigger=trigger,
             workflow=engine.serialize(workflow), now=now,
         )
         start = engine.start_event(workflow)
@@ -247,7 +267,7 @@ class LifeCycles:
                 stage = None
         return {
             "id": row["id"], "process": row["process"], "snapshot_id": row["snapshot_id"], "model_name": row["model_name"],
-            "state": row["state"], "stage": stage, "current_step": row["current_step"], "waiting_for": row["waiting_for"],
+            "state": row["state"], "stage": stage, "trigger": row["trigger"], "current_step": row["current_step"], "waiting_for": row["waiting_for"],
             "history": row["history"], "error": row["error"],
             "created_at": resources.iso(row["created_at"]), "updated_at": resources.iso(row["updated_at"]),
         }

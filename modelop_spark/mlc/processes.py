@@ -25,6 +25,7 @@ from typing import Any
 from lxml import etree
 
 from modelop_spark.errors import SpecError
+from modelop_spark.mlc import schedules as _schedules
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -96,6 +97,7 @@ class Catalog:
 
     folder: Path
     processes: Mapping[str, ProcessInfo]
+    schedules: tuple[_schedules.Schedule, ...] = ()
 
     @classmethod
     def load(cls, folder: Path) -> Catalog:
@@ -104,7 +106,8 @@ class Catalog:
         found = {}
         for path in sorted(folder.glob("*.bpmn")):
             found[path.stem] = describe(path.read_bytes(), name=path.stem, file=path.name)
-        return cls(folder, found)
+        schedules = _schedules.load(folder / _schedules.FILE_NAME, processes=set(found))
+        return cls(folder, found, tuple(schedules))
 
     def get(self, name: str) -> ProcessInfo:
         if name not in self.processes:

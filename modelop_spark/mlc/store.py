@@ -18,9 +18,11 @@ class LifeCycleStore:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def create(self, *, process: str, snapshot_id: str | None, model_name: str | None, state: str, workflow: str, now: float) -> dict[str, Any]:
+    def create(
+        self, *, process: str, snapshot_id: str | None, model_name: str | None, state: str, trigger: dict[str, Any], workflow: str, now: float,
+    ) -> dict[str, Any]:
         row = LifeCycleRow(
-            id=new_id(), process=process, snapshot_id=snapshot_id, model_name=model_name, state=state, current_step=None,
+            id=new_id(), process=process, snapshot_id=snapshot_id, model_name=model_name, state=state, trigger=trigger, current_step=None,
             waiting_for=None, history=[], workflow=workflow, error=None, version=1, created_at=now, updated_at=now,
         )
         with self.store.session() as s, s.begin():
@@ -34,10 +36,12 @@ class LifeCycleStore:
                 raise NotFound(f"no life cycle {instance_id}; 'moc mlc list' shows them")
             return _columns(row)
 
-    def list(self, *, snapshot_id: str | None = None, states: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    def list(self, *, snapshot_id: str | None = None, states: tuple[str, ...] = (), process: str | None = None) -> list[dict[str, Any]]:
         query = select(LifeCycleRow).order_by(LifeCycleRow.created_at.desc())
         if snapshot_id:
             query = query.where(LifeCycleRow.snapshot_id == snapshot_id)
+        if process:
+            query = query.where(LifeCycleRow.process == process)
         if states:
             query = query.where(LifeCycleRow.state.in_(states))
         with self.store.session() as s:

@@ -20,6 +20,7 @@ def upgrade() -> None:
     sa.Column('snapshot_id', sa.String(length=36), nullable=True),
     sa.Column('model_name', sa.String(length=200), nullable=True),
     sa.Column('state', sa.String(length=20), nullable=False),
+    sa.Column('trigger', sa.JSON(), nullable=False),
     sa.Column('current_step', sa.JSON(), nullable=True),
     sa.Column('waiting_for', sa.JSON(), nullable=True),
     sa.Column('history', sa.JSON(), nullable=False),
