@@ -112,6 +112,15 @@ def test_a_camunda_modeler_bpmn_and_dmn_pair_loads_unchanged_and_runs():
     assert resumed.is_completed()
 
 
+def test_camunda_conditions_in_juel_read_as_python():
+    assert engine.python_expression("${approved && !rejected || passes == true}") == "approved  and   not rejected  or  passes == true"
+    assert engine.python_expression("passes != True") == "passes != True"
+    bpmn = (DATA / "risk-review.bpmn").read_bytes().replace(b'review == "manual"', b'${review == "manual"}')
+    workflow = engine.load_definition(bpmn, dmn=[(DATA / "risk-review.dmn").read_bytes()]).new_workflow({"auc": 0.5})
+    engine.advance(workflow)
+    assert engine.waiting_user_task(workflow).task_spec.bpmn_id == "Task_Review"
+
+
 def test_the_operationalize_process_resumes_from_its_saved_state_at_the_same_task():
     definition = engine.load_definition((DEFAULT_FOLDER / "operationalize-batch-model.bpmn").read_bytes())
     workflow = definition.new_workflow({"snapshot_id": "s"})

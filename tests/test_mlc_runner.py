@@ -42,16 +42,29 @@ def lifecycles(tmp_path) -> LifeCycles:
     return cycles
 
 
-def _archive() -> bytes:
+def _archive(files: dict[str, bytes] | None = None) -> bytes:
     import io
     import tarfile
 
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as bundle:
-        entry = tarfile.TarInfo("model.py")
-        entry.size = 0
-        bundle.addfile(entry, io.BytesIO(b""))
+        for name, content in (files or {"model.py": b""}).items():
+            entry = tarfile.TarInfo(name)
+            entry.size = len(content)
+            bundle.addfile(entry, io.BytesIO(content))
     return buffer.getvalue()
+
+
+def test_test_data_named_in_snapshot_json_is_read_from_the_archive(lifecycles):
+    plane = lifecycles.plane
+    archive = _archive({"model.py": b"", "snapshot.json": b'{"test_data": "data/test.csv"}', "data/test.csv": b"id,x\n1,2\n"})
+    snapshot = plane.add_snapshot(model="cc-fraud", archive=plane.blobs.put_bytes(archive), archive_name="s.tar.gz", version="3",
+                                  description=None, service_tags=["cc-fraud"], runtimes=[])
+    assert snapshot["test_data"] == {"path": "data/test.csv"}
+    assert plane.snapshot_file(snapshot["id"], "data/test.csv") == b"id,x\n1,2\n"
+    cycle = lifecycles.list(snapshot_id=snapshot["id"])[0]
+    job = next(j for j in plane.list_jobs() if j["snapshot_id"] == snapshot["id"])
+    assert cycle["current_step"]["id"] == "Task_TestDev" and job["inputs"][0] == {"kind": "embedded", "name": "test.csv", "records": 1}
 
 
 def test_due_is_the_latest_fire_time_since_the_last_one():

@@ -6,7 +6,8 @@ pattern) is a *waiting* task here: the engine stops at it and our life-cycle run
 (create a job, wait for it, evaluate a DMN...) and completes it. Everything else (gateways, script
 tasks, business rule tasks with DMN, user tasks) is SpiffWorkflow's own. Expressions are Python
 (SpiffWorkflow's script engine) with FEEL's ``true``, ``false`` and ``null`` defined, so Camunda
-DMN output entries such as ``true`` or ``"a reason"`` evaluate as they do in Camunda.
+DMN output entries such as ``true`` or ``"a reason"`` evaluate as they do in Camunda, and a
+Camunda condition ``${approved && passes}`` is read as ``approved and passes``.
 
 A workflow is serialized to JSON (spec included) after every step; a running instance keeps the
 process definition it started with even when the file changes.
@@ -14,6 +15,7 @@ process definition it started with even when the file changes.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -66,8 +68,31 @@ class LifeCycleParser(CamundaParser):
     }
 
 
+_JUEL = re.compile(r"^\s*[$#]\{(.*)\}\s*$", re.S)
+_JUEL_WORDS = ((re.compile(r"&&"), " and "), (re.compile(r"\|\|"), " or "), (re.compile(r"!(?!=)"), " not "))
+
+
+def python_expression(expression: str) -> str:
+    """A Camunda condition as Python: ``${approved && passes}`` -> ``approved and passes``. Plain
+    Python passes through unchanged (no ``${...}`` wrapper)."""
+    wrapped = _JUEL.match(expression or "")
+    if not wrapped:
+        return expression
+    inner = wrapped.group(1)
+    for pattern, word in _JUEL_WORDS:
+        inner = pattern.sub(word, inner)
+    return inner.strip()
+
+
+class LifeCycleScriptEngine(PythonScriptEngine):
+    """SpiffWorkflow's Python engine, reading Camunda's ``${...}`` conditions too."""
+
+    def evaluate(self, task, expression, external_context=None):
+        return super().evaluate(task, python_expression(expression), external_context)
+
+
 def script_engine() -> PythonScriptEngine:
-    return PythonScriptEngine(environment=TaskDataEnvironment(dict(FEEL_LITERALS)))
+    return LifeCycleScriptEngine(environment=TaskDataEnvironment(dict(FEEL_LITERALS)))
 
 
 _CONFIG = dict(DEFAULT_CONFIG)
