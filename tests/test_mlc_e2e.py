@@ -180,7 +180,9 @@ def test_a_passing_snapshot_walks_dev_sit_prod_with_two_approvals(env, capsys, t
     assert ran == [("metrics", "dev-1", "COMPLETE"), ("scoring", "dev-1", "COMPLETE"), ("scoring", "prod-1", "COMPLETE"), ("scoring", "sit-1", "COMPLETE")]
     assert len(jobs) == 4
     code, out, _ = run_moc(capsys, "mlc", "show", done["id"])
-    assert code == 0 and "COMPLETE" in out and "approver-ann" in out
+    assert code == 0 and "COMPLETE" in out and "approver-ann" in out and "metrics: rows=7, tpr=0.8" in out
+    code, out, _ = run_moc(capsys, "snapshot", "show", snapshot["id"])
+    assert code == 0 and "PROD" in out and done["id"] in out and "operationalize-batch-model" in out
 
 
 def test_a_snapshot_whose_dmn_fails_stops_after_the_dev_test_with_the_rule_s_reason(env, capsys, tmp_path):

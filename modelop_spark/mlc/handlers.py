@@ -137,7 +137,14 @@ def testjob(step: Step) -> Outcome:
     metrics = result.get("metrics")
     if not isinstance(metrics, dict):
         raise StepFailed(f"testjob {step.memory['job_id']} returned no metrics; the model's metrics function must yield one dict")
-    return Done({"metrics": metrics}, (step.memory["job_id"],), "metrics: " + ", ".join(f"{k}={v}" for k, v in sorted(metrics.items())))
+    return Done({"metrics": metrics}, (step.memory["job_id"],), "metrics: " + _scalars(metrics))
+
+
+def _scalars(metrics: Mapping[str, Any], limit: int = 300) -> str:
+    """The plain-number metrics for the history line (a report's nested tables stay in the result)."""
+    text = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in sorted(metrics.items())
+                     if isinstance(v, (int, float, str, bool)))
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def deploy(step: Step) -> Outcome:

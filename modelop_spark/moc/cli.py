@@ -120,11 +120,19 @@ def _test_data(argument: str | None) -> tuple[str | None, dict[str, Path]]:
 def snapshot_show(args: argparse.Namespace) -> int:
     with _client(args) as client:
         snapshot = client.get(f"/snapshots/{args.snapshot}")
-    return _emit(args, snapshot, lambda s: _table(f"snapshot {s['id']}", ["field", "value"], [
-        ["model", s["model"]], ["version", s["version"]], ["stage", s.get("stage") or "-"], ["service tags", ", ".join(s["service_tags"])],
-        ["test data", (s.get("test_data") or {}).get("url") or (s.get("test_data") or {}).get("path")], ["parent", s.get("parent_id")],
-        ["description", s["description"]], ["created", s["created_at"]],
-    ]))
+        cycles = [] if args.json else client.get("/mlc/instances", snapshot=snapshot["id"])
+
+    def show(s: dict[str, Any]) -> None:
+        _table(f"snapshot {s['id']}", ["field", "value"], [
+            ["model", s["model"]], ["version", s["version"]], ["stage", s.get("stage") or "-"], ["service tags", ", ".join(s["service_tags"])],
+            ["test data", (s.get("test_data") or {}).get("url") or (s.get("test_data") or {}).get("path")], ["parent", s.get("parent_id")],
+            ["description", s["description"]], ["created", s["created_at"]],
+        ])
+        if cycles:
+            _table("life cycles", ["id", "process", "state", "current step", "updated"],
+                   [[c["id"], c["process"], c["state"], (c.get("current_step") or {}).get("name"), c["updated_at"]] for c in cycles])
+
+    return _emit(args, snapshot, show)
 
 
 def snapshot_list(args: argparse.Namespace) -> int:
