@@ -74,7 +74,10 @@ class LifeCycles:
     def tick(self) -> None:
         self.fire_schedules(time.time())
         for instance in self.store.list(states=(State.RUNNING,)):
-            self.advance(instance["id"])
+            try:
+                self.advance(instance["id"])
+            except Exception:  # one instance that cannot be advanced (a database hiccup) must not hold up the others
+                log.warning("life cycle %s: could not advance it this tick", instance["id"], exc_info=True)
 
     def fire_schedules(self, now: float) -> list[str]:
         """Start the processes whose schedule came due since it last fired (or since this control
