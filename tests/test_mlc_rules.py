@@ -87,6 +87,12 @@ def test_the_shipped_processes_declare_what_they_handle_and_their_stages():
         catalog.get("nope")
 
 
+def test_a_folder_with_a_process_the_engine_refuses_does_not_load(tmp_path):
+    (tmp_path / "mine.bpmn").write_bytes((DEFAULT_FOLDER / "retrain.bpmn").read_bytes().replace(b' camunda:topic="trainingjob"', b""))
+    with pytest.raises(SpecError, match='mine.bpmn: a service task needs camunda:type="external" and camunda:topic'):
+        Catalog.load(tmp_path)
+
+
 def test_an_unknown_trigger_is_refused_naming_the_file():
     bpmn = (DATA / "risk-review.bpmn").read_bytes().replace(
         b'isExecutable="true">', b'isExecutable="true"><bpmn:extensionElements><camunda:properties><camunda:property name="trigger" value="nightly" /></camunda:properties></bpmn:extensionElements>'
@@ -131,6 +137,14 @@ def test_the_operationalize_process_resumes_from_its_saved_state_at_the_same_tas
     again = engine.waiting_service_task(resumed)
     assert again.task_spec.bpmn_id == "Task_TestDev" and again.internal_data == {"job_id": "job-1"}
     assert engine.properties(again) == {"stage": "DEV", "topic": "testjob"}
+
+
+def test_every_shipped_and_test_file_is_valid_bpmn_2_and_dmn_by_their_schemas():
+    for bpmn in [*DEFAULT_FOLDER.glob("*.bpmn"), DATA / "risk-review.bpmn"]:
+        engine.load_definition(bpmn.read_bytes(), dmn=[p.read_bytes() for p in [*DEFAULT_FOLDER.glob("*.dmn"), *DATA.glob("*.dmn")]], filename=bpmn.name)
+    broken = (DATA / "risk-review.bpmn").read_bytes().replace(b"<bpmn:incoming>Flow_3</bpmn:incoming>", b"<bpmn:arrival>Flow_3</bpmn:arrival>")
+    with pytest.raises(SpecError, match="risk-review.bpmn: .*arrival"):
+        engine.load_definition(broken, dmn=[(DATA / "risk-review.dmn").read_bytes()], filename="risk-review.bpmn")
 
 
 def test_a_service_task_without_a_topic_is_refused_at_load():

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lxml import etree
-from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
+from SpiffWorkflow.bpmn.parser.BpmnParser import BpmnValidator, full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
@@ -117,8 +117,9 @@ class Definition:
 
 def load_definition(bpmn: bytes, *, dmn: Iterable[bytes] = (), filename: str = "process.bpmn") -> Definition:
     """Parse a BPMN document (its first executable process) and its DMN documents; a file the
-    engine cannot read is one SpecError naming the file and the element."""
-    parser = LifeCycleParser()
+    engine cannot read, or that breaks the BPMN 2.0 / DMN schema, is one SpecError naming the file
+    and the element."""
+    parser = LifeCycleParser(validator=BpmnValidator())
     try:
         for index, document in enumerate(dmn):
             parser.add_dmn_str(document, filename=f"{filename}#dmn{index}")

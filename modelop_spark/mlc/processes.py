@@ -103,9 +103,13 @@ class Catalog:
     def load(cls, folder: Path) -> Catalog:
         if not folder.is_dir():
             raise SpecError(f"life-cycle processes folder {folder} does not exist; give --mlc-dir with the .bpmn files")
+        from modelop_spark.mlc.engine import load_definition
+
         found = {}
+        tables = [path.read_bytes() for path in sorted(folder.glob("*.dmn"))]
         for path in sorted(folder.glob("*.bpmn")):
             found[path.stem] = describe(path.read_bytes(), name=path.stem, file=path.name)
+            load_definition(path.read_bytes(), dmn=tables, filename=path.name)  # a file the engine refuses stops the start
         schedules = _schedules.load(folder / _schedules.FILE_NAME, processes=set(found))
         return cls(folder, found, tuple(schedules))
 
