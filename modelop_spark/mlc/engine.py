@@ -132,7 +132,7 @@ def load_definition(bpmn: bytes, *, dmn: Iterable[bytes] = (), filename: str = "
         definition.parser.get_spec(definition.process_id)  # parse now: errors surface at load time
         return definition
     except ValidationException as exc:
-        raise SpecError(f"{filename}: {exc}") from exc
+        raise SpecError(f"{filename}: {str(exc).strip().rstrip('.')}") from exc
     except etree.XMLSyntaxError as exc:
         raise SpecError(f"{filename}: not well-formed XML: {exc}") from exc
 
