@@ -214,6 +214,8 @@ def _snapshot_dmn(step: Step) -> tuple[bytes, str]:
 
 
 def notify(step: Step) -> Outcome:
+    if not step.memory.get("sending"):  # win the step first: two control planes never both send it
+        return Remember({"sending": True})
     outcome = (step.props.get("outcome") or "").upper()
     who = f"model {step.data.get('model')} snapshot {step.data.get('version')} ({step.data.get('snapshot_id')})"
     if outcome == "FAILED":
