@@ -27,6 +27,7 @@ from tests.test_controlplane_e2e import (
     start_control_plane,
     stop,
     wait_for,
+    webhook_receiver,
 )
 
 pytestmark = pytest.mark.controlplane
@@ -81,10 +82,9 @@ def plane(spark, tmp_path_factory) -> Iterator[dict]:
     root = tmp_path_factory.mktemp("mlc")
     tokens = root / "tokens.toml"
     tokens.write_text("".join(f'[[user]]\nname = "{name}"\nroles = ["{role}"]\ntoken = "{token}"\n\n' for name, (role, token) in TOKENS.items()))
-    extra = ("--tokens", str(tokens), "--mlc-poll-seconds", "0.3")
-    with control_plane(root / "data", extra=extra) as server:
+    with webhook_receiver() as (hook, received), control_plane(root / "data", extra=("--tokens", str(tokens), "--mlc-poll-seconds", "0.3", "--webhook", hook)) as server:
         agents = [start_agent(server.url, f"{stage.lower()}-1", [stage, "cc-fraud"], root / f"agent-{stage}", spark) for stage in ("DEV", "SIT", "PROD")]
-        state = {"server": server, "root": root}
+        state = {"server": server, "root": root, "webhook": received}
         os.environ["MODELOP_URL"], os.environ["MODELOP_TOKEN"] = server.url, TOKEN
         try:
             assert moc(["model", "create", "cc-fraud"]) == 0
@@ -191,6 +191,7 @@ def test_a_snapshot_whose_dmn_fails_stops_after_the_dev_test_with_the_rule_s_rea
     assert instance["stage"] is None and [j["job_type"] for j in jobs_of(capsys, snapshot["id"])] == ["metrics"]
     notes = [n for n in moc_json(capsys, "notifications") if n["kind"] == "MLC_FAILED" and instance["id"] in n["message"]]
     assert len(notes) == 1 and "failed its test: TPR at or below threshold 0.45" in notes[0]["message"]  # the default table's rule
+    wait_for(lambda: any(n["id"] == notes[0]["id"] for n in env["webhook"]), what="the MLC_FAILED notification at the webhook (a ticket)")
     code, _, err = run_moc(capsys, "mlc", "approve", instance["id"])
     assert code == 3 and f"life cycle {instance['id']} is FAILED, not waiting for an approval; nothing changed" in err
 
