@@ -81,9 +81,11 @@ async def create_snapshot(
     runtime: Annotated[list[str] | None, Query()] = None,
     filename: str = "snapshot.tar.gz",
     location: str | None = None,
+    test_data: str | None = None,
     x_content_sha256: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
-    """Upload a snapshot archive (.tar.gz or .zip) as the request body, or give its ``location``."""
+    """Upload a snapshot archive (.tar.gz or .zip) as the request body, or give its ``location``.
+    ``test_data``: a URL, or a file's path inside the archive (the life cycle's test data)."""
     from starlette.concurrency import run_in_threadpool
 
     archive = None
@@ -93,7 +95,7 @@ async def create_snapshot(
         )
     return await run_in_threadpool(
         cp.add_snapshot, model=model, archive=archive, archive_name=filename, version=version, description=description,
-        service_tags=list(service_tag or ()), runtimes=list(runtime or ()), location=location,
+        service_tags=list(service_tag or ()), runtimes=list(runtime or ()), location=location, test_data=test_data,
     )
 
 
@@ -254,11 +256,12 @@ def create_app(plane_: ControlPlane, tokens: TokenBook, *, routers: tuple[APIRou
 
     @app.exception_handler(ModelOpSparkError)
     async def our_error(_request: Request, exc: ModelOpSparkError) -> JSONResponse:
-        return JSONResponse({"error": exc.to_dict()}, status_code=exc.http_status)
+        # "detail": the one line, where FastAPI's own errors put it too
+        return JSONResponse({"error": exc.to_dict(), "detail": exc.message}, status_code=exc.http_status)
 
     @app.exception_handler(ValueError)
     async def bad_value(_request: Request, exc: ValueError) -> JSONResponse:
-        return JSONResponse({"error": {"code": "INVALID_REQUEST", "message": str(exc)}}, status_code=400)
+        return JSONResponse({"error": {"code": "INVALID_REQUEST", "message": str(exc)}, "detail": str(exc)}, status_code=400)
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, Any]:

@@ -40,7 +40,8 @@ ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
     "operator": frozenset({READ, WRITE}),  # models, snapshots, jobs
     "viewer": frozenset({READ}),
     "runtime": frozenset({READ, RUN}),  # a runtime agent: register, claim, report
-    "approver": frozenset({READ, APPROVE}),  # model life-cycle approvals
+    "approver": frozenset({READ, APPROVE}),  # model life-cycle approvals, also of stages that ask for this role (PROD)
+    "reviewer": frozenset({READ, APPROVE}),  # life-cycle approvals of stages that ask for no role (SIT)
 }
 
 

@@ -29,6 +29,8 @@ def add_control_plane_commands(commands) -> None:
     serve.add_argument("--long-poll-seconds", type=float, default=20.0, help="longest wait of a runtime's claim request (default 20)")
     serve.add_argument("--max-upload-mb", type=int, default=512, help="largest snapshot archive accepted (default 512)")
     serve.add_argument("--max-job-mb", type=int, default=64, help="largest job document, embedded data included (default 64)")
+    serve.add_argument("--mlc-dir", type=Path, help="folder of model life-cycle processes (*.bpmn) and default DMN tables (default: the shipped conf/mlc)")
+    serve.add_argument("--mlc-poll-seconds", type=float, default=1.0, help="how often running life cycles look at their jobs (default 1)")
     serve.add_argument("--log-format", choices=("text", "json"), default="text", help="json: one JSON object per line")
     serve.set_defaults(handler=_serve)
 
@@ -55,6 +57,7 @@ def _serve(args: argparse.Namespace) -> int:
     settings = ServerSettings(
         data_dir=args.data, host=args.host, port=args.port, database=args.database or os.environ.get(DATABASE_ENV),
         tokens_file=args.tokens, webhook=args.webhook, blob_store=args.blob_store, timing=timing,
+        mlc_dir=args.mlc_dir, mlc_poll_seconds=max(args.mlc_poll_seconds, 0.05),
         limits=Limits(max_snapshot_bytes=args.max_upload_mb * MB, max_job_bytes=args.max_job_mb * MB, max_result_bytes=args.max_job_mb * MB),
     )
     try:

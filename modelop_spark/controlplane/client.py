@@ -112,10 +112,12 @@ class Client:
 
     def upload_snapshot(
         self, archive: bytes, *, model: str, filename: str, sha256: str, service_tags: Iterable[str] = (),
-        version: str | None = None, description: str | None = None, runtimes: Iterable[str] = (),
+        version: str | None = None, description: str | None = None, runtimes: Iterable[str] = (), test_data: str | None = None,
     ) -> dict[str, Any]:
         params: list[tuple[str, str]] = [("model", model), ("filename", filename)]
         params += [("service_tag", t) for t in service_tags] + [("runtime", r) for r in runtimes]
+        if test_data:
+            params.append(("test_data", test_data))
         if version:
             params.append(("version", version))
         if description:
@@ -128,11 +130,11 @@ class Client:
 
     def post_snapshot_location(
         self, location: str, *, model: str, service_tags: Iterable[str] = (), version: str | None = None,
-        description: str | None = None, runtimes: Iterable[str] = (),
+        description: str | None = None, runtimes: Iterable[str] = (), test_data: str | None = None,
     ) -> dict[str, Any]:
         params: list[tuple[str, str]] = [("model", model), ("location", location)]
         params += [("service_tag", t) for t in service_tags] + [("runtime", r) for r in runtimes]
-        params += [(k, v) for k, v in (("version", version), ("description", description)) if v]
+        params += [(k, v) for k, v in (("version", version), ("description", description), ("test_data", test_data)) if v]
         return self.request("POST", "/snapshots", params=params).json()
 
     def snapshot_archive(self, snapshot_id: str) -> tuple[bytes, str | None]:

@@ -24,9 +24,16 @@ class Kind(StrEnum):
     JOB_ERROR = "JOB_ERROR"
     NO_MATCHING_RUNTIME = "NO_MATCHING_RUNTIME"
     RUNTIME_DOWN = "RUNTIME_DOWN"
+    MLC_FAILED = "MLC_FAILED"  # a life cycle's test failed (the DMN rule's reason) or a step failed
+    MLC_REJECTED = "MLC_REJECTED"
+    MLC_APPROVAL_NEEDED = "MLC_APPROVAL_NEEDED"
+    MLC_NOTICE = "MLC_NOTICE"
 
 
-SEVERITY = {Kind.JOB_ERROR: "ERROR", Kind.NO_MATCHING_RUNTIME: "WARNING", Kind.RUNTIME_DOWN: "ERROR"}
+SEVERITY = {
+    Kind.JOB_ERROR: "ERROR", Kind.NO_MATCHING_RUNTIME: "WARNING", Kind.RUNTIME_DOWN: "ERROR",
+    Kind.MLC_FAILED: "ERROR", Kind.MLC_REJECTED: "WARNING", Kind.MLC_APPROVAL_NEEDED: "INFO", Kind.MLC_NOTICE: "INFO",
+}
 
 
 def as_resource(row: dict[str, Any]) -> dict[str, Any]:

@@ -29,6 +29,10 @@ def snapshot(row: dict[str, Any], *, model_name: str | None = None) -> dict[str,
         "archive": {"name": row["archive_name"], "sha256": row["archive_sha256"], "size": row["archive_size"]} if row["archive_sha256"] else None,
         "location": row["location"],
         "manifest": row["manifest"],
+        "stage": row.get("stage"),
+        "test_data": row.get("test_data"),
+        "parent_id": row.get("parent_id"),
+        "trained_by_job": row.get("trained_by_job"),
         "created_at": iso(row["created_at"]),
     }
 

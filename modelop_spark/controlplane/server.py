@@ -20,6 +20,8 @@ class ServerSettings:
     blob_store: str | None = None  # s3://bucket/prefix; default: files under data_dir/blobs
     timing: Timing = field(default_factory=Timing)
     limits: Limits = field(default_factory=Limits)
+    mlc_dir: Path | None = None  # life-cycle processes (*.bpmn, *.dmn); default conf/mlc
+    mlc_poll_seconds: float = 1.0
 
 
 def build_app(settings: ServerSettings, *, routers: tuple = ()):
@@ -42,10 +44,16 @@ def build_app(settings: ServerSettings, *, routers: tuple = ()):
         store, blobs, timing=settings.timing,
         notifier=Notifier(store, webhook=settings.webhook), limits=settings.limits,
     )
+    from modelop_spark.mlc.api import router as mlc_router
+    from modelop_spark.mlc.lifecycles import LifeCycles
+    from modelop_spark.mlc.processes import DEFAULT_FOLDER, Catalog
     from modelop_spark.ui import include_ui
 
+    lifecycles = LifeCycles(plane, Catalog.load(settings.mlc_dir or DEFAULT_FOLDER), poll_seconds=settings.mlc_poll_seconds)
+    app = create_app(plane, tokens, routers=(mlc_router, *routers))
+    app.state.lifecycles = lifecycles
     # the Command Center pages at /; an upload becomes the job's embedded data, so the job limit holds
-    return include_ui(create_app(plane, tokens, routers=routers), max_upload_bytes=settings.limits.max_job_bytes)
+    return include_ui(app, max_upload_bytes=settings.limits.max_job_bytes)
 
 
 def serve(settings: ServerSettings) -> None:

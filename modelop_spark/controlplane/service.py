@@ -35,7 +35,7 @@ from modelop_spark.controlplane.matching import (
 from modelop_spark.controlplane.notifications import Kind, Notifier
 from modelop_spark.controlplane.states import JobStatus
 from modelop_spark.controlplane.store import NotFound, Store, new_id
-from modelop_spark.errors import ControlPlaneError, SpecError
+from modelop_spark.errors import ControlPlaneError, ModelOpSparkError, SpecError
 
 log = redacted_logger("modelop_spark.controlplane")
 
@@ -61,6 +61,10 @@ class ControlPlane:
         self._stop = threading.Event()
         self._sweeper: threading.Thread | None = None
         self._dispatching = threading.Lock()
+        # companions started and stopped with the control plane (the life-cycle runner), and
+        # callbacks told of every new snapshot (a life cycle starts for it)
+        self.companions: list[Any] = []
+        self.snapshot_listeners: list[Any] = []
 
     # -- life --------------------------------------------------------------------------------
 
@@ -71,8 +75,12 @@ class ControlPlane:
         self._stop.clear()
         self._sweeper = threading.Thread(target=self._sweep_forever, name="sweeper", daemon=True)
         self._sweeper.start()
+        for companion in self.companions:
+            companion.start()
 
     def stop(self) -> None:
+        for companion in self.companions:
+            companion.stop()
         self._stop.set()
         if self._sweeper is not None:
             self._sweeper.join(timeout=10)
@@ -118,6 +126,7 @@ class ControlPlane:
     def add_snapshot(
         self, *, model: str, archive: BlobRef | None, archive_name: str | None, version: str | None, description: str | None,
         service_tags: list[str], runtimes: list[str], location: str | None = None,
+        test_data: str | None = None, parent_id: str | None = None, trained_by_job: str | None = None,
     ) -> dict[str, Any]:
         model_row = self.store.find_model(model)
         manifest = {}
@@ -130,13 +139,29 @@ class ControlPlane:
             raise SpecError("service tags: a snapshot needs at least one service tag (--service-tag cc-fraud) so runtimes can be matched to it")
         if archive is None and not location:
             raise SpecError("snapshot: give the archive (a folder, .zip or .tar.gz) or its location")
+        test_data_ref = _test_data_ref(test_data or manifest.get("test_data"), has_archive=archive is not None)
         row = self.store.create_snapshot(
             model_id=model_row["id"], version=str(version), description=description or manifest.get("description") or "",
             service_tags=tags, runtime_type=SPARK_RUNTIME_TYPE, runtimes=runtimes,
             archive_name=archive_name, archive_sha256=archive.sha256 if archive else None, archive_size=archive.size if archive else None,
             location=location, manifest=manifest, created_at=time.time(),
+            stage=None, test_data=test_data_ref, parent_id=parent_id, trained_by_job=trained_by_job,
         )
-        return resources.snapshot(row, model_name=model_row["name"])
+        created = resources.snapshot(row, model_name=model_row["name"])
+        for listener in self.snapshot_listeners:
+            try:
+                listener(created)
+            except ModelOpSparkError as exc:  # a life cycle that cannot start must not refuse the snapshot
+                log.error("snapshot %s: %s", created["id"], exc.message)
+        return created
+
+    def set_snapshot_stage(self, snapshot_id: str, stage: str) -> None:
+        self.store.set_snapshot_stage(snapshot_id, stage)
+
+    def snapshot_file(self, snapshot_id: str, member: str) -> bytes:
+        """One file of a stored snapshot archive (its test data), by its path inside the archive."""
+        data, row = self.snapshot_archive(snapshot_id)
+        return archive_member(data, row["archive_name"] or "", member)
 
     def list_snapshots(self, model: str | None = None) -> list[dict[str, Any]]:
         names = self.store.model_names()
@@ -330,15 +355,26 @@ class ControlPlane:
         parent = self.store.get_snapshot(job["snapshot_id"])
         with self.blobs.local_copy(archive.sha256) as local:
             manifest = read_manifest(local, archive_name)
+        test_data = parent["test_data"] or {}
         return self.add_snapshot(
             model=parent["model_id"], archive=archive, archive_name=archive_name, version=manifest.get("version"),
             description=f"trained by job {job_id}", service_tags=list(parent["service_tags"]), runtimes=list(parent["runtimes"]),
+            test_data=test_data.get("url") or test_data.get("path"), parent_id=parent["id"], trained_by_job=job_id,
         )
 
     # -- jobs --------------------------------------------------------------------------------
 
-    def create_job(self, request: Mapping[str, Any], *, principal: Principal, stage: str | None = None, runtime: str | None = None) -> dict[str, Any]:
-        job_id = new_id()
+    def create_job(
+        self, request: Mapping[str, Any], *, principal: Principal, stage: str | None = None, runtime: str | None = None, job_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Check, store and dispatch a job. With ``job_id`` (a caller that must not create a job
+        twice, like a life-cycle step after a restart) an existing job of that id is returned."""
+        if job_id is not None:
+            try:
+                return self.get_job(job_id)
+            except NotFound:
+                pass
+        job_id = job_id or new_id()
         snapshot_id = None
         if jobrequest.is_modelop_request(request):
             prepared = jobrequest.prepare_modelop_job(request, job_id=job_id, stage=stage, runtime=runtime)
@@ -449,6 +485,52 @@ def _next_version(existing: list[dict[str, Any]]) -> str:
     return str(len(existing) + 1)
 
 
+def _test_data_ref(value: Any, *, has_archive: bool) -> dict[str, str] | None:
+    """A snapshot's test data: a URL the runtimes read, or a file inside its archive."""
+    if not value:
+        return None
+    text = str(value).strip()
+    if "://" in text:
+        return {"url": text}
+    if not has_archive:
+        raise SpecError(f"test data {text}: a snapshot given by location needs its test data as a URL (s3://, hdfs://, file://)")
+    return {"path": text.lstrip("./")}
+
+
+def archive_names(data: bytes, name: str) -> list[str]:
+    """The file paths inside an archive."""
+    try:
+        if name.lower().endswith(".zip"):
+            with zipfile.ZipFile(io.BytesIO(data)) as bundle:
+                return [n for n in bundle.namelist() if not n.endswith("/")]
+        with tarfile.open(fileobj=io.BytesIO(data)) as bundle:
+            return [m.name.removeprefix("./") for m in bundle.getmembers() if m.isfile()]
+    except (zipfile.BadZipFile, tarfile.TarError) as exc:
+        raise SpecError(f"snapshot archive {name}: not readable: {exc}") from exc
+
+
+def archive_member(data: bytes, name: str, member: str) -> bytes:
+    """A file of an archive by its path, at the archive's root or one folder down."""
+    wanted = member.strip("/")
+    try:
+        if name.lower().endswith(".zip"):
+            with zipfile.ZipFile(io.BytesIO(data)) as bundle:
+                found = next((n for n in bundle.namelist() if n == wanted or n.split("/", 1)[-1] == wanted), None)
+                if found:
+                    return bundle.read(found)
+        else:
+            with tarfile.open(fileobj=io.BytesIO(data)) as bundle:
+                for entry in bundle.getmembers():
+                    path = entry.name.removeprefix("./")
+                    if entry.isfile() and (path == wanted or path.split("/", 1)[-1] == wanted):
+                        handle = bundle.extractfile(entry)
+                        if handle is not None:
+                            return handle.read()
+    except (zipfile.BadZipFile, tarfile.TarError) as exc:
+        raise SpecError(f"snapshot archive {name}: not readable: {exc}") from exc
+    raise NotFound(f"snapshot archive {name} has no file {member}")
+
+
 def read_manifest(archive: Path, name: str) -> dict[str, Any]:
     """``snapshot.json`` from a stored archive (at its root or one folder down), or {}."""
     try:
@@ -466,4 +548,4 @@ def read_manifest(archive: Path, name: str) -> dict[str, Any]:
         raise SpecError(f"snapshot archive {name}: snapshot.json is not valid JSON: {exc}") from exc
 
 
-__all__ = ["ControlPlane", "Limits", "read_manifest"]
+__all__ = ["ControlPlane", "Limits", "archive_member", "archive_names", "read_manifest"]

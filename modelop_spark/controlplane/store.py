@@ -101,6 +101,15 @@ class Store:
         with self.session() as s:
             return [_columns(r) for r in s.scalars(query)]
 
+    def set_snapshot_stage(self, snapshot_id: str, stage: str) -> None:
+        with self.session() as s, s.begin():
+            s.execute(update(SnapshotRow).where(SnapshotRow.id == snapshot_id).values(stage=stage))
+
+    def snapshot_trained_by(self, job_id: str) -> dict[str, Any] | None:
+        with self.session() as s:
+            row = s.scalar(select(SnapshotRow).where(SnapshotRow.trained_by_job == job_id))
+            return _columns(row) if row is not None else None
+
     def model_names(self) -> dict[str, str]:
         with self.session() as s:
             return {r.id: r.name for r in s.scalars(select(ModelRow))}

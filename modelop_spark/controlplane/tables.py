@@ -44,6 +44,11 @@ class SnapshotRow(Base):
     location: Mapped[str | None] = mapped_column(Text, nullable=True)  # an external snapshot URL
     manifest: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[float] = mapped_column(Float)
+    # model life cycles (revision 0002): the stage it was promoted to, its test data, its lineage
+    stage: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    test_data: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # {"path": in the archive} or {"url": ...}
+    parent_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    trained_by_job: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
 
 
 class RuntimeRow(Base):
@@ -118,3 +123,26 @@ class NotificationRow(Base):
     runtime_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
     dismissed_at: Mapped[float | None] = mapped_column(Float, nullable=True)  # hidden from the pane
     dismissed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class LifeCycleRow(Base):
+    """A running or ended model life cycle: its SpiffWorkflow state (serialized JSON, spec
+    included) and what the API shows. ``version`` guards every save, so two control-plane
+    processes never both advance one instance."""
+
+    __tablename__ = "mlc_instances"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    process: Mapped[str] = mapped_column(String(200))
+    snapshot_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    model_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    state: Mapped[str] = mapped_column(String(20), index=True)
+    trigger: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # {"by": "snapshot"|"user"|"schedule", ...}
+    current_step: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # {id, name}
+    waiting_for: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)  # {stage, role}
+    history: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    workflow: Mapped[str] = mapped_column(Text)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)

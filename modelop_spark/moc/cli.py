@@ -74,16 +74,21 @@ def model_list(args: argparse.Namespace) -> int:
 def snapshot_create(args: argparse.Namespace) -> int:
     from modelop_spark.runtime.archive import pack_folder
 
+    test_data, extra = _test_data(args.test_data)
     if "://" in args.path:  # a snapshot the runtimes fetch themselves (s3://, hdfs://, file://)
+        if extra:
+            raise SpecError(f"--test-data {args.test_data}: a snapshot given by URL needs its test data as a URL too (s3://, hdfs://, file://)")
         with _client(args) as client:
             snapshot = client.post_snapshot_location(
                 args.path, model=args.model, service_tags=args.service_tag or (), version=args.version,
-                description=args.description, runtimes=args.runtime or (),
+                description=args.description, runtimes=args.runtime or (), test_data=test_data,
             )
         return _emit(args, snapshot, lambda s: print(f"snapshot {s['id']} created: model {s['model']} version {s['version']} at {s['location']}"))
     path = Path(args.path)
     if path.is_dir():
-        data, filename = pack_folder(path), path.name + ".tar.gz"
+        data, filename = pack_folder(path, extra=extra), path.name + ".tar.gz"
+    elif extra:
+        raise SpecError(f"--test-data {args.test_data}: a local test-data file is added to a snapshot folder; for a .tar.gz or .zip put it inside, or give a URL")
     elif path.is_file() and path.name.lower().endswith((".tar.gz", ".tgz", ".zip")):
         data, filename = path.read_bytes(), path.name
     else:
@@ -92,6 +97,7 @@ def snapshot_create(args: argparse.Namespace) -> int:
         snapshot = client.upload_snapshot(
             data, model=args.model, filename=filename, sha256=hashlib.sha256(data).hexdigest(),
             service_tags=args.service_tag or (), version=args.version, description=args.description, runtimes=args.runtime or (),
+            test_data=test_data,
         )
     return _emit(args, snapshot, lambda s: print(
         f"snapshot {s['id']} created: model {s['model']} version {s['version']}, service tags {', '.join(s['service_tags']) or '-'}, "
@@ -99,12 +105,42 @@ def snapshot_create(args: argparse.Namespace) -> int:
     ))
 
 
+def _test_data(argument: str | None) -> tuple[str | None, dict[str, Path]]:
+    """--test-data: a URL as it is, or a local file uploaded inside the snapshot under test_data/."""
+    if not argument:
+        return None, {}
+    if "://" in argument:
+        return argument, {}
+    path = Path(argument)
+    if not path.is_file():
+        raise SpecError(f"--test-data {argument}: not a file here, nor a URL (s3://, hdfs://, file://)")
+    return f"test_data/{path.name}", {f"test_data/{path.name}": path}
+
+
+def snapshot_show(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        snapshot = client.get(f"/snapshots/{args.snapshot}")
+        cycles = [] if args.json else client.get("/mlc/instances", snapshot=snapshot["id"])
+
+    def show(s: dict[str, Any]) -> None:
+        _table(f"snapshot {s['id']}", ["field", "value"], [
+            ["model", s["model"]], ["version", s["version"]], ["stage", s.get("stage") or "-"], ["service tags", ", ".join(s["service_tags"])],
+            ["test data", (s.get("test_data") or {}).get("url") or (s.get("test_data") or {}).get("path")], ["parent", s.get("parent_id")],
+            ["description", s["description"]], ["created", s["created_at"]],
+        ])
+        if cycles:
+            _table("life cycles", ["id", "process", "state", "current step", "updated"],
+                   [[c["id"], c["process"], c["state"], (c.get("current_step") or {}).get("name"), c["updated_at"]] for c in cycles])
+
+    return _emit(args, snapshot, show)
+
+
 def snapshot_list(args: argparse.Namespace) -> int:
     with _client(args) as client:
         snapshots = client.get("/snapshots", model=args.model)
     return _emit(args, snapshots, lambda ss: _table(
-        "snapshots", ["id", "model", "version", "service tags", "description", "created"],
-        [[s["id"], s["model"], s["version"], ", ".join(s["service_tags"]), s["description"], s["created_at"]] for s in ss],
+        "snapshots", ["id", "model", "version", "stage", "service tags", "description", "created"],
+        [[s["id"], s["model"], s["version"], s.get("stage"), ", ".join(s["service_tags"]), s["description"], s["created_at"]] for s in ss],
     ))
 
 
@@ -337,8 +373,15 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--version", help="default: snapshot.json's version, else the next number")
     create.add_argument("--description")
     create.add_argument("--runtime", action="append", help="suggested runtime name (repeatable)")
+    create.add_argument("--test-data", metavar="FILE_OR_URL", help="the life cycle's test data: a local file (uploaded inside the snapshot) or a URL")
     listing = command(snapshots, "list", snapshot_list, "list snapshots, newest first")
     listing.add_argument("--model")
+    show = command(snapshots, "show", snapshot_show, "a snapshot with its stage, test data and parent")
+    show.add_argument("snapshot", help="snapshot uuid, or a model name (its newest snapshot)")
+
+    from modelop_spark.moc.mlc import add_mlc_commands
+
+    add_mlc_commands(groups, command)
 
     runtimes = groups.add_parser("runtime", help="Spark runtimes").add_subparsers(dest="command", required=True)
     command(runtimes, "list", runtime_list, "list runtimes with status and tags")

@@ -47,8 +47,9 @@ def extract_archive(archive: Path, target: Path) -> None:
         raise SnapshotError(f"snapshot archive {archive} is not a readable archive: {exc}") from exc
 
 
-def pack_folder(folder: Path) -> bytes:
-    """The folder as gzip'd tar bytes, entries relative to the folder, in a stable order."""
+def pack_folder(folder: Path, *, extra: dict[str, Path] | None = None) -> bytes:
+    """The folder as gzip'd tar bytes, entries relative to the folder, in a stable order;
+    ``extra`` adds files from elsewhere under the given archive paths (a snapshot's test data)."""
     import io
 
     buffer = io.BytesIO()
@@ -57,4 +58,6 @@ def pack_folder(folder: Path) -> bytes:
             if "__pycache__" in path.parts or not path.is_file():
                 continue
             bundle.add(path, arcname=str(path.relative_to(folder)), recursive=False)
+        for arcname, path in sorted((extra or {}).items()):
+            bundle.add(path, arcname=arcname, recursive=False)
     return buffer.getvalue()

@@ -52,12 +52,13 @@ def action(df: pd.DataFrame) -> pd.DataFrame:
 
 # modelop.metrics
 def metrics(df: pd.DataFrame):
-    from sklearn.metrics import confusion_matrix, f1_score, roc_auc_score
+    from sklearn.metrics import confusion_matrix, f1_score, recall_score, roc_auc_score
 
     probability = MODEL.predict_proba(df[FEATURES])[:, 1]
     predicted = (probability >= THRESHOLD).astype(int)
     yield {
         "auc": float(roc_auc_score(df["is_fraud"], probability)),
         "f1": float(f1_score(df["is_fraud"], predicted)),
+        "tpr": float(recall_score(df["is_fraud"], predicted)),  # what the default life-cycle thresholds read
         "confusion_matrix": confusion_matrix(df["is_fraud"], predicted).tolist(),
     }

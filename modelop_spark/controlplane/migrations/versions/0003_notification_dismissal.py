@@ -1,14 +1,14 @@
 """notifications can be dismissed (the Command Center's Notifications pane)
 
-Revision ID: 0002_ui
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0002_ui'
-down_revision = '0001'
+revision = '0003'
+down_revision = '0002'
 branch_labels = None
 depends_on = None
 
