@@ -31,6 +31,17 @@ SCORE_ONLY_MODEL = """
         yield record
 """
 SHOTS = os.environ.get("UI_SCREENSHOTS")
+# a model whose life cycle passes its test (the default DMN: tpr > 0.45) and smoke job on DEV
+LIFE_CYCLE_MODEL = """
+    # modelop.score
+    def action(record):
+        yield {"id": record["id"], "flagged": record["prediction"]}
+
+    # modelop.metrics
+    def metrics(df):
+        positives = df[df["label"] == 1]
+        yield {"tpr": float((positives["prediction"] == 1).mean()), "rows": len(df)}
+"""
 
 
 def chromium_path() -> str:
@@ -51,7 +62,7 @@ def site(spark, tmp_path_factory) -> Iterator[Site]:
     root = tmp_path_factory.mktemp("ui")
     tokens = root / "tokens.toml"
     tokens.write_text(f'[[user]]\nname = "vera"\nroles = ["viewer"]\ntoken = "{VIEWER_TOKEN}"\n')
-    with control_plane(root / "data", extra=("--tokens", str(tokens))) as server:
+    with control_plane(root / "data", extra=("--tokens", str(tokens), "--mlc-poll-seconds", "0.3")) as server:
         agent = start_agent(server.url, "spark-dev-1", ["DEV", "cc-fraud"], root / "agent", spark)
         current = Site(server.url)
         try:
@@ -367,3 +378,52 @@ def test_moc_makes_the_same_calls_dismiss_and_runtime_tags(site, capsys, monkeyp
     monkeypatch.setenv("MODELOP_TOKEN", VIEWER_TOKEN)
     assert moc(["runtime", "tags", "spark-dev-1", "--stage-tag", "UAT"]) == 3
     assert "may not admin" in capsys.readouterr().err
+
+
+def test_an_approval_from_the_snapshot_page_moves_the_life_cycle_on(browser, admin, site, tmp_path):
+    from modelop_spark.moc.cli import main as moc
+
+    test_data = tmp_path / "test.csv"
+    test_data.write_text("id,label,prediction\n1,1,1\n2,1,1\n3,1,0\n4,0,0\n")
+    folder = make_snapshot(tmp_path / "governed", LIFE_CYCLE_MODEL)
+    os.environ["MODELOP_URL"], os.environ["MODELOP_TOKEN"] = site.url, TOKEN
+    try:
+        assert moc(["model", "create", "governed"]) == 0
+        assert moc(["snapshot", "create", str(folder), "--model", "governed", "--service-tag", "cc-fraud", "--version", "2.0.0", "--test-data", str(test_data)]) == 0
+    finally:
+        del os.environ["MODELOP_URL"], os.environ["MODELOP_TOKEN"]
+    snapshot = site.api.get("/snapshots/governed").json()
+
+    def waiting():
+        found = site.api.get("/mlc/instances", params={"snapshot": snapshot["id"]}).json()
+        return found[0] if found and found[0]["state"] == "WAITING_APPROVAL" else None
+
+    instance = wait_for(waiting, timeout=180, what="the life cycle to wait for the SIT approval")
+    step = instance["current_step"]
+    # a viewer sees the life cycle but no Approve button
+    viewer = login(browser, site, VIEWER_TOKEN)
+    try:
+        viewer.goto(f"/snapshots/{snapshot['id']}")
+        assert "WAITING_APPROVAL" in viewer.locator("#mlc").inner_text()
+        assert viewer.get_by_role("button", name="Approve").count() == 0
+    finally:
+        viewer.context.close()
+    page = admin
+    page.goto(f"/snapshots/{snapshot['id']}")
+    section = page.locator("#mlc")
+    assert step["name"] in section.inner_text() and "Test job on DEV" in section.inner_text()
+    diagram = section.locator("img.diagram")
+    assert f"highlight={step['id']}" in diagram.get_attribute("src")
+    assert diagram.evaluate("img => img.complete && img.naturalWidth > 100")  # the SVG came through the session
+    shot(page, "snapshot-life-cycle")
+    section.get_by_role("button", name="Reject").click()  # without the comment a rejection needs
+    assert "a rejection needs a comment" in page.locator("main > .error").inner_text()
+    assert site.api.get(f"/mlc/instances/{instance['id']}").json()["state"] == "WAITING_APPROVAL"
+    section.get_by_label("Comment (required to reject)").fill("ready for SIT")
+    section.get_by_role("button", name="Approve").click()
+    page.wait_for_url(f"**/snapshots/{snapshot['id']}")
+    moved = site.api.get(f"/mlc/instances/{instance['id']}").json()
+    assert moved["current_step"]["id"] != step["id"] and moved["state"] != "WAITING_APPROVAL"
+    decision = next(h for h in moved["history"] if h["name"] == step["name"])
+    assert decision["user"] == "admin" and decision["comment"] == "ready for SIT" and decision["outcome"] == "approved"
+    assert "ready for SIT" in page.locator("#mlc").inner_text()
