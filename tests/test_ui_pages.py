@@ -300,7 +300,7 @@ def test_the_snapshot_page_shows_versions_lineage_manifest_and_its_life_cycle(ad
     page.get_by_role("link", name="1.0.0").click()
     page.wait_for_url(f"**/snapshots/{snapshot['id']}")
     text = page.locator("main").inner_text()
-    assert "version 1.0.0" in text and "cc-fraud" in text and "s3://bank/train.csv" in text
+    assert "version 1.0.0" in text and "cc-fraud" in text and "s3://bank/train.csv" in text and "Stage" in text
     assert '"version": "1.0.0"' in page.locator("#manifest-title + pre").inner_text()
     mlc = page.locator("#mlc").inner_text()
     has_life_cycles = site.api.get("/mlc/instances", params={"snapshot": snapshot["id"]}).status_code == 200

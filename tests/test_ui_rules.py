@@ -120,6 +120,8 @@ def test_what_the_job_page_shows():
     snapshot = {"manifest": {"lineage": {"parent": "p-1", "data": [{"url": "s3://b/k"}]}}, "description": "trained by job j-9"}
     assert views.lineage(snapshot) == [("parent", "p-1"), ("data", json.dumps([{"url": "s3://b/k"}])), ("training job", "j-9")]
     assert views.plots({"kind": "user metrics"}) == {}
+    retrained = {"parent_id": "p-2", "trained_by_job": "j-3", "test_data": {"path": "test_data/t.csv"}, "manifest": {}}
+    assert views.lineage(retrained) == [("parent", "p-2"), ("training job", "j-3"), ("test data", "test_data/t.csv")]
 
 
 def test_after_login_only_a_path_on_this_site_is_followed():

@@ -66,9 +66,15 @@ def lineage(snapshot: dict[str, Any]) -> list[tuple[str, str]]:
     """Parent, training job and data of a snapshot, from its manifest's ``lineage``."""
     found = (snapshot.get("manifest") or {}).get("lineage") or {}
     rows = [(str(k).replace("_", " "), v if isinstance(v, str) else _short(v)) for k, v in found.items()] if isinstance(found, dict) else []
+    if snapshot.get("parent_id") and not any(k == "parent" for k, _ in rows):
+        rows.insert(0, ("parent", str(snapshot["parent_id"])))
     description = snapshot.get("description") or ""
-    if description.startswith("trained by job ") and not any(k == "training job" for k, _ in rows):
-        rows.append(("training job", description.removeprefix("trained by job ")))
+    trained_by = snapshot.get("trained_by_job") or (description.removeprefix("trained by job ") if description.startswith("trained by job ") else None)
+    if trained_by and not any(k == "training job" for k, _ in rows):
+        rows.append(("training job", str(trained_by)))
+    test_data = snapshot.get("test_data") or {}
+    if isinstance(test_data, dict) and (test_data.get("url") or test_data.get("path")):
+        rows.append(("test data", str(test_data.get("url") or test_data.get("path"))))
     return rows
 
 
