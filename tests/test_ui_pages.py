@@ -62,7 +62,8 @@ def site(spark, tmp_path_factory) -> Iterator[Site]:
     root = tmp_path_factory.mktemp("ui")
     tokens = root / "tokens.toml"
     tokens.write_text(f'[[user]]\nname = "vera"\nroles = ["viewer"]\ntoken = "{VIEWER_TOKEN}"\n')
-    with control_plane(root / "data", extra=("--tokens", str(tokens), "--mlc-poll-seconds", "0.3")) as server:
+    # --max-job-mb 1: uploads (embedded in the job) are limited to 1 MB here
+    with control_plane(root / "data", extra=("--tokens", str(tokens), "--mlc-poll-seconds", "0.3", "--max-job-mb", "1")) as server:
         agent = start_agent(server.url, "spark-dev-1", ["DEV", "cc-fraud"], root / "agent", spark)
         current = Site(server.url)
         try:
@@ -213,7 +214,7 @@ def test_a_metrics_job_shows_its_roc_plot_and_report(admin, site, tmp_path):
     shot(page, "job-metrics")
 
 
-def test_bad_inputs_show_their_error_next_to_the_field_and_nothing_runs(admin, site):
+def test_bad_inputs_show_their_error_next_to_the_field_and_nothing_runs(admin, site, tmp_path):
     before = len(site.api.get("/jobs", params={"limit": 500}).json())
     page = admin
     page.goto("/jobs/new")
@@ -230,6 +231,11 @@ def test_bad_inputs_show_their_error_next_to_the_field_and_nothing_runs(admin, s
     assert page.locator("#schema_check").get_attribute("aria-describedby") == "schema_check-error"
     page.get_by_label("Check the input and output").uncheck()
     next_step(page)
+    big = tmp_path / "big.csv"
+    big.write_text("id,x\n" + "".join(f"{i},{i}.5\n" for i in range(150_000)))  # about 1.6 MB
+    page.set_input_files("#input_file", str(big))
+    next_step(page)
+    assert "uploads are limited to 1.0 MB" in page.locator("#input_file-error").inner_text()
     page.get_by_label("an S3 or HDFS location").check()
     page.get_by_label("Location", exact=True).fill("s3://bucket-only")
     next_step(page)
@@ -324,6 +330,8 @@ def test_an_admin_edits_a_runtimes_tags_and_a_viewer_cannot(browser, admin, site
         viewer.goto("/runtimes")
         assert viewer.get_by_role("button", name="Save tags").count() == 0
         assert viewer.get_by_role("link", name="Create Batch Job").count() == 0
+        refused = viewer.goto("/jobs/new")
+        assert refused.status == 403 and "may not create jobs" in viewer.locator(".error").inner_text()
         # even a hand-made request with the viewer's own CSRF token is refused by the API's check
         csrf = viewer.locator("input[name=csrf_token]").first.get_attribute("value")
         answer = viewer.request.post(site.url + f"/runtimes/{runtime['id']}/tags", form={"csrf_token": csrf, "stage_tags": "PROD", "service_tags": "x"})

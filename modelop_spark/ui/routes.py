@@ -34,6 +34,7 @@ STATIC = {"htmx.min.js": "text/javascript", "ui.css": "text/css"}
 CSP = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-src 'self'; frame-ancestors 'self'; form-action 'self'; base-uri 'none'"
 REPORT_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'self'"
 DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+FORM_OVERHEAD_BYTES = 64 * 1024  # the wizard's other fields around an upload
 
 templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
 templates.filters["tojson_pretty"] = lambda value: json.dumps(value, indent=2, sort_keys=True, default=str)
@@ -203,6 +204,9 @@ def ui_router(*, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES) -> APIRouter:
     @router.get("/jobs/new", response_class=HTMLResponse)
     async def wizard_start(request: Request, model: str | None = None) -> Response:
         session = _session(request)
+        if not session.can(WRITE):
+            return _page(request, "error.html", session, status_code=403, code="FORBIDDEN",
+                         message=f"user {session.user} may not create jobs (no write permission); ask an admin for the operator role")
         draft_id = secrets.token_urlsafe(12)
         session.drafts = dict(list(session.drafts.items())[-9:])  # a few open wizards per session
         session.drafts[draft_id] = {"model": model} if model else {}
@@ -211,6 +215,13 @@ def ui_router(*, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES) -> APIRouter:
     @router.post("/jobs/new", response_class=HTMLResponse)
     async def wizard_step(request: Request) -> Response:
         session = _session(request)
+        declared = int(request.headers.get("content-length") or 0)
+        if declared > max_upload_bytes + FORM_OVERHEAD_BYTES:  # refuse before the body is read
+            message = f"the upload is {declared / 1e6:.1f} MB; uploads are limited to {max_upload_bytes / 1e6:.1f} MB: put larger data on S3 or HDFS and give its URL"
+            draft_id = request.query_params.get("draft", "")
+            if draft_id in session.drafts:  # the form names its draft in its action URL too
+                return await _wizard(request, session, draft_id, "inputs", {"input_file": message}, status_code=413)
+            return _page(request, "error.html", session, status_code=413, code="TOO_LARGE", message=message)
         form_data = await request.form()
         if not session.csrf_ok(str(form_data.get("csrf_token") or "")):
             raise HTTPException(status_code=403, detail="the form's CSRF token is missing or out of date; reload the page and try again")
