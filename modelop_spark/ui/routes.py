@@ -26,6 +26,7 @@ from modelop_spark.controlplane.auth import ADMIN, APPROVE, WRITE
 from modelop_spark.ui import views, wizard
 from modelop_spark.ui.api import ApiRefused, InProcessApi
 from modelop_spark.ui.sessions import LOGIN_CSRF_COOKIE, SESSION_COOKIE, Session, SessionBook
+from modelop_spark.ui.wizard import MB
 
 log = redacted_logger("modelop_spark.ui")
 
@@ -33,7 +34,7 @@ HERE = Path(__file__).parent
 STATIC = {"htmx.min.js": "text/javascript", "ui.css": "text/css"}
 CSP = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-src 'self'; frame-ancestors 'self'; form-action 'self'; base-uri 'none'"
 REPORT_CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; frame-ancestors 'self'"
-DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
+DEFAULT_MAX_UPLOAD_BYTES = 20 * MB
 FORM_OVERHEAD_BYTES = 64 * 1024  # the wizard's other fields around an upload
 
 templates = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
@@ -217,7 +218,7 @@ def ui_router(*, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES) -> APIRouter:
         session = _session(request)
         declared = int(request.headers.get("content-length") or 0)
         if declared > max_upload_bytes + FORM_OVERHEAD_BYTES:  # refuse before the body is read
-            message = f"the upload is {declared / 1e6:.1f} MB; uploads are limited to {max_upload_bytes / 1e6:.1f} MB: put larger data on S3 or HDFS and give its URL"
+            message = f"the upload is {declared / MB:.1f} MB; uploads are limited to {max_upload_bytes / MB:.1f} MB: put larger data on S3 or HDFS and give its URL"
             draft_id = request.query_params.get("draft", "")
             if draft_id in session.drafts:  # the form names its draft in its action URL too
                 return await _wizard(request, session, draft_id, "inputs", {"input_file": message}, status_code=413)
@@ -473,7 +474,7 @@ async def _wizard(request: Request, session: Session, draft_id: str, step: str, 
     return _page(
         request, "job_new.html", session, status_code=status_code, nav="jobs", draft_id=draft_id, draft=draft, step=step,
         steps=wizard.STEPS, titles=wizard.STEP_TITLES, errors=errors, stages=wizard.STAGES, job_types=wizard.JOB_TYPES,
-        max_upload_mb=f"{max_upload_bytes_of(request) / 1e6:.0f}", **context,
+        max_upload_mb=f"{max_upload_bytes_of(request) / MB:.0f}", **context,
     )
 
 

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 from modelop_spark.errors import ModelOpSparkError
 
+MB = 1024 * 1024  # as the control plane's --max-job-mb counts
 STEPS: tuple[str, ...] = ("model", "snapshot", "runtime", "type", "schemas", "inputs", "outputs", "review")
 STEP_TITLES = {
     "model": "Model", "snapshot": "Snapshot", "runtime": "Runtime", "type": "Job type", "schemas": "Schemas",
@@ -95,7 +96,7 @@ def read_upload(filename: str, data: bytes, *, limit: int) -> tuple[list[dict[st
     if not filename:
         return [], {field: "choose a data file to upload (.csv, .json, .jsonl or .parquet)"}
     if len(data) > limit:
-        return [], {field: f"{filename} is {len(data) / 1e6:.1f} MB; uploads are limited to {limit / 1e6:.1f} MB: put larger data on S3 or HDFS and give its URL"}
+        return [], {field: f"{filename} is {len(data) / MB:.1f} MB; uploads are limited to {limit / MB:.1f} MB: put larger data on S3 or HDFS and give its URL"}
     if not filename.lower().endswith(UPLOAD_FORMATS):
         return [], {field: f"{filename}: unknown data format; upload a .csv, .json, .jsonl or .parquet file"}
     if not data.strip():
