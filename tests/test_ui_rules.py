@@ -130,3 +130,10 @@ def test_after_login_only_a_path_on_this_site_is_followed():
     assert _local_path("/jobs?status=COMPLETE") == "/jobs?status=COMPLETE"
     for elsewhere in ("//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"):
         assert _local_path(elsewhere) == "/"
+
+
+def test_a_secure_cookie_needs_https_or_a_loopback_address():
+    from modelop_spark.ui.sessions import secure_cookies_work
+
+    assert secure_cookies_work("https", "cc.example.com") and secure_cookies_work("http", "127.0.0.1") and secure_cookies_work("http", "localhost")
+    assert not secure_cookies_work("http", "10.0.0.5") and not secure_cookies_work("http", None)

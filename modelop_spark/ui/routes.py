@@ -25,7 +25,13 @@ from modelop_spark.controlplane.app import API as API_PREFIX
 from modelop_spark.controlplane.auth import ADMIN, APPROVE, WRITE
 from modelop_spark.ui import views, wizard
 from modelop_spark.ui.api import ApiRefused, InProcessApi
-from modelop_spark.ui.sessions import LOGIN_CSRF_COOKIE, SESSION_COOKIE, Session, SessionBook
+from modelop_spark.ui.sessions import (
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+    Session,
+    SessionBook,
+    secure_cookies_work,
+)
 from modelop_spark.ui.wizard import MB
 
 log = redacted_logger("modelop_spark.ui")
@@ -133,6 +139,9 @@ def ui_router(*, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES) -> APIRouter:
         cookie = request.cookies.get(LOGIN_CSRF_COOKIE)
         if not cookie or not secrets.compare_digest(cookie, str(form.get("csrf_token") or "")):
             raise HTTPException(status_code=403, detail="the login form's CSRF token is missing or out of date; reload the page")
+        if not secure_cookies_work(request.url.scheme, request.url.hostname):
+            return _back("/login", next=target, error="this page was reached over plain HTTP from another machine, where a browser drops the secure session cookie "
+                         "(and the token would cross the network in clear): serve the control plane behind HTTPS, or open it on 127.0.0.1")
         token = str(form.get("token") or "").strip()
         if not token:
             return _back("/login", next=target, error="enter your access token (the one moc reads from MODELOP_TOKEN)")

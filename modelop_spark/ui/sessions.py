@@ -38,6 +38,15 @@ class Session:
         return bool(sent) and hmac.compare_digest(self.csrf, str(sent))
 
 
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+
+
+def secure_cookies_work(scheme: str, host: str | None) -> bool:
+    """Whether a browser keeps a ``Secure`` cookie from this address: over HTTPS, or plain HTTP
+    to a loopback host (which browsers count as a secure context)."""
+    return scheme == "https" or (host or "").lower() in LOOPBACK_HOSTS
+
+
 class SessionBook:
     """Sessions by id, dropped after ``idle_seconds`` without a request. Thread-safe."""
 
@@ -73,4 +82,4 @@ class SessionBook:
             self._sessions.pop(session_id or "", None)
 
 
-__all__ = ["LOGIN_CSRF_COOKIE", "SESSION_COOKIE", "Session", "SessionBook"]
+__all__ = ["LOGIN_CSRF_COOKIE", "SESSION_COOKIE", "Session", "SessionBook", "secure_cookies_work"]
