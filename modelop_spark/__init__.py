@@ -83,7 +83,7 @@ def score(
     silently); use ``score_with_rejects`` to keep going and collect such rows instead.
     ``job`` is what ``init(job_json)`` receives.
     """
-    from modelop_spark.jobs.quarantine import REJECTED_MARK
+    from modelop_spark.quarantine import REJECTED_MARK
     from modelop_spark.runtime.apply import apply_function
 
     if REJECTED_MARK in df.columns:

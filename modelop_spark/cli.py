@@ -13,6 +13,8 @@ from collections.abc import Sequence
 
 from modelop_spark._logging import configure_logging
 from modelop_spark.errors import ModelOpSparkError
+from modelop_spark.runtime.session import get_or_create_session, ship_package
+from modelop_spark.schema.cli import add_schema_commands
 
 
 def _conf_pairs(values: Sequence[str]) -> dict[str, str]:
@@ -27,7 +29,6 @@ def _conf_pairs(values: Sequence[str]) -> dict[str, str]:
 
 def _run(args: argparse.Namespace) -> int:
     from modelop_spark.jobs.runner import coerce_spec, run_job
-    from modelop_spark.runtime.session import get_or_create_session, ship_package
 
     try:
         spec = coerce_spec(args.job)  # a bad job file fails here, before Spark starts
@@ -58,12 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--result", metavar="FILE", help="also write the JobResult JSON to FILE")
     run.add_argument("--json", action="store_true", help="print the whole JobResult JSON instead of a summary")
     run.set_defaults(handler=_run)
-    try:
-        from modelop_spark.schema.cli import add_schema_commands
-    except ImportError:
-        pass
-    else:
-        add_schema_commands(commands)
+    add_schema_commands(commands, session=get_or_create_session)
     return parser
 
 

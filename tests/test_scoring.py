@@ -374,7 +374,7 @@ def test_a_batch_output_that_does_not_fit_rejects_only_its_input_row(spark, numb
 def test_rows_the_input_checks_marked_skip_the_model():
     import pyarrow as pa
 
-    from modelop_spark.jobs.quarantine import REJECTED_MARK
+    from modelop_spark.quarantine import REJECTED_MARK
     from modelop_spark.runtime.executor import split_off_rejected
 
     mark = {"stage": "input_schema", "reasons": ["x: expected double, found '?'"], "record": '{"id": "b", "x": "?"}'}

@@ -8,6 +8,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from modelop_spark.cache import cache_folder
 from modelop_spark.errors import SnapshotError
 from modelop_spark.jobs.spec import ModelRef
 from modelop_spark.runtime.snapshot import MANIFEST_FILE, Snapshot, load_snapshot
@@ -16,7 +17,7 @@ from modelop_spark.runtime.snapshot import MANIFEST_FILE, Snapshot, load_snapsho
 def _inline_folder(model: ModelRef) -> Path:
     """Write inline source (and its schemas and assets) to a folder named by its content."""
     content = json.dumps(model.to_dict(), sort_keys=True, default=str)
-    folder = Path(tempfile.gettempdir()) / "modelop_spark" / "inline" / hashlib.sha256(content.encode()).hexdigest()[:24]
+    folder = cache_folder("inline") / hashlib.sha256(content.encode()).hexdigest()[:24]
     if folder.is_dir():
         return folder
     staging = Path(tempfile.mkdtemp(prefix="inline-"))

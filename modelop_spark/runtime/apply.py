@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from modelop_spark.errors import AssetError, ModelFunctionError, SchemaError, SnapshotError
-from modelop_spark.jobs.quarantine import REASONS_COLUMN, RECORD_COLUMN, REJECTED_MARK, STAGE_COLUMN
+from modelop_spark.quarantine import REASONS_COLUMN, RECORD_COLUMN, REJECTED_MARK, STAGE_COLUMN
 from modelop_spark.runtime.executor import (
     COUNT,
     INTERNAL_FIELDS,
@@ -29,7 +29,7 @@ from modelop_spark.runtime.executor import (
 )
 from modelop_spark.runtime.model_cache import ModelPayload, loaded_model
 from modelop_spark.runtime.shapes import detect_shape, takes_slot
-from modelop_spark.runtime.spark_compat import functions_for
+from modelop_spark.spark_compat import functions_for
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from modelop_spark.errors import ModelFunctionError
-from modelop_spark.jobs.quarantine import REJECTED_MARK
+from modelop_spark.quarantine import REJECTED_MARK
 from modelop_spark.runtime.model_cache import ModelPayload, loaded_model
 
 KIND, COUNT, REASON, RECORD = "_ms_kind", "_ms_n", "_ms_reason", "_ms_record"

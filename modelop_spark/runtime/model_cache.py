@@ -13,7 +13,6 @@ keyed by the snapshot's digest.
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 import threading
@@ -22,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelop_spark.cache import cache_folder
 from modelop_spark.errors import ModelFunctionError
 from modelop_spark.runtime.archive import pack_folder
 from modelop_spark.runtime.model_module import (
@@ -80,10 +80,6 @@ _LOADED: dict[tuple[str, int], LoadedModel] = {}
 _LOCK = threading.Lock()
 
 
-def _cache_root() -> Path:
-    return Path(os.environ.get("MODELOP_SPARK_CACHE", Path(tempfile.gettempdir()) / "modelop_spark"))
-
-
 def materialize(payload: ModelPayload) -> Path:
     """The snapshot unpacked on this machine, once per digest (safe across processes)."""
     import io
@@ -91,7 +87,7 @@ def materialize(payload: ModelPayload) -> Path:
 
     if not payload.archive and payload.root:
         return Path(payload.root)
-    target = _cache_root() / "models" / payload.digest
+    target = cache_folder("models") / payload.digest
     if target.is_dir():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)

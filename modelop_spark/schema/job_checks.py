@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 from modelop_spark._redact import redacted_logger
 from modelop_spark.errors import SchemaError
-from modelop_spark.runtime.spark_compat import functions_for
 from modelop_spark.schema.loader import load_schema
 from modelop_spark.schema.model import Schema
 from modelop_spark.schema.reading import (
@@ -36,6 +35,7 @@ from modelop_spark.schema.reading import (
     split_malformed,
 )
 from modelop_spark.schema.validate import MAX_EXAMPLES, RawLines, Validation, validate
+from modelop_spark.spark_compat import functions_for
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame

@@ -19,10 +19,10 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from modelop_spark.errors import SchemaError
-from modelop_spark.jobs.quarantine import REASONS_COLUMN, RECORD_COLUMN, STAGE_COLUMN
-from modelop_spark.runtime.spark_compat import functions_for, observation_for
+from modelop_spark.quarantine import REASONS_COLUMN, RECORD_COLUMN, STAGE_COLUMN
 from modelop_spark.schema.model import Schema
 from modelop_spark.schema.spark_types import to_struct_type
+from modelop_spark.spark_compat import functions_for, observation_for
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame

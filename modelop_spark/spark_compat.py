@@ -1,4 +1,5 @@
-"""Classic Spark and Spark Connect side by side.
+"""Spark helpers every package may use: classic Spark and Spark Connect side by side, and
+session conf set for the length of a job.
 
 ``pyspark.sql.functions`` builds Columns for whichever mode the process is in; a process that
 holds both a classic and a Connect session (a test run, a notebook attached to two) needs the
@@ -7,6 +8,8 @@ module that matches the DataFrame at hand.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
@@ -31,3 +34,19 @@ def observation_for(df: Any) -> Any:
     else:
         from pyspark.sql.observation import Observation
     return Observation()
+
+
+@contextmanager
+def session_conf(spark: Any, settings: Mapping[str, str]) -> Iterator[None]:
+    """Set session conf for the length of a job, then put back what was there."""
+    previous = {key: spark.conf.get(key, None) for key in settings}
+    for key, value in settings.items():
+        spark.conf.set(key, value)
+    try:
+        yield
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
