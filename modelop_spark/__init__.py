@@ -16,9 +16,10 @@ are given, or the active one.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from modelop_spark.assets.spec import AssetSpec
 from modelop_spark.errors import (
     AssetError,
     ControlPlaneError,
@@ -33,6 +34,9 @@ from modelop_spark.evaluation import EvaluationColumns, EvaluationOptions, drift
 from modelop_spark.jobs.result import JobResult
 from modelop_spark.jobs.runner import run_job
 from modelop_spark.jobs.spec import JobSpec
+from modelop_spark.quarantine import REJECTED_MARK
+from modelop_spark.runtime.apply import apply_function
+from modelop_spark.runtime.functions import ModelFunctions
 from modelop_spark.runtime.snapshot import Snapshot, load_snapshot
 
 if TYPE_CHECKING:
@@ -83,17 +87,13 @@ def score(
     silently); use ``score_with_rejects`` to keep going and collect such rows instead.
     ``job`` is what ``init(job_json)`` receives.
     """
-    from modelop_spark.quarantine import REJECTED_MARK
-    from modelop_spark.runtime.apply import apply_function
-
     if REJECTED_MARK in df.columns:
         raise SchemaError(
             "score() returns outputs only, so rows the input checks marked would vanish; use "
             "score_with_rejects() on validate(...).in_band(), or score validate(...).valid"
         )
-    scored = apply_function(
-        df, _snapshot(snapshot), key_columns=key_columns, on_error="fail", output_schema=output_schema, job_document=job
-    )
+    functions = ModelFunctions.resolve(_snapshot(snapshot), job_document=job)
+    scored = apply_function(df, functions, key_columns=key_columns, on_error="fail", output_schema=output_schema)
     return scored.outputs()
 
 
@@ -110,18 +110,34 @@ def score_with_rejects(
     ``df`` may be ``validate(...).in_band()``: rows the checks marked are set aside in the same
     pass, with their reasons. Persist ``.combined`` first if you use more than one of them, or
     the model runs again."""
-    from modelop_spark.runtime.apply import apply_function
-
-    return apply_function(
-        df, _snapshot(snapshot), key_columns=key_columns, on_error="reject", output_schema=output_schema, job_document=job
-    )
+    functions = ModelFunctions.resolve(_snapshot(snapshot), job_document=job)
+    return apply_function(df, functions, key_columns=key_columns, on_error="reject", output_schema=output_schema)
 
 
-def train(snapshot: Snapshot | str | os.PathLike[str], inputs: Sequence[Any], **options: Any) -> JobResult:
+def train(
+    snapshot: Snapshot | str | os.PathLike[str],
+    inputs: Sequence[Mapping[str, Any] | AssetSpec],
+    *,
+    output: str | None = None,
+    version: str | None = None,
+    job_id: str | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    spark: Any = None,
+    **options: Any,
+) -> JobResult:
     """Run a training job from a notebook and return its JobResult, whose first output is the
     new snapshot version: ``ms.train("snap", [{"url": "train.csv"}], output="snap-2.tar.gz")``.
-    Keywords: ``output``, ``version``, ``job_id``, ``parameters``, ``spark`` and job options."""
-    from modelop_spark.jobs.training import train as run_training
-
+    ``options`` are the job options (``max_train_rows``, ``mlflow``, ...). Raises nothing for a
+    failed job (check ``result.ok``), like ``run_job``."""
     location = snapshot.location if isinstance(snapshot, Snapshot) else snapshot
-    return run_training(location, inputs, **options)
+    job: dict[str, Any] = {
+        "job_type": "training",
+        "snapshot": str(location),
+        "inputs": [a.to_dict() if isinstance(a, AssetSpec) else dict(a) for a in inputs],
+        "options": {**options, **({"snapshot_output": output} if output else {}), **({"snapshot_version": version} if version else {})},
+    }
+    if job_id:
+        job["job_id"] = job_id
+    if parameters:
+        job["parameters"] = dict(parameters)
+    return run_job(job, spark=spark)

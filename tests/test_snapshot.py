@@ -6,7 +6,7 @@ import zipfile
 import pytest
 
 from modelop_spark.errors import ModelFunctionError, SnapshotError
-from modelop_spark.runtime.apply import function_shape
+from modelop_spark.runtime.functions import ModelFunctions
 from modelop_spark.runtime.snapshot import load_snapshot
 from tests.snapshots import RECORD_MODEL, make_snapshot
 
@@ -69,18 +69,18 @@ def test_import_error_names_file_line_and_module(tmp_path):
     folder = make_snapshot(tmp_path / "s", "import os\nimport not_a_real_package_xyz\n\n# modelop.score\ndef action(r):\n    return r\n")
     snapshot = load_snapshot(folder)
     with pytest.raises(SnapshotError, match=r"model.py:2: import failed: No module named 'not_a_real_package_xyz'"):
-        function_shape(snapshot, role="score")
+        ModelFunctions.resolve(snapshot)
 
 
 def test_no_score_function_is_reported_by_the_runner(tmp_path):
     folder = make_snapshot(tmp_path / "s", "# modelop.init\ndef begin():\n    pass\n")
-    assert function_shape(load_snapshot(folder), role="score") is None
+    assert not ModelFunctions.resolve(load_snapshot(folder)).has("score")
 
 
 def test_init_failure_is_our_error(tmp_path):
     folder = make_snapshot(tmp_path / "s", "# modelop.init\ndef begin():\n    open('nope.pkl')\n\n# modelop.score\ndef action(r):\n    return r\n")
     with pytest.raises(ModelFunctionError, match="init function begin raised FileNotFoundError"):
-        function_shape(load_snapshot(folder), role="score")
+        ModelFunctions.resolve(load_snapshot(folder))
 
 
 def test_archive_entries_that_escape_are_refused(tmp_path):

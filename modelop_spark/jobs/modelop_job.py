@@ -1,4 +1,7 @@
-"""ModelOp Center job JSON -> JobSpec, so existing jobs run here unchanged.
+"""ModelOp Center job JSON -> the runtime's own job document, so existing jobs run here unchanged.
+
+``jobs.spec.JobSpec.from_dict`` calls :func:`runtime_document` first, then checks the result
+against ``job.schema.json`` like any job file: a ModelOp job gets the same validation.
 
 Fields honoured: ``jobType``, ``id``, ``inputData``/``outputData`` (``assetType`` EXTERNAL_FILE,
 EMBEDDED or SQL; ``fileUrl``, ``filename``, ``fileFormat``, ``assetRole``, ``repositoryInfo``),
@@ -18,7 +21,6 @@ from typing import Any
 
 from modelop_spark.assets.spec import AssetSpec, format_from_url
 from modelop_spark.errors import SpecError
-from modelop_spark.jobs.spec import JobOptions, JobSpec, ModelRef, derived_job_id
 
 JOB_TYPES = {
     "MODEL_BATCH_JOB": "scoring",
@@ -109,7 +111,8 @@ def _schema_document(value: Any) -> Any:
     return value or None
 
 
-def translate_model(model: Mapping[str, Any]) -> ModelRef:
+def translate_model(model: Mapping[str, Any]) -> dict[str, Any]:
+    """``model.storedModel`` -> the runtime's ``model`` object (``snapshot`` or ``source_code``)."""
     stored = model.get("storedModel") or model
     metadata = stored.get("modelMetaData") or {}
     sources = [a for a in stored.get("modelAssets") or () if str(a.get("assetType", "")).upper() == "SOURCE_CODE"]
@@ -126,17 +129,19 @@ def translate_model(model: Mapping[str, Any]) -> ModelRef:
         "version": str(stored["version"]) if stored.get("version") is not None else None,
         "input_schema": _schema_document(metadata.get("inputSchema")),
         "output_schema": _schema_document(metadata.get("outputSchema")),
-        "assets": others,
+        "assets": list(others),
     }
+    common = {k: v for k, v in common.items() if v not in (None, {}, [])}
     directory = (primary.get("repositoryInfo") or {}).get("repositoryDirectory")
     if primary.get("sourceCode"):
-        return ModelRef(source_code=primary["sourceCode"], source_name=primary.get("filename") or primary.get("name") or "model.py", **common)
+        return {"source_code": primary["sourceCode"], "source_name": primary.get("filename") or primary.get("name") or "model.py", **common}
     if directory:
-        return ModelRef(snapshot=directory, source_name=primary.get("sourceCodeFilePath") or "model.py", **common)
+        return {"snapshot": directory, "source_name": primary.get("sourceCodeFilePath") or "model.py", **common}
     raise SpecError("model.storedModel.modelAssets: the SOURCE_CODE asset has neither sourceCode nor repositoryInfo.repositoryDirectory")
 
 
-def translate_modelop_job(document: Mapping[str, Any]) -> JobSpec:
+def runtime_document(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The runtime's own job document for a ModelOp job JSON (``job_id`` only when it has one)."""
     job_type = JOB_TYPES.get(str(document.get("jobType", "MODEL_BATCH_JOB")))
     if job_type is None:
         raise SpecError(f"jobType: expected one of {', '.join(JOB_TYPES)}, found {document.get('jobType')!r}")
@@ -162,13 +167,15 @@ def translate_modelop_job(document: Mapping[str, Any]) -> JobSpec:
             options.setdefault("snapshot_output", asset["fileUrl"])  # where the new version goes
             continue
         outputs.append(translate_asset(asset, where=f"outputData[{index}]", output=True))
-    return JobSpec(
-        job_id=str(document.get("id") or document.get("jobId") or derived_job_id(document)),
-        job_type=job_type,  # type: ignore[arg-type]
-        model=model,
-        inputs=inputs,
-        outputs=tuple(outputs),
-        options=JobOptions.from_dict(options),
-        parameters=dict(parameters),
-        document=dict(document),
-    )
+    runtime: dict[str, Any] = {
+        "job_type": job_type,
+        "model": model,
+        "inputs": [a.to_dict() for a in inputs],
+        "outputs": [a.to_dict() for a in outputs],
+        "options": options,
+        "parameters": parameters,
+    }
+    job_id = document.get("id") or document.get("jobId")
+    if job_id:
+        runtime["job_id"] = str(job_id)
+    return runtime

@@ -1,4 +1,9 @@
-"""run_job: parse, load the snapshot, dispatch to the runner for the job type, report.
+"""run_job: the one path every job takes.
+
+    parse + validate (jobs.spec)  ->  load the snapshot (runtime.snapshot, via jobs.model_source)
+    ->  the job type's checks (Runner.check: still no SparkSession)  ->  the session
+    ->  Runner.run: resolve the model's functions once (runtime.functions.ModelFunctions), run,
+        stage every output, commit once  ->  JobResult
 
 Every failure becomes a JobResult with status ERROR and one clear message (the traceback goes to
 the log at debug level); file outputs get the result JSON beside them.
@@ -6,39 +11,45 @@ the log at debug level); file outputs get the result JSON beside them.
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from modelop_spark import errors
 from modelop_spark._redact import redacted_logger
-from modelop_spark.errors import ModelOpSparkError, SpecError
+from modelop_spark.assets.files import write_result_file
+from modelop_spark.errors import ModelOpSparkError
+from modelop_spark.jobs.metrics import check_metrics, run_metrics
 from modelop_spark.jobs.model_source import snapshot_for
 from modelop_spark.jobs.result import JobResult, Outcome, utc_now
+from modelop_spark.jobs.scoring import check_scoring, run_scoring
 from modelop_spark.jobs.spec import JobSpec, load_job_file
+from modelop_spark.jobs.training import check_training, run_training
+from modelop_spark.runtime.session import get_or_create_session
+from modelop_spark.runtime.snapshot import Snapshot
 
 log = redacted_logger("modelop_spark")
 
-# job type -> "module:function"; each takes (spark, spec, snapshot) and returns an Outcome.
-RUNNERS: dict[str, str] = {
-    "scoring": "modelop_spark.jobs.scoring:run_scoring",
-    "metrics": "modelop_spark.jobs.metrics:run_metrics",
-    "training": "modelop_spark.jobs.training:run_training",
+
+
+@dataclass(frozen=True)
+class Runner:
+    """One job type. ``check`` sees only the job and the snapshot (no SparkSession exists yet);
+    ``run`` resolves the model's functions, runs, stages every output and commits once."""
+
+    check: Callable[[JobSpec, Snapshot], None]
+    run: Callable[[Any, JobSpec, Snapshot], Outcome]
+
+
+# Registered explicitly: one entry per job type of job.schema.json.
+RUNNERS: dict[str, Runner] = {
+    "scoring": Runner(check=check_scoring, run=run_scoring),
+    "metrics": Runner(check=check_metrics, run=run_metrics),
+    "training": Runner(check=check_training, run=run_training),
 }
 
 _OUR_ERROR = re.compile(r"modelop_spark\.errors\.(\w+): (.+)")
-
-
-def runner_for(job_type: str) -> Callable[[Any, JobSpec, Any], Outcome]:
-    module_name, _, function = RUNNERS[job_type].partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        raise SpecError(f"job_type: {job_type} jobs are not available in this build") from exc
-    return getattr(module, function)
 
 
 def as_our_error(exc: BaseException) -> ModelOpSparkError:
@@ -75,13 +86,13 @@ def run_job(job: JobSpec | Mapping[str, Any] | str, *, spark: Any = None) -> Job
     snapshot = None
     try:
         spec = coerce_spec(job)
-        if spark is None:
-            from modelop_spark.runtime.session import get_or_create_session
-
-            spark = get_or_create_session()
         snapshot = snapshot_for(spec.model)
+        runner = RUNNERS[spec.job_type]
+        runner.check(spec, snapshot)
+        if spark is None:
+            spark = get_or_create_session()
         log.info("job %s: %s with snapshot %s %s", spec.job_id, spec.job_type, snapshot.name, snapshot.version or "")
-        outcome = runner_for(spec.job_type)(spark, spec, snapshot)
+        outcome = runner.run(spark, spec, snapshot)
         result = JobResult(
             job_id=spec.job_id,
             job_type=spec.job_type,
@@ -114,8 +125,6 @@ def run_job(job: JobSpec | Mapping[str, Any] | str, *, spark: Any = None) -> Job
 
 def _write_result_files(spark: Any, spec: JobSpec, result: JobResult) -> None:
     """The result JSON beside each committed file output (an ERROR result has none to sit by)."""
-    from modelop_spark.assets.files import write_result_file
-
     if not result.ok:
         return
     text = result.to_json()
@@ -132,4 +141,4 @@ def _write_result_files(spark: Any, spec: JobSpec, result: JobResult) -> None:
         log.info("job result written to %s", ", ".join(written))
 
 
-__all__ = ["as_our_error", "coerce_spec", "run_job", "runner_for"]
+__all__ = ["RUNNERS", "Runner", "as_our_error", "coerce_spec", "run_job"]

@@ -1,9 +1,10 @@
 """Apply a snapshot's function over a Spark DataFrame (driver side).
 
-The strategy is chosen once from the function's shape: record and batch functions run in the
-Python workers through ``mapInArrow`` (init once per worker, Arrow batches end to end); a Spark
-function is called once on the driver. The ModelOp PySpark convention does its own I/O and is run
-by the scoring runner, not here.
+The strategy is the function's calling convention (``ModelFunctions.convention``): one that runs
+on the executors (record, batch, batch iterator) is applied in the Python workers through
+``mapInArrow`` (init once per worker, Arrow batches end to end); a Spark function is called once
+on the driver. The ModelOp PySpark convention does its own I/O and is run by the scoring runner,
+not here.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
@@ -27,19 +28,16 @@ from modelop_spark.runtime.executor import (
     sample_schema,
     score_batches,
 )
-from modelop_spark.runtime.model_cache import ModelPayload, loaded_model
-from modelop_spark.runtime.shapes import detect_shape, takes_slot
+from modelop_spark.runtime.functions import ModelFunctions
 from modelop_spark.spark_compat import functions_for
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
     from pyspark.sql.types import StructType
 
-    from modelop_spark.runtime.snapshot import Snapshot
 
 SAMPLE_ROWS = 20
 REJECTED_KINDS = ("read", "input_schema", "model")  # a rejected row's _ms_kind is its stage
-ARROW_SHAPES = ("record", "batch", "batch_iter")
 
 
 @dataclass(frozen=True)
@@ -130,49 +128,14 @@ def output_schema_from_sample(plan: ScorePlan, df: DataFrame, *, input_label: st
     return schema
 
 
-def plan_for(
-    snapshot: Snapshot,
-    *,
-    role: str = "score",
-    key_columns: Sequence[str] = (),
-    on_error: str = "reject",
-    job_document: Mapping[str, Any] | None = None,
-) -> ScorePlan:
-    """Load the function on the driver (import errors surface here) and decide its shape."""
-    payload = ModelPayload.from_snapshot(snapshot, job_document=job_document)
-    function = loaded_model(payload).function(role)
-    if function is None:
-        raise SnapshotError(
-            f"snapshot {snapshot.name}: no {role} function; tag one with '# modelop.{role}' or name it in snapshot.json 'functions'"
-        )
-    shape = detect_shape(function, snapshot.shape(role))
-    return ScorePlan(
-        payload=payload,
-        role=role,
-        shape=shape,
-        key_columns=tuple(key_columns),
-        on_error=on_error,
-        slot=shape == "record" and takes_slot(function),
-    )
-
-
-def function_shape(snapshot: Snapshot, *, role: str, job_document: Mapping[str, Any] | None = None) -> str | None:
-    """The shape of ``role`` (None when the snapshot has no such function), loading it on the
-    driver: import and init errors surface here, before any task starts."""
-    payload = ModelPayload.from_snapshot(snapshot, job_document=job_document, for_tasks=False)
-    function = loaded_model(payload).function(role)
-    return None if function is None else detect_shape(function, snapshot.shape(role))
-
-
 def apply_function(
     df: DataFrame,
-    snapshot: Snapshot,
+    functions: ModelFunctions,
     *,
     role: str = "score",
     key_columns: Sequence[str] = (),
     on_error: str = "reject",
     output_schema: StructType | None = None,
-    job_document: Mapping[str, Any] | None = None,
     input_label: str = "input",
     sample_frame: DataFrame | None = None,
 ) -> Scored:
@@ -182,19 +145,27 @@ def apply_function(
     missing = [k for k in key_columns if k not in df.columns]
     if missing:
         raise SchemaError(f"key column {missing[0]!r} is not in the input; its columns are {', '.join(df.columns)}")
-    plan = plan_for(snapshot, role=role, key_columns=key_columns, on_error=on_error, job_document=job_document)
-    if plan.shape == "spark":
+    convention = functions.convention(role)
+    if convention.name == "spark":
         if REJECTED_MARK in df.columns:
             raise SchemaError(
                 "a Spark score function cannot set aside rows marked by the input checks; give it the "
                 "checked valid rows (validate(...).valid), not validate(...).in_band()"
             )
-        return _apply_spark(df, plan)
-    if plan.shape not in ARROW_SHAPES:
+        return _apply_spark(df, functions, role=role, key_columns=tuple(key_columns))
+    if not convention.in_python_workers:
         raise SnapshotError(
-            f"snapshot {snapshot.name}: the {role} function has the {plan.shape} shape, which is run as a job "
-            "(run_job), not over a DataFrame"
+            f"snapshot {functions.snapshot.name}: the {role} function has the {convention.name} shape, which is run "
+            "as a job (run_job), not over a DataFrame"
         )
+    plan = ScorePlan(
+        payload=functions.payload_for_tasks(),
+        role=role,
+        shape=convention.name,
+        key_columns=tuple(key_columns),
+        on_error=on_error,
+        slot=functions.takes_slot(role),
+    )
     model_schema = _spark_to_arrow(output_schema) if output_schema is not None else output_schema_from_sample(plan, sample_frame if sample_frame is not None else df, input_label=input_label)
     key_fields = [_spark_to_arrow(df.select(k).schema)[0].with_nullable(True) for k in key_columns]
     model_fields = [f for f in model_schema if f.name not in key_columns and not f.name.startswith("_ms_")]
@@ -210,17 +181,12 @@ def apply_function(
     )
 
 
-def _apply_spark(df: DataFrame, plan: ScorePlan) -> Scored:
-    model = loaded_model(plan.payload)
-    function = model.function(plan.role)
-    try:
-        with model.working_directory():
-            result = function(df)
-    except Exception as exc:
-        raise ModelFunctionError(f"{plan.payload.source}: {plan.role} raised {type(exc).__name__}: {exc}") from exc
+def _apply_spark(df: DataFrame, functions: ModelFunctions, *, role: str, key_columns: tuple[str, ...]) -> Scored:
+    """A Spark function runs once on the driver and returns a lazy DataFrame."""
+    result = functions.call(role, df)
     if result is None or not hasattr(result, "columns"):
         raise ModelFunctionError(
-            f"{plan.payload.source}: a Spark {plan.role} function must return a DataFrame, it returned {type(result).__name__}"
+            f"{functions.source}: a Spark {role} function must return a DataFrame, it returned {type(result).__name__}"
         )
-    model_columns = tuple(c for c in result.columns if c not in plan.key_columns)
-    return Scored(combined=result, key_columns=plan.key_columns, model_columns=model_columns, counted_in_band=False)
+    model_columns = tuple(c for c in result.columns if c not in key_columns)
+    return Scored(combined=result, key_columns=key_columns, model_columns=model_columns, counted_in_band=False)

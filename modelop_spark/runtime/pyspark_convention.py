@@ -15,9 +15,8 @@ from typing import Any
 
 from modelop_spark.assets.filesystem import absolute_url
 from modelop_spark.assets.spec import AssetSpec
-from modelop_spark.errors import ModelFunctionError
-from modelop_spark.runtime.model_cache import ModelPayload, loaded_model
-from modelop_spark.runtime.snapshot import MANIFEST_FILE, Snapshot
+from modelop_spark.runtime.functions import ModelFunctions
+from modelop_spark.runtime.snapshot_files import MANIFEST_FILE
 
 
 class AssetList(list):
@@ -64,14 +63,14 @@ def modelop_asset(asset: AssetSpec) -> dict[str, Any]:
     return out
 
 
-def model_assets(snapshot: Snapshot) -> AssetList:
-    """The snapshot's files other than its source and manifest, with absolute file URLs."""
-    skip = {snapshot.manifest.source, MANIFEST_FILE}
-    files = sorted(p for p in snapshot.root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+def model_assets(root: Path, source: str | None) -> AssetList:
+    """The model folder's files other than its source and manifest, with absolute file URLs."""
+    skip = {source, MANIFEST_FILE}
+    files = sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
     return AssetList(
         {"assetType": "EXTERNAL_FILE", "filename": p.name, "fileUrl": f"file://{p}", "fileFormat": p.suffix.lstrip(".").upper()}
         for p in files
-        if str(p.relative_to(snapshot.root)) not in skip
+        if str(p.relative_to(root)) not in skip
     )
 
 
@@ -88,17 +87,11 @@ def set_job_parameters(spark: Any, parameters: Mapping[str, Any]) -> None:
         spark.conf.set(f"modelop.jobParameters.{key}", value if isinstance(value, str) else json.dumps(value, default=str))
 
 
-def call_pyspark_convention(spark: Any, spec: Any, snapshot: Snapshot, *, role: str) -> Any:
-    """Run ``role`` on the driver in the PySpark convention; return what it returned."""
-    payload = ModelPayload.from_snapshot(snapshot, job_document=spec.document, for_tasks=False)
-    model = loaded_model(payload)
-    function = model.function(role)
+def call_pyspark_convention(spark: Any, spec: Any, functions: ModelFunctions, *, role: str) -> Any:
+    """Run ``role`` on the driver in the PySpark convention; return what it returned. The model
+    assets are the files of the folder the model runs in (a training draft for ``train``)."""
     document = spec.document or {}
     inputs = _asset_dicts(document.get("inputData"), spec.inputs)
     outputs = _asset_dicts(document.get("outputData"), spec.outputs)
     set_job_parameters(spark, spec.parameters)
-    try:
-        with model.working_directory():
-            return function(inputs, outputs, model_assets(snapshot))
-    except Exception as exc:
-        raise ModelFunctionError(f"{snapshot.manifest.source}: {role} raised {type(exc).__name__}: {exc}") from exc
+    return functions.call(role, inputs, outputs, model_assets(functions.root, functions.snapshot.manifest.source))

@@ -21,11 +21,10 @@ from modelop_spark.assets.fetch import fetch_to_local
 from modelop_spark.cache import cache_folder
 from modelop_spark.errors import SnapshotError
 from modelop_spark.runtime.archive import extract_archive, is_archive
+from modelop_spark.runtime.conventions import CONVENTION_NAMES
 from modelop_spark.runtime.mlflow_snapshot import wrap_mlflow_model
 from modelop_spark.runtime.smart_tags import ROLES, parse_smart_tags
 from modelop_spark.runtime.snapshot_files import MANIFEST_FILE, folder_digest, sha256_file
-
-SHAPES: tuple[str, ...] = ("record", "batch", "spark", "modelop_pyspark")
 
 
 @dataclass(frozen=True)
@@ -59,8 +58,10 @@ class Manifest:
             raise SnapshotError(f"{where}: functions.{unknown[0]} is not a role; roles are {', '.join(ROLES)}")
         shapes = dict(data.get("shapes") or {})
         for role, shape in shapes.items():
-            if shape not in SHAPES:
-                raise SnapshotError(f"{where}: shapes.{role} must be one of {', '.join(SHAPES)}, found {shape!r}")
+            if role not in ROLES:
+                raise SnapshotError(f"{where}: shapes.{role} is not a role; roles are {', '.join(ROLES)}")
+            if shape not in CONVENTION_NAMES:
+                raise SnapshotError(f"{where}: shapes.{role} must be one of {', '.join(CONVENTION_NAMES)}, found {shape!r}")
         assets = []
         for index, entry in enumerate(data.get("assets") or ()):
             if isinstance(entry, str):
