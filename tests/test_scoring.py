@@ -135,6 +135,24 @@ def test_iterator_function(spark, numbers, tmp_path):
     assert result.rows.to_dict()["in"] == 40 and result.rows.rows_out == 40
 
 
+def test_an_iterator_function_declared_in_the_manifest(spark, numbers, tmp_path):
+    # "batch_iter" in snapshot.json, as the README documents it, for a function without annotations.
+    source = ITERATOR_MODEL.replace("batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]", "batches)")
+    snapshot = make_snapshot(tmp_path / "iterator", source, manifest={"name": "iterator", "shapes": {"score": "batch_iter"}})
+    result = run_job(job(snapshot, numbers, tmp_path / "out"), spark=spark)
+    assert result.ok, result.error
+    assert result.rows.rows_out == 40 and spark.read.parquet(str(tmp_path / "out")).count() == 40
+
+
+def test_each_output_reports_its_own_location_and_rows(spark, numbers, record_snapshot, tmp_path):
+    outputs = [{"url": str(tmp_path / "a"), "format": "parquet"}, {"kind": "embedded", "name": "inline"}]
+    rejected = {"url": str(tmp_path / "bad"), "format": "json"}
+    result = run_job(job(record_snapshot, numbers, None, outputs=outputs, rejected_output=rejected), spark=spark)
+    assert result.ok, result.error
+    assert [(o.location, o.kind, o.rows) for o in result.outputs] == [(str(tmp_path / "a"), "file", 38), (None, "embedded", 38)]
+    assert (result.rejected_output.location, result.rejected_output.rows) == (str(tmp_path / "bad"), 2)
+
+
 SPARK_ML_MODEL = """
 import os
 from pyspark.ml import PipelineModel

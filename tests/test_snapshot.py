@@ -115,3 +115,44 @@ def test_missing_location_and_bad_manifest(tmp_path):
     (folder / "snapshot.json").write_text("{not json")
     with pytest.raises(SnapshotError, match="invalid JSON at line 1"):
         load_snapshot(folder)
+
+
+def test_every_calling_convention_can_be_declared_in_the_manifest(tmp_path):
+    # "batch_iter", as the README documents, was refused by the manifest check.
+    for name in ("record", "batch", "batch_iter", "spark", "modelop_pyspark"):
+        folder = make_snapshot(tmp_path / name, "def score(x):\n    return x\n", manifest={"name": name, "shapes": {"score": name}})
+        assert ModelFunctions.resolve(load_snapshot(folder)).convention("score").name == name
+
+
+def test_an_unknown_convention_lists_the_valid_ones(tmp_path):
+    folder = make_snapshot(tmp_path / "s", "def score(x):\n    return x\n", manifest={"name": "s", "shapes": {"score": "rows"}})
+    with pytest.raises(SnapshotError, match="shapes.score must be one of record, batch, batch_iter, spark, modelop_pyspark, found 'rows'"):
+        load_snapshot(folder)
+
+
+def test_a_private_copy_of_the_model_is_loaded_from_its_folder_and_released(tmp_path):
+    # Training resolves the functions in its draft: init runs there, and nothing is left behind.
+    import shutil
+    import sys
+
+    source = "# modelop.init\ndef begin():\n    open('init-ran', 'w').write('x')\n\n# modelop.train\ndef train(df):\n    pass\n"
+    snapshot = load_snapshot(make_snapshot(tmp_path / "s", source))
+    draft = tmp_path / "draft"
+    shutil.copytree(snapshot.root, draft)
+    functions = ModelFunctions.resolve(snapshot, job_document={"job_type": "training"}, root=draft)
+    assert functions.root == draft and (draft / "init-ran").is_file() and not (snapshot.root / "init-ran").exists()
+    assert functions.convention("train").whole_input == "pandas"
+    module = functions.payload.module_name
+    assert module in sys.modules
+    functions.release()
+    assert module not in sys.modules and str(draft) not in sys.path
+
+
+def test_inline_model_source_is_kept_under_the_cache_folder(tmp_path, monkeypatch):
+    # The cache folder is defined once; inline ModelOp source used to ignore MODELOP_SPARK_CACHE.
+    from modelop_spark.jobs.model_source import snapshot_for
+    from modelop_spark.jobs.spec import ModelRef
+
+    monkeypatch.setenv("MODELOP_SPARK_CACHE", str(tmp_path / "cache"))
+    snapshot = snapshot_for(ModelRef(source_code="def score(r):\n    return r\n", name="inline"))
+    assert snapshot.root.is_relative_to(tmp_path / "cache" / "inline")

@@ -126,6 +126,9 @@ class FileReader(AssetReader):
             raise AssetError(f"input {asset.label}: {asset.url} is empty (no columns, no rows); check the upstream output")
         return df
 
+    def reads_text_lines(self, asset: AssetSpec, spark: SparkSession) -> bool:
+        return True
+
 
 class FileWriter(AssetWriter):
     def accepts(self, asset: AssetSpec, spark: SparkSession) -> bool:
@@ -137,7 +140,7 @@ class FileWriter(AssetWriter):
         url = absolute_url(asset.url)
         fs = filesystem_for(url, df.sparkSession)
         check_mode(fs, url, asset.mode, label=asset.label)
-        single = bool(asset.options.get("single_file"))
+        single = asset.single_file
         staging = staging_path(url, job_id)
         fs.delete(staging)  # a killed earlier attempt of this job may have left one
         writer = (df.coalesce(1) if single else df).write.mode("overwrite").format(asset.format)
@@ -168,6 +171,10 @@ class FileWriter(AssetWriter):
         written = WrittenAsset(name=asset.name, kind="file", location=asset.url, format=asset.format)
         return StagedOutput(written=written, commit=commit, abort=lambda: fs.delete(staging))
 
+    def write_text(self, spark: SparkSession, asset: AssetSpec, url: str, text: str) -> str:
+        filesystem_for(url, spark).write_text(url, text)
+        return url
+
 
 def _remove_if_empty(fs: Any, folder: str) -> None:
     with contextlib.suppress(OSError):  # a concurrent job may be staging there right now
@@ -180,25 +187,7 @@ def result_location(asset: AssetSpec, *, is_file: bool = False) -> str | None:
     inside an output folder, or next to an output that is one file."""
     if asset.kind != "file" or not asset.url:
         return None
-    if is_file or asset.options.get("single_file"):
+    if is_file or asset.single_file:
         parent, name = split_parent(asset.url)
         return f"{parent}/_{name}.job_result.json"
     return f"{asset.url.rstrip('/')}/{RESULT_FILE}"
-
-
-def write_result_file(spark: Any, asset: AssetSpec, text: str) -> str | None:
-    is_file = bool(asset.url) and is_local(asset.url) and local_path(asset.url).is_file()
-    location = result_location(asset, is_file=is_file)
-    if location is None:
-        return None
-    from modelop_spark.assets import s3
-
-    if s3.is_s3_asset(asset) and not s3.s3a_available(spark):
-        s3.write_text(asset, location, text)  # no Hadoop S3 connector: pyarrow writes it
-        return location
-    from modelop_spark.assets.hdfs import hdfs_url, is_hdfs_asset
-
-    if is_hdfs_asset(asset):  # a bare path in an HDFS repository
-        location = hdfs_url(location, asset.repository, where=f"output {asset.label}")
-    filesystem_for(location, spark).write_text(location, text)
-    return location

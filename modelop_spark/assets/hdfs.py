@@ -29,6 +29,7 @@ from modelop_spark.assets.base import (
     AssetWriter,
     StagedOutput,
 )
+from modelop_spark.assets.files import FileReader, FileWriter
 from modelop_spark.errors import AssetError
 
 if TYPE_CHECKING:
@@ -157,8 +158,6 @@ class HdfsReader(AssetReader):
         return is_hdfs_asset(asset)
 
     def read(self, spark: SparkSession, asset: AssetSpec, *, schema: StructType | None = None) -> DataFrame:
-        from modelop_spark.assets.files import FileReader
-
         where = f"asset {asset.label!r}"
         full = replace(asset, url=hdfs_url(asset.url or "", asset.repository, where=where))
         settings = WebHdfsSettings.from_sources(asset.repository)
@@ -171,14 +170,19 @@ class HdfsReader(AssetReader):
                 raise AssetError(f"{where}: nothing at {full.url}; check the path")
         return FileReader().read(spark, full, schema=schema)
 
+    def reads_text_lines(self, asset: AssetSpec, spark: SparkSession) -> bool:
+        return True
+
 
 class HdfsWriter(AssetWriter):
     def accepts(self, asset: AssetSpec, spark: SparkSession) -> bool:
         return is_hdfs_asset(asset)
 
     def stage(self, df: DataFrame, asset: AssetSpec, *, job_id: str) -> StagedOutput:
-        from modelop_spark.assets.files import FileWriter
-
         where = f"asset {asset.label!r}"
         full = replace(asset, url=hdfs_url(asset.url or "", asset.repository, where=where))
         return FileWriter().stage(df, full, job_id=job_id)
+
+    def write_text(self, spark: SparkSession, asset: AssetSpec, url: str, text: str) -> str:
+        # a bare path in an HDFS repository becomes a full hdfs:// URL
+        return FileWriter().write_text(spark, asset, hdfs_url(url, asset.repository, where=f"output {asset.label}"), text)

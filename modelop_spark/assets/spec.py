@@ -60,6 +60,12 @@ class AssetSpec:
     repository: Mapping[str, Any] = field(default_factory=dict)
 
     @property
+    def single_file(self) -> bool:
+        """``options.single_file``: one data file at ``url`` rather than a folder of parts. The
+        one reading of the option for every file writer (``"false"`` is false)."""
+        return option_flag(self.options.get("single_file"))
+
+    @property
     def label(self) -> str:
         """How messages name this asset: its name, else its location."""
         return self.name or self.url or self.table or (self.query and "SQL query") or self.kind
@@ -115,6 +121,13 @@ class AssetSpec:
         if self.repository:
             out["repository"] = dict(self.repository)
         return out
+
+
+def option_flag(value: Any) -> bool:
+    """A yes/no asset option given as JSON true/false, 1/0 or text ("true", "yes", "false")."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes")
+    return bool(value)
 
 
 def _infer_kind(data: Mapping[str, Any]) -> str:

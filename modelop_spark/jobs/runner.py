@@ -18,7 +18,7 @@ from typing import Any
 
 from modelop_spark import errors
 from modelop_spark._redact import redacted_logger
-from modelop_spark.assets.files import write_result_file
+from modelop_spark.assets import write_result_file
 from modelop_spark.errors import ModelOpSparkError
 from modelop_spark.jobs.metrics import check_metrics, run_metrics
 from modelop_spark.jobs.model_source import snapshot_for

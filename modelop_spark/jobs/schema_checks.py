@@ -23,6 +23,8 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from modelop_spark._redact import redacted_logger
+from modelop_spark.assets import read_asset, reads_text_lines
+from modelop_spark.assets.files import looks_like_json_array
 from modelop_spark.errors import SchemaError
 from modelop_spark.schema.loader import load_schema
 from modelop_spark.schema.model import Schema
@@ -143,8 +145,6 @@ class SchemaChecks:
         ``in_band`` (quarantine mode): instead of filtering, mark each rejected row with its stage,
         reasons and record (:meth:`Validation.in_band`) for a model pass that sets them aside, so
         one pass over the input scores and quarantines; its counts then come from that pass."""
-        from modelop_spark.assets import read_asset
-
         if self.input_mode == "off" or self.input_schema is None:
             return CheckedInput(valid=read_asset(spark, source))
         in_band = in_band and self.input_mode == "quarantine"
@@ -189,8 +189,6 @@ class SchemaChecks:
     def _read_with_schema(self, spark: Any, source: Any, fmt: str) -> tuple[DataFrame, str, RawLines | None]:
         """A CSV/JSON file read with the input schema: the frame, its corrupt-record column, and
         the raw-line columns when JSON Lines are read as text (to see unknown keys)."""
-        from modelop_spark.assets import read_asset
-
         assert self.input_schema is not None
         header = None
         if fmt == "csv" and str(source.options.get("header", "true")).lower() == "true":
@@ -207,13 +205,10 @@ class SchemaChecks:
         """Whether to read a JSON input as text lines so ``extra_fields=reject`` sees unknown keys:
         JSON Lines only (a multi-line document has no line per record), through Spark's own file
         sources (the pure-Python S3 path reads data formats, not text)."""
-        from modelop_spark.assets.files import looks_like_json_array
-        from modelop_spark.assets.s3 import is_s3_asset, s3a_available
-
         if self.extra_fields != "reject" or (source.format or "").lower() != "json":
             return False
         multi_line = str(source.options.get("multiLine", "false")).lower() == "true" or looks_like_json_array(source.url or "")
-        if multi_line or (is_s3_asset(source) and not s3a_available(spark)):
+        if multi_line or not reads_text_lines(spark, source):
             _log.warning(
                 "input %s: read with the schema, so JSON keys it does not name are not seen by "
                 "extra_fields=reject; JSON Lines on a Spark file system has them rejected", source.label
