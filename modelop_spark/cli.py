@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from modelop_spark._logging import configure_logging
 from modelop_spark.errors import ModelOpSparkError
+from modelop_spark.jobs.runner import coerce_spec, run_job
 from modelop_spark.runtime.session import get_or_create_session, ship_package
 from modelop_spark.schema.cli import add_schema_commands
 
@@ -28,8 +29,6 @@ def _conf_pairs(values: Sequence[str]) -> dict[str, str]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from modelop_spark.jobs.runner import coerce_spec, run_job
-
     try:
         spec = coerce_spec(args.job)  # a bad job file fails here, before Spark starts
         spark = get_or_create_session(master=args.master, conf=_conf_pairs(args.conf))

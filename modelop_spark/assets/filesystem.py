@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from modelop_spark.errors import AssetError
+
 
 def is_local(url: str) -> bool:
     scheme = urlparse(url).scheme
@@ -143,8 +145,6 @@ def filesystem_for(url: str, spark: Any) -> FileSystem:
     if is_local(url):
         return LocalFileSystem()
     if getattr(spark, "_jvm", None) is None:
-        from modelop_spark.errors import AssetError
-
         raise AssetError(
             f"{url}: committing outputs on {urlparse(url).scheme}:// needs a classic Spark session "
             "(Spark Connect clients reach only local paths here)"

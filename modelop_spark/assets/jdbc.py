@@ -34,6 +34,7 @@ from modelop_spark.assets.base import (
     WrittenAsset,
 )
 from modelop_spark.assets.sql import JDBC_DIALECTS, check_read_only, conform_to_schema
+from modelop_spark.assets.staging import safe_job_id
 from modelop_spark.errors import AssetError
 
 if TYPE_CHECKING:
@@ -200,8 +201,6 @@ class JdbcWriter(AssetWriter):
         return asset.kind == "jdbc"
 
     def stage(self, df: DataFrame, asset: AssetSpec, *, job_id: str) -> StagedOutput:
-        from modelop_spark.assets.staging import safe_job_id
-
         where = f"asset {asset.label!r}"
         if not asset.table:
             raise AssetError(f"{where}: a jdbc output needs table (the target table's name)")

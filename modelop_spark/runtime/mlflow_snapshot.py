@@ -34,6 +34,8 @@ from modelop_spark.errors import ModelOpSparkError, SnapshotError, SpecError
 from modelop_spark.runtime.lineage import MlflowLineage
 from modelop_spark.runtime.snapshot_files import MANIFEST_FILE, folder_digest
 from modelop_spark.runtime.snapshot_writer import checksums
+from modelop_spark.schema.avro import from_avro
+from modelop_spark.schema.spark_types import to_struct_type
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -168,8 +170,6 @@ def _output_avro(schema: Any) -> dict[str, Any] | None:
 
 def signature_struct_types(root: Path) -> tuple[StructType | None, StructType | None]:
     """The signature as Spark ``StructType`` s ``(input, output)``, for the scoring runner."""
-    from modelop_spark.schema.avro import from_avro
-    from modelop_spark.schema.spark_types import to_struct_type
 
     return tuple(  # type: ignore[return-value]
         to_struct_type(from_avro(doc), with_metadata=False) if doc else None for doc in signature_schemas(root)

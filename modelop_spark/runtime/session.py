@@ -14,6 +14,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
+from modelop_spark.assets.jdbc import default_jars
 from modelop_spark.config import conf_dir, spark_settings
 from modelop_spark.errors import SessionError
 
@@ -97,11 +98,9 @@ def get_or_create_session(
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
     settings = spark_settings(master=master, overrides=conf, directory=conf_dir(), under_spark_submit=submitted)
-    if "spark.jars" not in settings:
-        from modelop_spark.assets.jdbc import default_jars
-
-        if jars := default_jars():  # JDBC drivers must be on the classpath when the JVM starts
-            settings["spark.jars"] = ",".join(jars)
+    # JDBC drivers must be on the classpath when the JVM starts
+    if "spark.jars" not in settings and (jars := default_jars()):
+        settings["spark.jars"] = ",".join(jars)
     if settings.get("spark.master", "").startswith("local"):
         # One machine: bind to loopback rather than whatever the hostname resolves to.
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")

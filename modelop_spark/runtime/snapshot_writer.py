@@ -40,6 +40,10 @@ from urllib.parse import urlparse
 
 from modelop_spark.assets.commit import replace_target
 from modelop_spark.assets.filesystem import LocalFileSystem
+from modelop_spark.assets.s3 import location_of, resolve_settings
+from modelop_spark.assets.s3_settings import explain_s3_error
+from modelop_spark.assets.s3_source import make_filesystem
+from modelop_spark.assets.spec import AssetSpec
 from modelop_spark.assets.staging import STAGING_FOLDER, safe_job_id
 from modelop_spark.cache import cache_folder
 from modelop_spark.errors import SnapshotError
@@ -98,17 +102,12 @@ def _local(target: str) -> Path:
 
 def _s3(target: str) -> tuple[Any, str]:
     """pyarrow's S3 filesystem for ``target`` and the object path (bucket/key)."""
-    from modelop_spark.assets.s3 import location_of, resolve_settings
-    from modelop_spark.assets.s3_source import make_filesystem
-    from modelop_spark.assets.spec import AssetSpec
 
     asset = AssetSpec(kind="file", name="snapshot output", url=target)
     return make_filesystem(resolve_settings(asset)), location_of(asset).path
 
 
 def _s3_failure(target: str, action: str, exc: BaseException) -> SnapshotError:
-    from modelop_spark.assets.s3_settings import explain_s3_error
-
     return SnapshotError(f"snapshot output {target}: cannot {action}: {explain_s3_error(exc)}")
 
 

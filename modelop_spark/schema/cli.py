@@ -17,7 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from modelop_spark.errors import ModelOpSparkError, SchemaError
-from modelop_spark.schema.infer import DEFAULT_SAMPLE
+from modelop_spark.schema.avro import to_avro
+from modelop_spark.schema.infer import DEFAULT_SAMPLE, infer_schema
+from modelop_spark.schema.json_schema import to_json_schema
+from modelop_spark.schema.loader import load_schema
+from modelop_spark.schema.spark_types import to_ddl
 
 __all__ = ["add_schema_commands", "guess_format"]
 
@@ -56,9 +60,6 @@ def guess_format(path: str) -> str:
 
 
 def _infer(args: argparse.Namespace) -> int:
-    from modelop_spark.schema.avro import to_avro
-    from modelop_spark.schema.infer import infer_schema
-
     try:
         if args.sample < 1:
             raise SchemaError(f"--sample must be at least 1, found {args.sample}")
@@ -85,11 +86,6 @@ def _infer(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from modelop_spark.schema.avro import to_avro
-    from modelop_spark.schema.json_schema import to_json_schema
-    from modelop_spark.schema.loader import load_schema
-    from modelop_spark.schema.spark_types import to_ddl
-
     try:
         schema = load_schema(args.schema)
         if args.to == "avro":

@@ -22,13 +22,12 @@ from modelop_spark.errors import SchemaError
 from modelop_spark.quarantine import REASONS_COLUMN, RECORD_COLUMN, STAGE_COLUMN
 from modelop_spark.schema.model import Schema
 from modelop_spark.schema.spark_types import to_struct_type
+from modelop_spark.schema.validate import EarlierRejects, observation_done
 from modelop_spark.spark_compat import functions_for, observation_for
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
     from pyspark.sql import types as T
-
-    from modelop_spark.schema.validate import EarlierRejects
 
 __all__ = [
     "CORRUPT_RECORD", "LINE", "SCHEMA_READ_FORMATS", "UNKNOWN_KEYS", "ReadPlan", "ReadSplit",
@@ -125,7 +124,6 @@ class ReadSplit:
     def as_earlier_stage(self) -> EarlierRejects:
         """The malformed lines as SQL over ``marked``, for :meth:`Validation.in_band` (validate
         ``marked`` itself, ignoring the columns in :attr:`marker_columns`)."""
-        from modelop_spark.schema.validate import EarlierRejects
 
         return EarlierRejects(
             stage="read",
@@ -140,7 +138,6 @@ class ReadSplit:
 
     def observed_counts(self) -> tuple[int, int] | None:
         """``(rows read, malformed rows)`` seen by the first finished action on ``good``."""
-        from modelop_spark.schema.validate import observation_done
 
         if self.observation is None or not observation_done(self.observation):
             return None
