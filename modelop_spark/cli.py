@@ -43,7 +43,7 @@ def _run(args: argparse.Namespace) -> int:
             handle.write(text + "\n")
     print(text if args.json else result.summary())
     if not result.ok and not args.json:
-        print(f"error: {result.error['message']}", file=sys.stderr)
+        print(f"error: {(result.error or {}).get('message')}", file=sys.stderr)
     return result.exit_code
 
 

@@ -21,18 +21,22 @@ def is_connect(obj: Any) -> bool:
 
 def functions_for(df: Any) -> ModuleType:
     if is_connect(df):
-        from pyspark.sql.connect import functions
-    else:
-        from pyspark.sql import functions
+        from pyspark.sql.connect import functions as connect_functions
+
+        return connect_functions
+    from pyspark.sql import functions
+
     return functions
 
 
 def observation_for(df: Any) -> Any:
     """A new, unnamed ``Observation`` of the kind ``df.observe`` accepts."""
     if is_connect(df):
-        from pyspark.sql.connect.observation import Observation
-    else:
-        from pyspark.sql.observation import Observation
+        from pyspark.sql.connect.observation import Observation as ConnectObservation
+
+        return ConnectObservation()
+    from pyspark.sql.observation import Observation
+
     return Observation()
 
 

@@ -47,6 +47,7 @@ _UNSUPPORTED_READER_FEATURES = ("deletionVectors", "columnMapping", "v2Checkpoin
 def delta_spark_available(spark: SparkSession) -> bool:
     try:
         jvm = spark.sparkContext._jvm
+        assert jvm is not None
         jvm.java.lang.Class.forName(_DELTA_SPARK_CLASS, False, jvm.Thread.currentThread().getContextClassLoader())
         return True
     except Exception:

@@ -115,7 +115,7 @@ class FileReader(AssetReader):
             options.setdefault("inferSchema", "true")
         if asset.format == "json" and "multiLine" not in options and looks_like_json_array(asset.url):
             options["multiLine"] = "true"
-        reader = spark.read.format(asset.format).options(**options)
+        reader = spark.read.format(asset.format or "parquet").options(**options)
         if schema is not None:
             reader = reader.schema(schema)
         try:
@@ -143,7 +143,7 @@ class FileWriter(AssetWriter):
         single = asset.single_file
         staging = staging_path(url, job_id)
         fs.delete(staging)  # a killed earlier attempt of this job may have left one
-        writer = (df.coalesce(1) if single else df).write.mode("overwrite").format(asset.format)
+        writer = (df.coalesce(1) if single else df).write.mode("overwrite").format(asset.format or "parquet")
         writer = writer.options(**spark_options(asset, reading=False))
         partition_by = asset.options.get("partitionBy")
         if partition_by and not single:

@@ -163,7 +163,7 @@ class HdfsReader(AssetReader):
         settings = WebHdfsSettings.from_sources(asset.repository)
         if settings is not None:
             try:
-                found = WebHdfs(settings).exists(full.url)
+                found = WebHdfs(settings).exists(full.url or "")
             except AssetError as exc:
                 raise AssetError(f"{where}: {exc.message}") from None
             if not found:

@@ -119,6 +119,7 @@ class JdbcSettings:
 def _check_driver(spark: SparkSession, settings: JdbcSettings, where: str) -> None:
     try:
         jvm = spark.sparkContext._jvm
+        assert jvm is not None
         jvm.java.lang.Class.forName(settings.driver, True, jvm.Thread.currentThread().getContextClassLoader())
     except Exception:
         raise AssetError(
@@ -230,7 +231,7 @@ class JdbcWriter(AssetWriter):
             with _Connection(spark, settings, where) as connection:
                 try:
                     details["rows"] = connection.move_rows(
-                        staging_table, asset.table, columns, mode=asset.mode, job_id=job_id
+                        staging_table, asset.table or "", columns, mode=asset.mode, job_id=job_id
                     )
                 except AssetError:
                     raise

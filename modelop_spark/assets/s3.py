@@ -52,6 +52,7 @@ def s3a_available(spark: SparkSession) -> bool:
     """True when Hadoop's S3A filesystem class loads in this session's JVM (never on Connect)."""
     try:
         jvm = spark.sparkContext._jvm  # Connect sessions have no sparkContext: they raise here
+        assert jvm is not None
         jvm.java.lang.Class.forName(_S3A_CLASS, False, jvm.Thread.currentThread().getContextClassLoader())
         return True
     except Exception:

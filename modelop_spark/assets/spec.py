@@ -93,7 +93,7 @@ class AssetSpec:
         if kind == "embedded" and records is not None and not isinstance(records, list | tuple):
             raise SpecError(f"{where}.records: expected a list of records, found {type(records).__name__}")
         return cls(
-            kind=kind,
+            kind=kind,  # type: ignore[arg-type]  # checked against KINDS above
             name=data.get("name"),
             url=url,
             format=file_format,

@@ -190,6 +190,7 @@ def regression_sums(df: DataFrame, *, label: str, score: str) -> tuple[dict[str,
         F.sum(F.abs(err) / F.greatest(F.abs(y), F.lit(_EPS))).alias("abs_percentage_error"),
         F.var_pop(F.when(valid, y)).alias("label_var_pop"),
     ).first()
+    assert row is not None  # an aggregate always has its one row
     sums = {k: (row[k] if row[k] is not None else 0.0) for k in
             ("n", "abs_error", "squared_error", "abs_percentage_error", "label_var_pop")}
     counts = {"input": row["input"], "evaluated": row["n"], "missing": row["input"] - row["n"]}
@@ -237,7 +238,10 @@ def numeric_bin_counts(
     quantiles = baseline.select(
         *[F.percentile_approx(F.col(f).cast("double"), probs, accuracy).alias(f"q{i}") for i, f in enumerate(features)]
     ).first()
-    splits_psi, splits_ks, usable = [], [], []
+    assert quantiles is not None  # an aggregate always has its one row
+    splits_psi: list[Any] = []
+    splits_ks: list[Any] = []
+    usable: list[str] = []
     for i, f in enumerate(features):
         q = quantiles[f"q{i}"]
         if q is None:  # the baseline has no value for this feature
@@ -277,14 +281,14 @@ def numeric_bin_counts(
             "psi_edges": splits_psi[i][1:-1],
         }
     for r in rows:
-        f = out[usable[r["f"]]]
+        feature = out[usable[r["f"]]]
         prefix = "psi" if r["kind"] == 0 else "ks"
         side = "expected" if r["_side"] == 0 else "actual"
-        counts = f[f"{prefix}_{side}"]
+        counts = feature[f"{prefix}_{side}"]
         b = r["b"]
         if b is None or b >= len(counts):  # Bucketizer leaves null as null and puts NaN past the end
             if prefix == "psi":
-                f[f"missing_{side}"] += r["n"]
+                feature[f"missing_{side}"] += r["n"]
         else:
             counts[int(b)] += r["n"]
     return out

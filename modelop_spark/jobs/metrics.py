@@ -138,6 +138,9 @@ class _MetricsRun:
         self.snapshot = functions.snapshot
         self.staged_rejected: StagedOutput | None = None  # committed with the documents, not before
         self.rows_rejected = 0
+        self.rows_in: int | None = None
+        self._persisted: list[Any] = []
+        self.data_assets: list[AssetSpec] = []
 
     # -- inputs ---------------------------------------------------------------------------------
     def _scored(self, frame: Any, source: AssetSpec) -> Any:
@@ -210,11 +213,10 @@ class _MetricsRun:
 
     # -- the job --------------------------------------------------------------------------------
     def run(self, *, shape: str | None, builtin: bool) -> Outcome:
-        self._persisted: list[Any] = []
-        self.rows_in: int | None = None
         try:
             if shape == "modelop_pyspark" and not builtin and not self.options.score_first:
-                frames, baseline = [], None
+                frames: list[Any] = []
+                baseline = None
             else:
                 frames, baseline = self._frames()
             user = self._call_user(shape, frames) if shape else None

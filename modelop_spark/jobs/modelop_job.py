@@ -19,7 +19,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from modelop_spark.assets.spec import AssetSpec, format_from_url
+from modelop_spark.assets.spec import AssetKind, AssetSpec, format_from_url
 from modelop_spark.errors import SpecError
 
 JOB_TYPES = {
@@ -75,7 +75,7 @@ def translate_asset(asset: Mapping[str, Any], *, where: str, output: bool) -> As
         table = asset.get("tableName") or asset.get("table")
         jdbc_url = asset.get("jdbcUrl") or repository.get("jdbcUrl")
         options = {"url": jdbc_url} if jdbc_url else {}
-        kind = "jdbc" if jdbc_url else "sql"
+        kind: AssetKind = "jdbc" if jdbc_url else "sql"
         return AssetSpec(kind=kind, name=name, query=query, table=table, role=role, options=options, repository=repository)
     url = asset.get("fileUrl")
     if not url:

@@ -96,8 +96,10 @@ class CheckedOutput:
             self.validation.raise_for_rejected()
         return self.validation.valid_given(rejected)
 
-    def rejected(self) -> DataFrame | None:
-        return self.validation.rejected if self.validation is not None else None
+    def rejected(self) -> DataFrame:
+        """The outputs that broke the schema (call only when the check is on)."""
+        assert self.validation is not None
+        return _present(self.validation.rejected)
 
 
 @dataclass(frozen=True)
@@ -172,7 +174,7 @@ class SchemaChecks:
             frame, unobserved = split.good, split.unobserved
         checked = self._validate(frame, self.input_schema, mode=self.input_mode, stage="input_schema", observe=True, raw_lines=raw_lines)
         if self.input_mode == "quarantine":
-            stages.append(("input_schema", lambda: checked.rejected, lambda: checked.counts().rejected))
+            stages.append(("input_schema", lambda: _present(checked.rejected), lambda: checked.counts().rejected))
         # The driver's sample: the same checks over the unobserved rows.
         sample = checked.unobserved
         if unobserved is not frame:
@@ -248,6 +250,11 @@ def _job_schema(spec: Any, snapshot: Any, which: str) -> Schema | None:
         return load_schema(document)
     path = snapshot.schema_path(which)
     return load_schema(path) if path is not None else None
+
+
+def _present(frame: DataFrame | None) -> DataFrame:
+    assert frame is not None  # quarantine mode always plans its rejected rows
+    return frame
 
 
 def _with_all_keys(malformed: DataFrame, key_columns: Sequence[str]) -> DataFrame:

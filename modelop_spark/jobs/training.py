@@ -267,9 +267,11 @@ def run_training(spark: Any, spec: JobSpec, snapshot: Snapshot) -> Outcome:
         shape = train_shape(functions.convention("train"))
         run = _Run(spark, replace(spec, inputs=inputs), options, functions)
         if shape == "modelop_pyspark":  # the model reads its inputs itself; count them for lineage
-            frames, counts = [], [_count(spark, a) for a in inputs]
+            frames: list[Any] = []
+            counts: list[int | None] = [_count(spark, a) for a in inputs]
         else:
-            frames, counts = run.read_inputs(shape)
+            frames, read_counts = run.read_inputs(shape)
+            counts = list(read_counts)
         trained = run.call(shape, frames)
         saved = None
         if trained.model is not None:
@@ -323,7 +325,7 @@ def _outcome(spec: JobSpec, written: WrittenSnapshot, lineage: Lineage, shape: s
         details={"name": written.name, "version": written.version, "digest": written.digest, "files": written.files},
     )
     details: dict[str, Any] = {"shape": shape, "snapshot_output": written.to_dict(), "lineage": lineage.to_dict()}
-    written_by_model = ()
+    written_by_model: tuple[WrittenAsset, ...] = ()
     if shape == "modelop_pyspark":  # the model wrote these itself (ModelOp's external_outputs)
         written_by_model = tuple(
             WrittenAsset(name=a.name, kind=a.kind, location=a.url or a.table, format=a.format) for a in spec.outputs

@@ -58,12 +58,19 @@ class Scored:
             return self.combined
         return self.combined.filter(F.col(KIND) == "out").select(*self.key_columns, *self.model_columns)
 
-    def rejected(self) -> DataFrame | None:
+    def rejected(self) -> DataFrame:
         """Rejected inputs in the quarantine shape: those the model rejected (stage ``model``) and
-        any the input checks set aside in the same pass (``read``, ``input_schema``)."""
+        any the input checks set aside in the same pass (``read``, ``input_schema``). A Spark
+        function rejects nothing in band: an empty frame of that shape."""
         F = functions_for(self.combined)
         if not self.counted_in_band:
-            return None
+            keys = [k for k in self.key_columns if k in self.combined.columns]
+            return self.combined.where(F.lit(False)).select(
+                *keys,
+                F.lit(None).cast("string").alias(STAGE_COLUMN),
+                F.lit(None).cast("array<string>").alias(REASONS_COLUMN),
+                F.lit(None).cast("string").alias(RECORD_COLUMN),
+            )
         return self.combined.filter(F.col(KIND).isin(*REJECTED_KINDS)).select(
             *self.key_columns,
             F.col(KIND).alias(STAGE_COLUMN),

@@ -30,8 +30,8 @@ def extract_archive(archive: Path, target: Path) -> None:
     try:
         if archive.name.lower().endswith(".zip"):
             with zipfile.ZipFile(archive) as bundle:
-                for member in bundle.namelist():
-                    _check_member(member, target, archive)
+                for name in bundle.namelist():
+                    _check_member(name, target, archive)
                 bundle.extractall(target)
         else:
             with tarfile.open(archive) as bundle:

@@ -76,7 +76,7 @@ def _as_records(produced: Any) -> list[dict[str, Any]]:
         return [dict(produced)]
     if hasattr(produced, "to_dict") and hasattr(produced, "columns"):  # a pandas DataFrame
         return produced.to_dict("records")
-    records = []
+    records: list[dict[str, Any]] = []
     for item in produced:
         records.extend(_as_records(item) if not isinstance(item, Mapping) else [dict(item)])
     return records

@@ -25,7 +25,7 @@ class AssetList(list):
     def _by_name(self) -> dict[str, Any]:
         return {a.get("filename") or Path(str(a.get("fileUrl", ""))).name: a for a in self}
 
-    def __getitem__(self, key):  # type: ignore[override]
+    def __getitem__(self, key):
         if isinstance(key, str):
             return self._by_name()[key]
         return super().__getitem__(key)
@@ -50,7 +50,7 @@ def modelop_asset(asset: AssetSpec) -> dict[str, Any]:
     if asset.kind in ("sql", "jdbc"):
         return {"assetType": "SQL", "filename": asset.name, "query": asset.query, "tableName": asset.table}
     url = absolute_url(asset.url or "")
-    out = {
+    out: dict[str, Any] = {
         "assetType": "EXTERNAL_FILE",
         "fileUrl": url,
         "filename": asset.name or Path(url.rstrip("/")).name,

@@ -238,6 +238,7 @@ def load_snapshot(
     if source:
         manifest = replace(manifest, source=source)
     manifest = replace(manifest, source=_find_source(root, manifest))
+    assert manifest.source is not None  # _find_source names one or raises
     tags = parse_smart_tags(compile_source(root / manifest.source))
     merged = {**tags.functions, **manifest.functions, **(functions or {})}
     schemas = dict(manifest.schemas)
