@@ -32,7 +32,6 @@ from modelop_spark.runtime.snapshot import Snapshot
 log = redacted_logger("modelop_spark")
 
 
-
 @dataclass(frozen=True)
 class Runner:
     """One job type. ``check`` sees only the job and the snapshot (no SparkSession exists yet);
