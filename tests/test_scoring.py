@@ -178,10 +178,13 @@ def test_spark_function_with_a_saved_spark_ml_pipeline(spark, numbers, tmp_path)
     pipeline = Pipeline(stages=[VectorAssembler(inputCols=["x"], outputCol="features"), LogisticRegression(maxIter=20)])
     snapshot = make_snapshot(tmp_path / "sparkml", SPARK_ML_MODEL)
     pipeline.fit(training).save(str(snapshot / "pipeline"))
-    result = run_job(job(snapshot, numbers, tmp_path / "out"), spark=spark)
+    rejected = {"url": str(tmp_path / "rejected"), "format": "json"}
+    result = run_job(job(snapshot, numbers, tmp_path / "out", rejected_output=rejected), spark=spark)
     assert result.ok, result.error
     predictions = {r.id: r.prediction for r in spark.read.parquet(str(tmp_path / "out")).collect()}
     assert len(predictions) == 40 and predictions["37"] == 1.0 and predictions["0"] == 0.0
+    # A named quarantine output is written even when a Spark function rejects nothing: empty.
+    assert result.rejected_output.rows == 0 and (tmp_path / "rejected").is_dir()
 
 
 PYSPARK_CONVENTION_MODEL = """
