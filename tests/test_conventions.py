@@ -6,6 +6,7 @@ from pyspark.sql import DataFrame
 from modelop_spark.runtime.conventions import (
     CONVENTION_NAMES,
     detect_convention,
+    pyspark_convention_in_source,
     takes_argument,
     takes_slot,
 )
@@ -78,3 +79,10 @@ def test_each_convention_says_where_it_runs_and_what_a_whole_input_is():
         "spark": ("driver", "spark"),
         "modelop_pyspark": ("driver", "assets"),
     }
+
+
+def test_the_pyspark_convention_is_read_from_the_source_before_it_runs():
+    source = "def score(external_inputs, external_outputs, external_model_assets):\n    pass\n\ndef other(df):\n    pass\n"
+    assert pyspark_convention_in_source(source, "score") is True
+    assert pyspark_convention_in_source(source, "other") is False
+    assert pyspark_convention_in_source(source, "missing") is None

@@ -47,13 +47,17 @@ def snapshot(tmp_path):
             "input schema checking is on (input_schema_check=strict) but neither the job nor snapshot",
         ),
         (
+            {"job_type": "scoring", "inputs": [{"url": "a.csv"}, {"url": "b.csv"}]},
+            "inputs: a scoring job reads one input asset, found 2",
+        ),
+        (
             {"job_type": "training", "snapshot": "file:///nowhere/../x", "options": {"max_train_rows": 0}},
             "options.max_train_rows: expected a whole number >= 1",
         ),
     ],
 )
 def test_what_the_job_and_snapshot_tell_fails_before_spark(no_session, snapshot, tmp_path, job, message):
-    document = {"snapshot": str(snapshot), "inputs": [{"url": str(tmp_path / "in.csv")}], "outputs": [], **job}
+    document = {"snapshot": str(snapshot), "inputs": [{"url": str(tmp_path / "in.csv")}], "outputs": [{"kind": "embedded"}], **job}
     document["snapshot"] = str(snapshot)
     result = run_job(document)
     assert result.status == "ERROR"

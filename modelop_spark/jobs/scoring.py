@@ -26,7 +26,7 @@ from modelop_spark.jobs.result import Outcome, RowCounts
 from modelop_spark.jobs.schema_checks import CheckedInput, SchemaChecks
 from modelop_spark.jobs.spec import JobSpec
 from modelop_spark.runtime.apply import REJECTED_KINDS, Scored, apply_function
-from modelop_spark.runtime.functions import ModelFunctions
+from modelop_spark.runtime.functions import ModelFunctions, takes_pyspark_convention
 from modelop_spark.runtime.pyspark_convention import call_pyspark_convention
 from modelop_spark.runtime.snapshot import Snapshot
 from modelop_spark.spark_compat import session_conf
@@ -48,8 +48,18 @@ def default_rejected_output(spec: JobSpec) -> AssetSpec:
 
 
 def check_scoring(spec: JobSpec, snapshot: Snapshot) -> None:
-    """Before Spark: the schemas the checks need exist and load."""
+    """Before Spark: the schemas the checks need exist and load; one input and some output,
+    unless the score function does its own I/O (the PySpark convention)."""
     SchemaChecks.for_job(spec, snapshot)
+    if takes_pyspark_convention(snapshot, "score") is False:
+        _check_assets(spec)
+
+
+def _check_assets(spec: JobSpec) -> None:
+    if len(spec.inputs) != 1:
+        raise SpecError(f"inputs: a scoring job reads one input asset, found {len(spec.inputs)}")
+    if not spec.outputs:
+        raise SpecError("outputs: a scoring job needs at least one output asset")
 
 
 def run_scoring(spark: Any, spec: JobSpec, snapshot: Snapshot) -> Outcome:
@@ -57,10 +67,7 @@ def run_scoring(spark: Any, spec: JobSpec, snapshot: Snapshot) -> Outcome:
     convention = functions.convention("score")
     if convention.name == "modelop_pyspark":
         return _run_pyspark_convention(spark, spec, functions)
-    if len(spec.inputs) != 1:
-        raise SpecError(f"inputs: a scoring job reads one input asset, found {len(spec.inputs)}")
-    if not spec.outputs:
-        raise SpecError("outputs: a scoring job needs at least one output asset")
+    _check_assets(spec)  # known only now when the source defines score dynamically
     settings = {ARROW_BATCH_CONF: str(spec.options.arrow_batch_size)} if spec.options.arrow_batch_size else {}
     with session_conf(spark, settings):
         return _score(spark, spec, functions, in_python_workers=convention.in_python_workers)

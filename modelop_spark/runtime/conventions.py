@@ -21,6 +21,7 @@ its own I/O with the active session).
 
 from __future__ import annotations
 
+import ast
 import inspect
 import typing
 from collections.abc import Callable
@@ -37,6 +38,7 @@ __all__ = [
     "SparkConvention",
     "convention_named",
     "detect_convention",
+    "pyspark_convention_in_source",
     "takes_argument",
     "takes_slot",
 ]
@@ -139,11 +141,29 @@ def _positional(fn: Callable[..., Any]) -> list[inspect.Parameter]:
     return [p for p in inspect.signature(fn).parameters.values() if p.kind in kinds]
 
 
+def _follows_pyspark_convention(names: tuple[str, ...], required: int) -> bool:
+    return names[:3] == _PYSPARK_CONVENTION or required >= 3
+
+
+def pyspark_convention_in_source(source: str, function_name: str) -> bool | None:
+    """Whether ``function_name`` takes ModelOp's PySpark convention, read from the source text
+    without running it (the checks before Spark need it); None when the source has no plain
+    ``def`` of that name."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == function_name:
+            args = [*node.args.posonlyargs, *node.args.args]
+            return _follows_pyspark_convention(tuple(a.arg for a in args), len(args) - len(node.args.defaults))
+    return None
+
+
 def _from_signature(fn: Callable[..., Any]) -> str:
     params = _positional(fn)
-    names = tuple(p.name for p in params[:3])
     required = [p for p in params if p.default is inspect.Parameter.empty]
-    if names == _PYSPARK_CONVENTION or len(required) >= 3:
+    if _follows_pyspark_convention(tuple(p.name for p in params), len(required)):
         return "modelop_pyspark"
     if not params:
         return "record"

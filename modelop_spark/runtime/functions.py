@@ -26,12 +26,26 @@ from modelop_spark.runtime.conventions import (
     Convention,
     convention_named,
     detect_convention,
+    pyspark_convention_in_source,
     takes_slot,
 )
 from modelop_spark.runtime.model_cache import LoadedModel, ModelPayload, forget, loaded_model
 from modelop_spark.runtime.snapshot import Snapshot
 
-__all__ = ["ModelFunctions"]
+__all__ = ["ModelFunctions", "takes_pyspark_convention"]
+
+
+def takes_pyspark_convention(snapshot: Snapshot, role: str) -> bool | None:
+    """Whether ``role`` follows ModelOp's PySpark convention, known before the source is
+    imported: declared in the manifest, or read from the ``def`` in the source; None when only
+    importing it would tell."""
+    declared = snapshot.shape(role)
+    if declared:
+        return declared == "modelop_pyspark"
+    source = snapshot.source_path
+    if source is None or not source.is_file():
+        return None
+    return pyspark_convention_in_source(source.read_text(errors="replace"), snapshot.function(role) or role)
 
 
 class ModelFunctions:
