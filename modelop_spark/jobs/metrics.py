@@ -14,6 +14,7 @@ plots and a self-contained ``report.html`` go beside a file output; MLflow loggi
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -46,11 +47,17 @@ from modelop_spark.evaluation import (
     write_report,
 )
 from modelop_spark.evaluation.job_options import MetricsOptions
-from modelop_spark.evaluation.report import EvaluationFiles, to_json
+from modelop_spark.evaluation.report import EvaluationFiles
 from modelop_spark.evaluation.user_metrics import collect_metrics, jsonable
 from modelop_spark.jobs.result import Outcome, RowCounts
 from modelop_spark.jobs.spec import JobSpec
 from modelop_spark.runtime.apply import apply_function, function_shape
+from modelop_spark.runtime.pyspark_convention import (
+    call_pyspark_convention,
+    read_metrics_document,
+    written_asset,
+)
+from modelop_spark.runtime.pyspark_outputs import ModelOutput
 from modelop_spark.runtime.snapshot import Snapshot
 
 __all__ = ["run_metrics"]
@@ -165,12 +172,10 @@ class _MetricsRun:
         model = loaded_model(payload)
         return model, model.function("metrics")
 
-    def _call_user(self, shape: str, frames: list[Any]) -> dict[str, Any]:
+    def _call_user(self, shape: str, frames: list[Any]) -> dict[str, Any] | None:
         source = self.snapshot.manifest.source or "model"
         if shape == "modelop_pyspark":
-            from modelop_spark.runtime.pyspark_convention import call_pyspark_convention
-
-            return collect_metrics(call_pyspark_convention(self.spark, self.spec, self.snapshot, role="metrics"), source=source)
+            return self._call_pyspark(source)
         arguments = frames if shape == "spark" else [self._to_pandas(f, a) for f, a in zip(frames, self.data_assets, strict=True)]
         model, function = self._function()
         try:
@@ -180,6 +185,22 @@ class _MetricsRun:
             raise
         except Exception as exc:
             raise ModelFunctionError(f"{source}: metrics raised {type(exc).__name__}: {exc}") from exc
+
+    def _call_pyspark(self, source: str) -> dict[str, Any] | None:
+        """ModelOp's PySpark metrics: it may return (or yield) its metrics, or return nothing
+        after writing them itself to its outputs; then None, and ``self.model_outputs`` says
+        what it wrote."""
+        call = call_pyspark_convention(self.spark, self.spec, self.snapshot, role="metrics")
+        self.model_outputs = call.outputs
+        if call.returned is not None and call.returned != []:
+            return collect_metrics(call.returned, source=source)
+        if not any(o.written for o in call.outputs):
+            where = "wrote none of the job's outputs" if call.outputs else "the job has no output asset for it to write"
+            raise ModelFunctionError(
+                f"{source}: metrics returned nothing and {where}; return or yield a dict of metrics, "
+                "or write them to external_outputs"
+            )
+        return None
 
     def _to_pandas(self, frame: Any, asset: AssetSpec) -> Any:
         from modelop_spark.jobs.scoring import session_conf
@@ -212,6 +233,7 @@ class _MetricsRun:
     def run(self, *, shape: str | None, builtin: bool) -> Outcome:
         self._persisted: list[Any] = []
         self.rows_in: int | None = None
+        self.model_outputs: tuple[ModelOutput, ...] = ()
         try:
             if shape == "modelop_pyspark" and not builtin and not self.options.score_first:
                 frames, baseline = [], None
@@ -225,6 +247,8 @@ class _MetricsRun:
                     self.rows_in = doc["rows"]["input"]
                 if user is not None:
                     doc["model_metrics"] = user
+            elif user is None and self.model_outputs:
+                doc = self._read_back()
             else:
                 doc = user or {}
             doc = jsonable(doc)
@@ -249,7 +273,7 @@ class _MetricsRun:
         try:
             files = write_report(doc, report_dir, plots=self.options.report and "format_version" in doc,
                                  title=f"{self.snapshot.name} {self.snapshot.version or ''}: evaluation".strip())
-            written = tuple(self._write(doc, asset, files) for asset in self.spec.outputs)
+            written = self._outputs(doc, files)
             details: dict[str, Any] = {"metrics_function": shape, "builtin_evaluation": builtin}
             if self.options.mlflow is not None:
                 m = self.options.mlflow
@@ -268,6 +292,30 @@ class _MetricsRun:
         )
         return Outcome(rows=rows, outputs=written, rejected_output=self.rejected_output, metrics=doc, details=details)
 
+    def _outputs(self, doc: dict[str, Any], files: EvaluationFiles) -> tuple[WrittenAsset, ...]:
+        """The document to each output, except those a PySpark model wrote itself."""
+        if not self.model_outputs:
+            return tuple(self._write(doc, asset, files) for asset in self.spec.outputs)
+        specs = list(self.spec.outputs) if len(self.spec.outputs) == len(self.model_outputs) else [None] * len(self.model_outputs)
+        written = []
+        for output, asset in zip(self.model_outputs, specs, strict=True):
+            if output.written or asset is None or not doc:
+                written.append(written_asset(output, asset, rows=1 if output.written else None))
+            else:
+                written.append(self._write(doc, asset, files))
+        return tuple(written)
+
+    def _read_back(self) -> dict[str, Any]:
+        """The metrics a PySpark model wrote itself, read from the first small JSON or CSV
+        document among its outputs ({} when there is none to read)."""
+        for output in self.model_outputs:
+            if not output.written or output.target is None:
+                continue
+            doc = read_metrics_document(self.spark, output)
+            if doc is not None:
+                return doc
+        return {}
+
     def _write(self, doc: dict[str, Any], asset: AssetSpec, files: EvaluationFiles) -> WrittenAsset:
         if asset.kind == "embedded":
             return WrittenAsset(name=asset.name, kind="embedded", location=None, format="json", records=[doc])
@@ -275,14 +323,27 @@ class _MetricsRun:
             raise SpecError(f"output {asset.label}: a metrics job writes its JSON document to a file or embedded output")
         if asset.format not in (None, "json"):
             raise SpecError(f"output {asset.label}: a metrics job writes one JSON document; use format json, found {asset.format}")
-        return _write_document(self.spark, asset, to_json(doc) + "\n", files if self.options.report else None,
+        return _write_document(self.spark, asset, json_line(doc), files if self.options.report else None,
                                job_id=self.spec.job_id)
 
 
+def json_line(doc: dict[str, Any]) -> str:
+    """The metrics document as one JSON object on one line, as ModelOp writes it and as
+    ``pandas.read_json(lines=True)`` and Spark's JSON reader read it."""
+    return json.dumps(doc, sort_keys=True, allow_nan=False) + "\n"
+
+
+def _is_one_file(asset: AssetSpec, url: str) -> bool:
+    """A ``.json`` URL, or an output whose job said its format (a ModelOp ``fileFormat``: its
+    URL names a file even without an extension); any other URL is a folder."""
+    return url.endswith(".json") or bool(asset.options.get("single_file"))
+
+
 def _report_location(url: str) -> str:
-    """``.../metrics.json`` -> ``.../metrics_report``: plots and report.html beside the JSON."""
+    """``.../metrics.json`` (or ``.../metrics``) -> ``.../metrics_report``: plots and report.html
+    beside the document, named after it."""
     parent, name = split_parent(url)
-    return f"{parent}/{name[: -len('.json')]}_report"
+    return f"{parent}/{name.removesuffix('.json')}_report"
 
 
 def _put_report(fs: Any, folder: str, files: EvaluationFiles) -> dict[str, Any]:
@@ -301,8 +362,9 @@ def _put_report(fs: Any, folder: str, files: EvaluationFiles) -> dict[str, Any]:
 def _write_document(spark: Any, asset: AssetSpec, text: str, files: EvaluationFiles | None, *, job_id: str) -> WrittenAsset:
     """Staged, then committed with the scoring outputs' commit: nothing half-written is visible.
 
-    A URL ending ``.json`` is that one file, with ``<stem>_report/`` beside it; any other URL is a
-    folder holding ``metrics.json``, ``report.html`` and ``plots/``."""
+    A URL ending ``.json`` (or a ModelOp output with a ``fileFormat``) is that one file, with
+    ``<stem>_report/`` beside it; any other URL is a folder holding ``metrics.json``,
+    ``report.html`` and ``plots/``."""
     url = absolute_url(asset.url or "")
     if asset.mode == "append":
         raise SpecError(f"output {asset.label}: a metrics document cannot be appended to; use mode overwrite")
@@ -312,7 +374,7 @@ def _write_document(spark: Any, asset: AssetSpec, text: str, files: EvaluationFi
     fs.delete(staging)
     details: dict[str, Any] = {}
     try:
-        if url.endswith(".json"):
+        if _is_one_file(asset, url):
             fs.write_text(f"{staging}/{split_parent(url)[1]}", text)
             if files is not None:
                 report = _report_location(url)

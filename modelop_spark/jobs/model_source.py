@@ -6,6 +6,7 @@ import hashlib
 import json
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from modelop_spark.errors import SnapshotError
@@ -52,4 +53,8 @@ def snapshot_for(model: ModelRef) -> Snapshot:
         return load_snapshot(_inline_folder(model))
     assert model.snapshot is not None
     source = model.source_name if model.source_name != "model.py" else None
-    return load_snapshot(model.snapshot, functions=model.functions or None, source=source)
+    snapshot = load_snapshot(model.snapshot, functions=model.functions or None, source=source)
+    if model.name and not (snapshot.root / MANIFEST_FILE).is_file():
+        # A ModelOp repository has no manifest: the job's modelMetaData names the model.
+        snapshot = replace(snapshot, manifest=replace(snapshot.manifest, name=model.name))
+    return snapshot

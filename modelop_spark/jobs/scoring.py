@@ -17,7 +17,7 @@ from modelop_spark.errors import AssetError, SnapshotError, SpecError
 from modelop_spark.jobs.result import Outcome, RowCounts
 from modelop_spark.jobs.spec import JobSpec
 from modelop_spark.runtime.apply import ARROW_SHAPES, REJECTED_KINDS, apply_function, function_shape
-from modelop_spark.runtime.pyspark_convention import call_pyspark_convention
+from modelop_spark.runtime.pyspark_convention import call_pyspark_convention, written_asset
 from modelop_spark.runtime.snapshot import Snapshot
 
 ARROW_BATCH_CONF = "spark.sql.execution.arrow.maxRecordsPerBatch"
@@ -155,16 +155,20 @@ def _with_rows(written: Any, rows: int) -> Any:
 
 
 def _run_pyspark_convention(spark: Any, spec: JobSpec, snapshot: Snapshot) -> Outcome:
-    """The model does its own I/O; we count what it read and what it wrote."""
-    call_pyspark_convention(spark, spec, snapshot, role="score")
+    """The model does its own I/O (its outputs staged and committed for it); we count what it
+    read and what it wrote."""
+    call = call_pyspark_convention(spark, spec, snapshot, role="score")
     rows_in = sum(read_asset(spark, asset).count() for asset in spec.inputs)
+    specs = _specs_by_position(spec, len(call.outputs))
     written = []
-    rows_out = 0
-    for asset in spec.outputs:
-        count = read_asset(spark, asset).count() if asset.kind == "file" else None
-        rows_out += count or 0
-        from modelop_spark.assets.base import WrittenAsset
-
-        written.append(WrittenAsset(name=asset.name, kind=asset.kind, location=asset.url or asset.table, format=asset.format, rows=count))
+    for output, asset in zip(call.outputs, specs, strict=True):
+        count = read_asset(spark, asset).count() if output.written and asset is not None and asset.kind == "file" else None
+        written.append(written_asset(output, asset, rows=count))
+    rows_out = sum(w.rows or 0 for w in written)
     rows = RowCounts(rows_in=rows_in, rows_scored=rows_in, rows_rejected=0, rows_out=rows_out)
     return Outcome(rows=rows, outputs=tuple(written), details={"shape": "modelop_pyspark"})
+
+
+def _specs_by_position(spec: JobSpec, count: int) -> list[AssetSpec | None]:
+    """The job's output specs beside the model's output list (the same list, translated)."""
+    return list(spec.outputs) if len(spec.outputs) == count else [None] * count

@@ -137,6 +137,9 @@ class JobSpec:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     # The job file as given (a ModelOp job JSON stays a ModelOp job JSON): what init(job_json) sees.
     document: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    # Spark settings the job asks for (ModelOp's spark-submit flags): applied only when the
+    # runtime starts the Spark application for this job (``jobs.spark_settings``).
+    spark_conf: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> JobSpec:

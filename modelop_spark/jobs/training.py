@@ -26,7 +26,7 @@ import os
 import pickle
 import sys
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,6 +35,7 @@ from typing import Any, Literal
 from modelop_spark._redact import redacted_logger
 from modelop_spark.assets import read_asset
 from modelop_spark.assets.base import WrittenAsset
+from modelop_spark.assets.filesystem import absolute_url
 from modelop_spark.assets.spec import AssetSpec
 from modelop_spark.errors import AssetError, ModelFunctionError, SnapshotError, SpecError
 from modelop_spark.jobs.result import Outcome, RowCounts
@@ -58,7 +59,15 @@ from modelop_spark.runtime.model_module import (
     resolve_function,
     working_directory,
 )
-from modelop_spark.runtime.shapes import detect_shape, takes_argument
+from modelop_spark.runtime.pyspark_convention import (
+    job_assets,
+    model_assets,
+    run_pyspark_function,
+    written_asset,
+)
+from modelop_spark.runtime.pyspark_outputs import ModelOutput
+from modelop_spark.runtime.session_guard import runtime_session_kept
+from modelop_spark.runtime.shapes import detect_shape, pyspark_convention_in_source, takes_argument
 from modelop_spark.runtime.snapshot import Snapshot
 from modelop_spark.runtime.snapshot_writer import (
     IfExists,
@@ -151,7 +160,7 @@ def _collect(result: Any) -> _Trained:
     """Dicts are metrics; anything else is the model. Generators are consumed (ModelOp models may
     ``yield`` their metrics)."""
     trained = _Trained()
-    items = result if inspect.isgenerator(result) else [result]
+    items = result if inspect.isgenerator(result) or isinstance(result, Iterator) else [result]
     for item in items:
         if item is None:
             continue
@@ -262,6 +271,7 @@ class _Run:
         self.spark, self.spec, self.snapshot, self.options, self.draft = spark, spec, snapshot, options, draft
         self.module_name = f"modelop_train_{uuid.uuid4().hex}"
         self.source = snapshot.manifest.source or ""
+        self.model_outputs: tuple[ModelOutput, ...] = ()
 
     def functions(self) -> tuple[Any, Any]:
         module = import_model_source(self.draft.folder, self.source, module_name=self.module_name)
@@ -301,34 +311,26 @@ class _Run:
         return [_to_pandas(self.spark, frame) for frame in frames], counts
 
     def call(self, train: Any, shape: TrainShape, frames: list[Any]) -> Any:
+        if shape == "modelop_pyspark":
+            return self._call_pyspark(train)
         try:
-            with working_directory(self.draft.folder):
-                if shape == "modelop_pyspark":
-                    return _collect(self._call_pyspark(train))
+            with working_directory(self.draft.folder), runtime_session_kept(self.spark):
                 return _collect(train(*frames))
         except ModelFunctionError:
             raise
         except Exception as exc:
             raise ModelFunctionError(f"{self.source}: train function {train.__name__} raised {type(exc).__name__}: {exc}") from exc
 
-    def _call_pyspark(self, train: Any) -> Any:
-        from modelop_spark.runtime.pyspark_convention import (
-            AssetList,
-            model_assets,
-            modelop_asset,
-            set_job_parameters,
-        )
-
-        document = self.spec.document or {}
-
-        def assets(original: Any, specs: tuple[AssetSpec, ...]) -> AssetList:
-            if original and len(original) == len(specs):
-                return AssetList(dict(a) for a in original)
-            return AssetList(modelop_asset(a) for a in specs)
-
-        set_job_parameters(self.spark, self.spec.parameters)
+    def _call_pyspark(self, train: Any) -> _Trained:
+        """The job's assets exactly as listed; what the model writes to its outputs is staged and
+        committed when it returns; the draft is its working directory."""
         in_draft = replace(self.snapshot, root=self.draft.folder)
-        return train(assets(document.get("inputData"), self.spec.inputs), assets(document.get("outputData"), self.spec.outputs), model_assets(in_draft))
+        call = run_pyspark_function(
+            self.spark, train, self.spec, model_assets=model_assets(in_draft), working_directory=self.draft.folder,
+            label=f"{self.source}: train function {train.__name__}",
+        )
+        self.model_outputs = call.outputs
+        return _collect(iter(call.returned) if call.yielded else call.returned)
 
     def close(self) -> None:
         sys.modules.pop(self.module_name, None)
@@ -356,7 +358,7 @@ def run_training(spark: Any, spec: JobSpec, snapshot: Snapshot) -> Outcome:
     """The runner for job type ``training`` (ModelOp ``MODEL_BATCH_TRAINING_JOB``)."""
     options = TrainingOptions.from_dict(spec.options.extra)
     version = options.snapshot_version or bump_version(snapshot.version)
-    target = options.snapshot_output or default_output(spec, snapshot, version)
+    target = _snapshot_target(options, spec, snapshot, version)
     draft = start_snapshot(
         target, job_id=spec.job_id, parent_root=snapshot.root, parent_manifest=snapshot.manifest.to_dict(), if_exists=options.if_exists
     )
@@ -390,7 +392,34 @@ def run_training(spark: Any, spec: JobSpec, snapshot: Snapshot) -> Outcome:
     finally:
         run.close()
     log.info("training job %s: snapshot %s %s written to %s", spec.job_id, written.name, written.version, written.location)
-    return _outcome(spec, written, lineage, shape, saved)
+    return _outcome(spec, written, lineage, shape, saved, run.model_outputs)
+
+
+def _snapshot_target(options: TrainingOptions, spec: JobSpec, snapshot: Snapshot, version: str) -> str:
+    """Where the new snapshot goes: ``options.snapshot_output`` (a ModelOp job's output with no
+    data format), else beside the parent. A PySpark-convention train writes its own outputs, so
+    the snapshot never goes to one of them: it goes beside the parent instead."""
+    target = options.snapshot_output
+    if target and _model_writes_outputs(snapshot) and absolute_url(target) in _job_output_locations(spec):
+        log.info("training: the model writes %s itself (external_outputs); the new snapshot goes beside its parent", target)
+        return default_output(spec, snapshot, version)
+    return target or default_output(spec, snapshot, version)
+
+
+def _model_writes_outputs(snapshot: Snapshot) -> bool:
+    """Whether the train function takes ModelOp's PySpark convention, read before it runs."""
+    declared = snapshot.shape("train")
+    if declared:
+        return declared == "modelop_pyspark"
+    source = snapshot.source_path
+    if source is None or not source.is_file():
+        return False
+    return pyspark_convention_in_source(source.read_text(), snapshot.function("train") or "train")
+
+
+def _job_output_locations(spec: JobSpec) -> set[str]:
+    listed = job_assets(spec.document, "outputData", spec.outputs)
+    return {absolute_url(str(a["fileUrl"])) for a in listed if a.get("fileUrl")}
 
 
 def train(
@@ -442,7 +471,9 @@ def _track(
     )
 
 
-def _outcome(spec: JobSpec, written: WrittenSnapshot, lineage: Lineage, shape: str, saved: str | None) -> Outcome:
+def _outcome(
+    spec: JobSpec, written: WrittenSnapshot, lineage: Lineage, shape: str, saved: str | None, model_outputs: tuple[ModelOutput, ...]
+) -> Outcome:
     rows = lineage.rows or 0
     output = WrittenAsset(
         name="snapshot",
@@ -452,11 +483,8 @@ def _outcome(spec: JobSpec, written: WrittenSnapshot, lineage: Lineage, shape: s
         details={"name": written.name, "version": written.version, "digest": written.digest, "files": written.files},
     )
     details: dict[str, Any] = {"shape": shape, "snapshot_output": written.to_dict(), "lineage": lineage.to_dict()}
-    written_by_model = ()
-    if shape == "modelop_pyspark":  # the model wrote these itself (ModelOp's external_outputs)
-        written_by_model = tuple(
-            WrittenAsset(name=a.name, kind=a.kind, location=a.url or a.table, format=a.format) for a in spec.outputs
-        )
+    specs = list(spec.outputs) if len(spec.outputs) == len(model_outputs) else [None] * len(model_outputs)
+    written_by_model = tuple(written_asset(o, a) for o, a in zip(model_outputs, specs, strict=True))  # external_outputs
     if saved:
         details["model_artifact"] = saved
     return Outcome(

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
 import typing
 from collections.abc import Callable
@@ -38,14 +39,32 @@ def _positional(fn: Callable[..., Any]) -> list[inspect.Parameter]:
     return [p for p in inspect.signature(fn).parameters.values() if p.kind in kinds]
 
 
+def _follows_pyspark_convention(names: tuple[str, ...], required: int) -> bool:
+    return names[:3] == _PYSPARK_CONVENTION or required >= 3
+
+
+def pyspark_convention_in_source(source: str, function_name: str) -> bool:
+    """Whether ``function_name`` in ``source`` takes ModelOp's PySpark convention, read from the
+    source without running it (a training job must know where the model writes before any model
+    code runs)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return False
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == function_name:
+            args = [*node.args.posonlyargs, *node.args.args]
+            return _follows_pyspark_convention(tuple(a.arg for a in args), len(args) - len(node.args.defaults))
+    return False
+
+
 def detect_shape(fn: Callable[..., Any], declared: str | None = None) -> Shape:
     """The shape ``declared`` in the manifest, else the one the signature shows."""
     if declared:
         return declared  # type: ignore[return-value]
     params = _positional(fn)
-    names = tuple(p.name for p in params[:3])
     required = [p for p in params if p.default is inspect.Parameter.empty]
-    if names == _PYSPARK_CONVENTION or len(required) >= 3:
+    if _follows_pyspark_convention(tuple(p.name for p in params), len(required)):
         return "modelop_pyspark"
     if not params:
         return "record"
