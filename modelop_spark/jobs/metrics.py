@@ -58,6 +58,7 @@ from modelop_spark.runtime.pyspark_convention import (
     written_asset,
 )
 from modelop_spark.runtime.pyspark_outputs import ModelOutput
+from modelop_spark.runtime.session_guard import runtime_session_kept
 from modelop_spark.runtime.snapshot import Snapshot
 
 __all__ = ["run_metrics"]
@@ -179,7 +180,7 @@ class _MetricsRun:
         arguments = frames if shape == "spark" else [self._to_pandas(f, a) for f, a in zip(frames, self.data_assets, strict=True)]
         model, function = self._function()
         try:
-            with model.working_directory():
+            with model.working_directory(), runtime_session_kept(self.spark):
                 return collect_metrics(function(*arguments), source=source)
         except ModelFunctionError:
             raise

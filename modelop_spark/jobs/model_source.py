@@ -54,7 +54,9 @@ def snapshot_for(model: ModelRef) -> Snapshot:
     assert model.snapshot is not None
     source = model.source_name if model.source_name != "model.py" else None
     snapshot = load_snapshot(model.snapshot, functions=model.functions or None, source=source)
-    if model.name and not (snapshot.root / MANIFEST_FILE).is_file():
-        # A ModelOp repository has no manifest: the job's modelMetaData names the model.
-        snapshot = replace(snapshot, manifest=replace(snapshot.manifest, name=model.name))
+    if not (snapshot.root / MANIFEST_FILE).is_file() and (model.name or model.version):
+        # A ModelOp repository has no manifest: the job names the model and its version.
+        named = {"name": model.name} if model.name else {}
+        versioned = {"version": model.version} if model.version else {}
+        snapshot = replace(snapshot, manifest=replace(snapshot.manifest, **named, **versioned))
     return snapshot
