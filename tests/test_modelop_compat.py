@@ -47,7 +47,7 @@ def test_corpus_runs_twice_from_the_command_line(entry_point, tmp_path):
         command = [str(Path(env["SPARK_HOME"]) / "bin" / "spark-submit"), "--master", "local[2]",
                    "--conf", "spark.ui.enabled=false", str(ROOT / "submit" / "run_job.py"), *files]
     else:
-        command = [sys.executable, "-m", "modelop_spark.cli", "run", *files, "--conf", "spark.ui.enabled=false",
+        command = [sys.executable, "-m", "modelop_spark.cli", "-v", "run", *files, "--conf", "spark.ui.enabled=false",
                    "--master", "local[2]"]
     run = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
@@ -57,8 +57,12 @@ def test_corpus_runs_twice_from_the_command_line(entry_point, tmp_path):
     _assert_one_copy_of_each_output(tmp_path / "out")
     # the new snapshot version went beside the model's repository, named after the model
     assert (tmp_path / "corpus" / "corpus-spark-model-4" / "snapshot.json").is_file()
-    if entry_point == "modelop-spark run":  # the job's "--master yarn" lost to the runtime's own master
+    if entry_point == "modelop-spark run":
+        # the first job's spark-submit flags started Spark; its "--master yarn" lost to the runtime's master
+        assert "starting Spark with spark.executor.instances=2, spark.executor.memory=512MB" in run.stderr
         assert "job asks for Spark master yarn; running on this runtime's master local[2]" in run.stderr
+        assert "jobParameters -v has no meaning in this runtime; ignored" in run.stderr
+        assert "the model called SparkSession.stop() on the runtime's Spark session: ignored" in run.stderr
 
 
 # -- a notebook session outlives the model's stop() ------------------------------------------------
