@@ -111,6 +111,30 @@ def test_a_pyspark_model_that_raises_leaves_the_targets_as_they_were(spark, tmp_
     assert len(pd.read_parquet(out)) == 3 and _staging_left(tmp_path) == []
 
 
+PYSPARK_WRITES_ONE_FILE = """
+# modelop.score
+def score(external_inputs, external_outputs, external_model_assets):
+    import pandas as pd
+    path = external_outputs["scores.csv"]["fileUrl"].replace("file://", "")
+    pd.DataFrame({"id": [1, 2, 3]}).to_csv(path, index=False)  # plain Python, no Spark
+"""
+
+
+def test_a_pyspark_model_writing_one_file_itself_gets_it_committed_on_each_run(spark, tmp_path):
+    snapshot = make_snapshot(tmp_path / "snap", PYSPARK_WRITES_ONE_FILE)
+    target = tmp_path / "out" / "scores.csv"
+    job = {"id": "one-file", "jobType": "MODEL_BATCH_JOB",
+           "inputData": [{"assetType": "EMBEDDED", "data": [{"x": 1}]}],
+           "outputData": [{"assetType": "EXTERNAL_FILE", "fileUrl": f"file://{target}", "filename": "scores.csv", "fileFormat": "CSV"}],
+           "model": {"storedModel": {"modelMetaData": {"repositoryInfo": {"repositoryDirectory": str(snapshot)}},
+                                     "modelAssets": [{"assetType": "SOURCE_CODE", "primaryModelSource": True, "sourceCodeFilePath": "model.py"}]}}}
+    for _ in range(2):
+        result = ms.run_job(job, spark=spark)
+        assert result.ok, result.error
+        assert result.outputs[0].rows == 3 and result.outputs[0].details == {"written_by_model": True}
+    assert target.read_text().splitlines() == ["id", "1", "2", "3"] and _staging_left(tmp_path) == []
+
+
 # -- job files as ModelOp writes them ------------------------------------------------------------
 def test_job_files_translate_with_repository_info_in_each_place(tmp_path):
     jobs = render_corpus(tmp_path)

@@ -86,8 +86,12 @@ class StagedModelOutputs:
     def __init__(self, spark: Any, assets: Sequence[Mapping[str, Any]], *, modes: Sequence[str], job_id: str) -> None:
         self.job_id = job_id
         self._entries: list[_Staged | dict[str, Any]] = []
-        for asset, mode in zip(assets, modes, strict=True):
-            self._entries.append(self._stage(spark, dict(asset), mode))
+        try:
+            for asset, mode in zip(assets, modes, strict=True):
+                self._entries.append(self._stage(spark, dict(asset), mode))
+        except BaseException:
+            self.discard()  # an output refused (mode error): nothing staged stays behind
+            raise
 
     def _stage(self, spark: Any, asset: dict[str, Any], mode: str) -> _Staged | dict[str, Any]:
         url = asset.get("fileUrl")
@@ -120,14 +124,14 @@ class StagedModelOutputs:
     def commit(self) -> list[ModelOutput]:
         """Move what the model wrote into the job's locations; list every output."""
         done = []
-        for entry in self._entries:
-            if not isinstance(entry, _Staged):
-                done.append(ModelOutput(asset=entry, target=None, written=True))
-                continue
-            try:
-                done.append(self._commit_one(entry))
-            finally:
-                self._clean(entry)
+        try:
+            for entry in self._entries:
+                if isinstance(entry, _Staged):
+                    done.append(self._commit_one(entry))
+                else:
+                    done.append(ModelOutput(asset=entry, target=None, written=True))
+        finally:
+            self.discard()  # the staging folders, emptied by the commit or not
         return done
 
     def _commit_one(self, entry: _Staged) -> ModelOutput:
@@ -147,7 +151,8 @@ class StagedModelOutputs:
         return ModelOutput(asset=entry.asset, target=entry.target, written=True, files=files)
 
     def discard(self) -> None:
-        """The model failed: remove every staging folder; the targets stay as they were."""
+        """Remove every staging folder: after the commit, or when the model failed (then the
+        targets stay as they were)."""
         for entry in self._entries:
             if isinstance(entry, _Staged):
                 self._clean(entry)
