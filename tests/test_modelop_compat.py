@@ -151,6 +151,16 @@ def test_job_files_translate_with_repository_info_in_each_place(tmp_path):
     assert train.spark_conf["spark.executor.instances"] == "2"
 
 
+def test_repository_host_and_port_name_the_file_system():
+    from modelop_spark.assets.hdfs import hdfs_url
+    from modelop_spark.assets.s3_settings import S3Settings
+
+    hdfs = {"repositoryType": "HDFS_REPOSITORY", "host": "namenode", "port": 8020, "repositoryDirectory": "/data"}
+    assert hdfs_url("scores", hdfs, environ={}, where="output") == "hdfs://namenode:8020/data/scores"
+    s3 = {"repositoryType": "S3_REPOSITORY", "host": "minio.internal", "port": 9000, "bucket": "models"}
+    assert S3Settings.from_asset(s3, {}, environ={}).endpoint == "https://minio.internal:9000"
+
+
 def test_a_placeholder_source_without_a_repository_is_one_clear_error():
     job = {"jobType": "MODEL_BATCH_JOB", "inputData": [], "outputData": [],
            "model": {"storedModel": {"modelAssets": [{"assetType": "SOURCE_CODE", "primaryModelSource": True,
