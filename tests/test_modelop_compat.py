@@ -135,6 +135,29 @@ def test_a_pyspark_model_writing_one_file_itself_gets_it_committed_on_each_run(s
     assert target.read_text().splitlines() == ["id", "1", "2", "3"] and _staging_left(tmp_path) == []
 
 
+PYSPARK_METRICS_TO_CSV = """
+# modelop.metrics
+def metrics(external_inputs, external_outputs, external_model_assets):
+    import pandas as pd
+    if external_outputs:
+        pd.DataFrame({"auc": [0.75], "rows": [60]}).to_csv(external_outputs[0]["fileUrl"], index=False)
+"""
+
+
+def test_a_pyspark_metrics_returning_none_has_its_csv_read_back_and_writing_nothing_is_an_error(spark, tmp_path):
+    snapshot = make_snapshot(tmp_path / "snap", PYSPARK_METRICS_TO_CSV)
+    out = tmp_path / "metrics.csv"
+    job = {"job_type": "metrics", "snapshot": str(snapshot), "inputs": [{"kind": "embedded", "records": [{"x": 1}]}],
+           "outputs": [{"url": str(out), "format": "csv"}]}
+    result = ms.run_job(job, spark=spark)
+    assert result.ok, result.error
+    assert result.metrics == {"auc": 0.75, "rows": 60} and result.outputs[0].details == {"written_by_model": True}
+    result = ms.run_job({**job, "outputs": []}, spark=spark)
+    assert result.error["message"] == (
+        "model.py: metrics returned nothing and the job has no output asset for it to write; "
+        "return or yield a dict of metrics, or write them to external_outputs")
+
+
 # -- job files as ModelOp writes them ------------------------------------------------------------
 def test_job_files_translate_with_repository_info_in_each_place(tmp_path):
     jobs = render_corpus(tmp_path)

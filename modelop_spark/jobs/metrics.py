@@ -17,6 +17,7 @@ import contextlib
 import json
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from modelop_spark.assets.commit import (
     staging_path,
 )
 from modelop_spark.assets.filesystem import absolute_url, filesystem_for, is_local, local_path
-from modelop_spark.assets.spec import AssetSpec
+from modelop_spark.assets.spec import AssetSpec, format_from_url
 from modelop_spark.errors import (
     AssetError,
     ModelFunctionError,
@@ -52,11 +53,7 @@ from modelop_spark.evaluation.user_metrics import collect_metrics, jsonable
 from modelop_spark.jobs.result import Outcome, RowCounts
 from modelop_spark.jobs.spec import JobSpec
 from modelop_spark.runtime.apply import apply_function, function_shape
-from modelop_spark.runtime.pyspark_convention import (
-    call_pyspark_convention,
-    read_metrics_document,
-    written_asset,
-)
+from modelop_spark.runtime.pyspark_convention import call_pyspark_convention, written_asset
 from modelop_spark.runtime.pyspark_outputs import ModelOutput
 from modelop_spark.runtime.session_guard import runtime_session_kept
 from modelop_spark.runtime.snapshot import Snapshot
@@ -312,7 +309,7 @@ class _MetricsRun:
         for output in self.model_outputs:
             if not output.written or output.target is None:
                 continue
-            doc = read_metrics_document(self.spark, output)
+            doc = read_model_document(self.spark, output)
             if doc is not None:
                 return doc
         return {}
@@ -402,6 +399,31 @@ def _write_document(spark: Any, asset: AssetSpec, text: str, files: EvaluationFi
             if fs.exists(folder) and not fs.list(folder):
                 fs.delete(folder)
     return WrittenAsset(name=asset.name, kind="file", location=asset.url, format="json", rows=1, details=details)
+
+
+_READ_BACK_ROWS = 100  # a metrics document is a handful of rows; a bigger output is data, not metrics
+
+
+def read_model_document(spark: Any, output: ModelOutput) -> dict[str, Any] | None:
+    """A small JSON or CSV document a PySpark model wrote to ``output`` (one row: that row;
+    several: ``{"results": [...]}``), or None when the output is not one (another format, more rows)."""
+    assert output.target is not None
+    fmt = str(output.asset.get("fileFormat") or format_from_url(output.target) or "").lower()
+    if fmt not in ("json", "csv"):
+        return None
+    asset = AssetSpec(kind="file", name=output.asset.get("filename"), url=output.target, format=fmt)
+    try:
+        frame = read_asset(spark, asset)
+        if frame.columns == ["_corrupt_record"]:  # one indented JSON document, not JSON lines
+            frame = read_asset(spark, replace(asset, options={"multiLine": "true"}))
+        rows = frame.limit(_READ_BACK_ROWS + 1).collect()
+    except Exception:  # the model's own file: not being able to read it back does not fail its job
+        log.warning("could not read the metrics the model wrote to %s", output.target, exc_info=True)
+        return None
+    if not rows or len(rows) > _READ_BACK_ROWS:
+        return None
+    documents = [jsonable(r.asDict(recursive=True)) for r in rows]
+    return documents[0] if len(documents) == 1 else {"results": documents}
 
 
 def _schema_roles(snapshot: Snapshot, spec: JobSpec) -> Any:

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from modelop_spark._redact import redacted_logger
 from modelop_spark.assets.base import WrittenAsset
 from modelop_spark.assets.filesystem import absolute_url
 from modelop_spark.assets.spec import AssetSpec
@@ -27,8 +26,6 @@ from modelop_spark.runtime.model_module import working_directory as working_dire
 from modelop_spark.runtime.pyspark_outputs import ModelOutput, StagedModelOutputs
 from modelop_spark.runtime.session_guard import runtime_session_kept
 from modelop_spark.runtime.snapshot import MANIFEST_FILE, Snapshot
-
-log = redacted_logger(__name__)
 
 _LISTED_FILES = 20  # a JobResult lists the first files of a folder output the model wrote
 
@@ -165,38 +162,9 @@ def written_asset(output: ModelOutput, spec: AssetSpec | None, *, rows: int | No
     if output.files:
         details["files"] = list(output.files[:_LISTED_FILES]) + (["..."] if len(output.files) > _LISTED_FILES else [])
     url = asset.get("fileUrl") or (spec.url if spec else None) or asset.get("tableName")
-    fmt = (asset.get("fileFormat") or (spec.format if spec else None) or "") or None
+    fmt = asset.get("fileFormat") or (spec.format if spec else None)
     return WrittenAsset(
         name=asset.get("filename") or asset.get("name") or (spec.name if spec else None),
         kind=spec.kind if spec else ("file" if asset.get("fileUrl") else str(asset.get("assetType", "")).lower()),
-        location=url, format=fmt.lower() if fmt else None, rows=rows, details=details,
+        location=url, format=str(fmt).lower() if fmt else None, rows=rows, details=details,
     )
-
-
-_READ_BACK_ROWS = 100  # a metrics document is a handful of rows; a bigger output is data, not metrics
-
-
-def read_metrics_document(spark: Any, output: ModelOutput) -> dict[str, Any] | None:
-    """A small JSON or CSV document a model wrote to ``output`` (one row: that row; several:
-    ``{"results": [...]}``), or None when the output is not one (another format, more rows)."""
-    from modelop_spark.assets import read_asset
-    from modelop_spark.assets.spec import format_from_url
-    from modelop_spark.evaluation.user_metrics import jsonable
-
-    assert output.target is not None
-    fmt = str(output.asset.get("fileFormat") or format_from_url(output.target) or "").lower()
-    if fmt not in ("json", "csv"):
-        return None
-    asset = AssetSpec(kind="file", name=output.asset.get("filename"), url=output.target, format=fmt)
-    try:
-        frame = read_asset(spark, asset)
-        if frame.columns == ["_corrupt_record"]:  # one indented JSON document, not JSON lines
-            frame = read_asset(spark, AssetSpec(**{**asset.__dict__, "options": {"multiLine": "true"}}))
-        rows = frame.limit(_READ_BACK_ROWS + 1).collect()
-    except Exception:  # the model's own file: not being able to read it back does not fail its job
-        log.warning("could not read the metrics the model wrote to %s", output.target, exc_info=True)
-        return None
-    if not rows or len(rows) > _READ_BACK_ROWS:
-        return None
-    documents = [jsonable(r.asDict(recursive=True)) for r in rows]
-    return documents[0] if len(documents) == 1 else {"results": documents}
