@@ -158,6 +158,32 @@ def test_a_pyspark_metrics_returning_none_has_its_csv_read_back_and_writing_noth
         "return or yield a dict of metrics, or write them to external_outputs")
 
 
+def test_an_asset_without_a_data_format_is_the_pyspark_models_own_business(spark, tmp_path):
+    """A PySpark model may read a folder with no data format (its Spark ML model); a model the
+    runtime feeds cannot, and hears so in one line."""
+    folder = tmp_path / "model_folder"
+    folder.mkdir()
+    (folder / "weights.bin").write_bytes(b"\x00")
+    snapshot = make_snapshot(tmp_path / "snap", PYSPARK_WRITES_ONE_FILE)
+    target = tmp_path / "out" / "scores.csv"
+    job = {"id": "no-format", "jobType": "MODEL_BATCH_JOB",
+           "inputData": [{"assetType": "EMBEDDED", "data": [{"x": 1}, {"x": 2}]},
+                         {"assetType": "EXTERNAL_FILE", "fileUrl": f"file://{folder}", "filename": "model_folder"}],
+           "outputData": [{"assetType": "EXTERNAL_FILE", "fileUrl": f"file://{target}", "filename": "scores.csv", "fileFormat": "CSV"}],
+           "model": {"storedModel": {"modelMetaData": {"repositoryInfo": {"repositoryDirectory": str(snapshot)}},
+                                     "modelAssets": [{"assetType": "SOURCE_CODE", "primaryModelSource": True, "sourceCodeFilePath": "model.py"}]}}}
+    result = ms.run_job(job, spark=spark)
+    assert result.ok, result.error
+    assert result.rows.rows_in == 2  # the data input; the model's folder is not data
+    record = make_snapshot(tmp_path / "record", RECORD_MODEL, files={"factor.txt": "3"})
+    job["model"]["storedModel"]["modelMetaData"]["repositoryInfo"]["repositoryDirectory"] = str(record)
+    job["inputData"] = job["inputData"][1:]
+    result = ms.run_job(job, spark=spark)
+    assert result.error["message"] == (
+        f"input model_folder: no data format for file://{folder}; set the asset's format "
+        "(ModelOp fileFormat: csv, json, parquet or avro) or give the URL an extension")
+
+
 # -- job files as ModelOp writes them ------------------------------------------------------------
 def test_job_files_translate_with_repository_info_in_each_place(tmp_path):
     jobs = render_corpus(tmp_path)

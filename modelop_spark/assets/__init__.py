@@ -31,7 +31,17 @@ def writers() -> list[AssetWriter]:
     return [EmbeddedWriter(), S3Writer(), DeltaWriter(), JdbcWriter(), HdfsWriter(), FileWriter()]
 
 
+def _check_format(asset: AssetSpec, direction: str) -> None:
+    """A file asset without a data format (a ModelOp asset only its PySpark model reads)."""
+    if asset.kind == "file" and not asset.format:
+        raise AssetError(
+            f"{direction} {asset.label}: no data format for {asset.url}; set the asset's format "
+            "(ModelOp fileFormat: csv, json, parquet or avro) or give the URL an extension"
+        )
+
+
 def read_asset(spark: SparkSession, asset: AssetSpec, *, schema: StructType | None = None) -> DataFrame:
+    _check_format(asset, "input")
     for reader in readers():
         if reader.accepts(asset, spark):
             return reader.read(spark, asset, schema=schema)
@@ -39,6 +49,7 @@ def read_asset(spark: SparkSession, asset: AssetSpec, *, schema: StructType | No
 
 
 def _writer_for(df: DataFrame, asset: AssetSpec) -> AssetWriter:
+    _check_format(asset, "output")
     for writer in writers():
         if writer.accepts(asset, df.sparkSession):
             return writer

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from modelop_spark._redact import redacted_logger
-from modelop_spark.assets.spec import AssetSpec, format_from_url
+from modelop_spark.assets.spec import FILE_FORMATS, AssetSpec, format_from_url
 from modelop_spark.errors import SpecError
 from modelop_spark.jobs.spark_settings import engine_spark_conf, split_job_parameters
 from modelop_spark.jobs.spec import JobOptions, JobSpec, ModelRef, derived_job_id
@@ -91,6 +91,11 @@ def translate_asset(asset: Mapping[str, Any], *, where: str, output: bool) -> As
     file_format = (asset.get("fileFormat") or format_from_url(url) or "").lower()
     if file_format == "delta":
         return AssetSpec(kind="delta", name=name, url=url, format="delta", role=role, repository=repository)
+    if file_format not in FILE_FORMATS:
+        # A PySpark model reads and writes such assets itself (a Spark ML model folder, a text
+        # file); the runtime refuses to read or write one only if it has to (assets.read_asset).
+        log.debug("ModelOp job: %s: no data format this runtime reads (%r)", where, asset.get("fileFormat"))
+        return AssetSpec(kind="file", name=name, url=url, role=role, repository=repository)
     options = {"single_file": True} if output and file_format in _HUMAN_FORMATS else {}
     return AssetSpec.from_dict(
         {"kind": "file", "name": name, "url": url, "format": file_format or None, "role": role, "options": options, "repository": repository},

@@ -158,12 +158,13 @@ def _run_pyspark_convention(spark: Any, spec: JobSpec, snapshot: Snapshot) -> Ou
     """The model does its own I/O (its outputs staged and committed for it); we count what it
     read and what it wrote."""
     call = call_pyspark_convention(spark, spec, snapshot, role="score")
-    rows_in = sum(read_asset(spark, asset).count() for asset in spec.inputs)
+    # Data inputs are counted; what has no data format (a model folder the model loads) is not.
+    rows_in = sum(read_asset(spark, asset).count() for asset in spec.inputs if asset.kind != "file" or asset.format)
     specs = _specs_by_position(spec, len(call.outputs))
     written = []
     for output, asset in zip(call.outputs, specs, strict=True):
-        count = read_asset(spark, asset).count() if output.written and asset is not None and asset.kind == "file" else None
-        written.append(written_asset(output, asset, rows=count))
+        countable = output.written and asset is not None and asset.kind == "file" and asset.format
+        written.append(written_asset(output, asset, rows=read_asset(spark, asset).count() if countable else None))
     rows_out = sum(w.rows or 0 for w in written)
     rows = RowCounts(rows_in=rows_in, rows_scored=rows_in, rows_rejected=0, rows_out=rows_out)
     return Outcome(rows=rows, outputs=tuple(written), details={"shape": "modelop_pyspark"})
