@@ -27,31 +27,21 @@ def _conf_pairs(values: Sequence[str]) -> dict[str, str]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from modelop_spark.jobs.runner import coerce_spec, run_job
-    from modelop_spark.jobs.spark_settings import session_conf_for_job
-    from modelop_spark.runtime.session import (
-        active_session,
-        get_or_create_session,
-        ship_package,
-        under_spark_submit,
-    )
+    from modelop_spark.jobs.runner import coerce_spec, run_job, session_for_job
+    from modelop_spark.runtime.session import ship_package
 
     try:
         specs = [coerce_spec(job) for job in args.job]  # a bad job file fails here, before Spark starts
         # The first job's Spark settings (ModelOp's spark-submit flags) apply when Spark starts here.
-        master, job_conf = session_conf_for_job(
-            specs[0].spark_conf, running=active_session() is not None or under_spark_submit(),
-            use_job_master=args.use_job_master, runtime_master=args.master,
-        )
-        spark = get_or_create_session(master=master, conf={**job_conf, **_conf_pairs(args.conf)})
+        spark = session_for_job(specs[0], master=args.master, conf=_conf_pairs(args.conf), use_job_master=args.use_job_master)
         ship_package(spark)
     except ModelOpSparkError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
     results = []
     for spec in specs:
-        if spec is not specs[0]:
-            session_conf_for_job(spec.spark_conf, running=True, use_job_master=False, runtime_master=args.master)
+        if spec is not specs[0]:  # Spark runs already: a later job's settings are logged, not applied
+            spark = session_for_job(spec, master=args.master)
         result = run_job(spec, spark=spark)
         results.append(result)
         print(result.to_json() if args.json else result.summary())

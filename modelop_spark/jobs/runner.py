@@ -76,9 +76,7 @@ def run_job(job: JobSpec | Mapping[str, Any] | str, *, spark: Any = None) -> Job
     try:
         spec = coerce_spec(job)
         if spark is None:
-            from modelop_spark.runtime.session import get_or_create_session
-
-            spark = get_or_create_session()
+            spark = session_for_job(spec)
         snapshot = snapshot_for(spec.model)
         log.info("job %s: %s with snapshot %s %s", spec.job_id, spec.job_type, snapshot.name, snapshot.version or "")
         outcome = runner_for(spec.job_type)(spark, spec, snapshot)
@@ -112,6 +110,24 @@ def run_job(job: JobSpec | Mapping[str, Any] | str, *, spark: Any = None) -> Job
     return result
 
 
+def session_for_job(
+    spec: JobSpec, *, master: str | None = None, conf: Mapping[str, str] | None = None, use_job_master: bool = False
+) -> Any:
+    """The active session, or a new one started with the Spark settings the job asks for
+    (ModelOp's spark-submit flags), under the caller's ``master`` and ``conf``, which win. The
+    job's own master is used only with ``use_job_master`` and no ``master`` given."""
+    from modelop_spark.jobs.spark_settings import session_conf_for_job
+    from modelop_spark.runtime.session import (
+        active_session,
+        get_or_create_session,
+        under_spark_submit,
+    )
+
+    running = active_session() is not None or under_spark_submit()
+    chosen, job_conf = session_conf_for_job(spec.spark_conf, running=running, use_job_master=use_job_master, runtime_master=master)
+    return get_or_create_session(master=chosen, conf={**job_conf, **(conf or {})})
+
+
 def _write_result_files(spark: Any, spec: JobSpec, result: JobResult) -> None:
     """The result JSON beside each committed file output (an ERROR result has none to sit by)."""
     from modelop_spark.assets.files import write_result_file
@@ -132,4 +148,4 @@ def _write_result_files(spark: Any, spec: JobSpec, result: JobResult) -> None:
         log.info("job result written to %s", ", ".join(written))
 
 
-__all__ = ["as_our_error", "coerce_spec", "run_job", "runner_for"]
+__all__ = ["as_our_error", "coerce_spec", "run_job", "runner_for", "session_for_job"]
