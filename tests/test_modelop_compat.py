@@ -262,3 +262,11 @@ def test_a_metrics_document_is_json_lines_in_a_file_named_by_the_job(spark, tmp_
     assert len(read) == 1 and read["rows"][0]["input"] == 60
     assert (tmp_path / "out" / "evaluation_report" / "report.html").is_file()
     assert result.outputs[0].details["report"].endswith("evaluation_report/report.html")
+
+
+def test_a_spark_connect_session_is_kept_too(connect_spark):
+    from modelop_spark.runtime.session_guard import runtime_session_kept
+
+    with runtime_session_kept(connect_spark):
+        connect_spark.stop()
+    assert connect_spark.range(4).count() == 4
