@@ -1,6 +1,7 @@
 """``modelop-spark``: run jobs from the command line.
 
-    modelop-spark run JOB.json [--master URL] [--conf key=value ...] [--result FILE] [--json]
+    modelop-spark run JOB.json [JOB.json ...] [--master URL] [--use-job-master] [--conf key=value ...]
+                      [--result FILE] [--json]
 
 Exit code 0 when the job is COMPLETE, 1 on ERROR, 2 for bad arguments.
 """
@@ -13,7 +14,7 @@ from collections.abc import Sequence
 
 from modelop_spark._logging import configure_logging
 from modelop_spark.errors import ModelOpSparkError
-from modelop_spark.jobs.runner import coerce_spec, run_job
+from modelop_spark.jobs.runner import coerce_spec, run_job, session_for_job
 from modelop_spark.runtime.session import get_or_create_session, ship_package
 from modelop_spark.schema.cli import add_schema_commands
 
@@ -30,21 +31,27 @@ def _conf_pairs(values: Sequence[str]) -> dict[str, str]:
 
 def _run(args: argparse.Namespace) -> int:
     try:
-        spec = coerce_spec(args.job)  # a bad job file fails here, before Spark starts
-        spark = get_or_create_session(master=args.master, conf=_conf_pairs(args.conf))
+        specs = [coerce_spec(job) for job in args.job]  # a bad job file fails here, before Spark starts
+        # The first job's Spark settings (ModelOp's spark-submit flags) apply when Spark starts here.
+        spark = session_for_job(specs[0], master=args.master, conf=_conf_pairs(args.conf), use_job_master=args.use_job_master)
         ship_package(spark)
     except ModelOpSparkError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1
-    result = run_job(spec, spark=spark)
-    text = result.to_json()
+    results = []
+    for spec in specs:
+        if spec is not specs[0]:  # Spark runs already: a later job's settings are logged, not applied
+            spark = session_for_job(spec, master=args.master)
+        result = run_job(spec, spark=spark)
+        results.append(result)
+        print(result.to_json() if args.json else result.summary())
+        if not result.ok and not args.json:
+            print(f"error: {(result.error or {}).get('message')}", file=sys.stderr)
     if args.result:
         with open(args.result, "w", encoding="utf-8") as handle:
+            text = results[0].to_json() if len(results) == 1 else "[" + ",\n".join(r.to_json() for r in results) + "]"
             handle.write(text + "\n")
-    print(text if args.json else result.summary())
-    if not result.ok and not args.json:
-        print(f"error: {(result.error or {}).get('message')}", file=sys.stderr)
-    return result.exit_code
+    return max(r.exit_code for r in results)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,8 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log what happens, with tracebacks")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run a job file (this runtime's own or a ModelOp job JSON)")
-    run.add_argument("job", help="path to the job JSON")
+    run.add_argument("job", nargs="+", help="path to the job JSON (several run one after another in one Spark application)")
     run.add_argument("--master", help="Spark master (default: spark-submit's, else local[*])")
+    run.add_argument("--use-job-master", action="store_true",
+                     help="use the Spark master a ModelOp job names (targetEngine.sparkConf, jobParameters) when no --master is given")
     run.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE", help="extra Spark conf (repeatable)")
     run.add_argument("--result", metavar="FILE", help="also write the JobResult JSON to FILE")
     run.add_argument("--json", action="store_true", help="print the whole JobResult JSON instead of a summary")

@@ -48,7 +48,17 @@ def writers() -> list[AssetWriter]:
     return [EmbeddedWriter(), S3Writer(), DeltaWriter(), JdbcWriter(), HdfsWriter(), FileWriter()]
 
 
+def _check_format(asset: AssetSpec, direction: str) -> None:
+    """A file asset without a data format (a ModelOp asset only its PySpark model reads)."""
+    if asset.kind == "file" and not asset.format:
+        raise AssetError(
+            f"{direction} {asset.label}: no data format for {asset.url}; set the asset's format "
+            "(ModelOp fileFormat: csv, json, parquet or avro) or give the URL an extension"
+        )
+
+
 def _reader_for(spark: SparkSession, asset: AssetSpec) -> AssetReader:
+    _check_format(asset, "input")
     for reader in readers():
         if reader.accepts(asset, spark):
             return reader
@@ -65,6 +75,7 @@ def reads_text_lines(spark: SparkSession, asset: AssetSpec) -> bool:
 
 
 def _writer_for(spark: SparkSession, asset: AssetSpec) -> AssetWriter:
+    _check_format(asset, "output")
     for writer in writers():
         if writer.accepts(asset, spark):
             return writer

@@ -59,9 +59,12 @@ def hdfs_url(url: str, repository: Mapping[str, Any], *, environ: Mapping[str, s
         return url
     if parsed.scheme:
         raise AssetError(f"{where}: expected an hdfs:// URL or a path in the HDFS repository, found {url!r}")
+    host = repository.get("host")
+    if host and repository.get("port") and ":" not in str(host).split("://")[-1]:
+        host = f"{host}:{repository['port']}"  # ModelOp's repositoryInfo holds them apart
     base = (
         repository.get("hdfsUrl") or repository.get("defaultFs") or repository.get("nameNode")
-        or repository.get("host") or environ.get(HDFS_URL_ENV)
+        or host or environ.get(HDFS_URL_ENV)
     )
     if not base:
         raise AssetError(

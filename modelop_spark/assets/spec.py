@@ -71,7 +71,9 @@ class AssetSpec:
         return self.name or self.url or self.table or (self.query and "SQL query") or self.kind
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, where: str = "asset") -> AssetSpec:
+    def from_dict(cls, data: Mapping[str, Any], *, where: str = "asset", require_format: bool = True) -> AssetSpec:
+        """``require_format=False`` lets a file asset have no data format (a ModelOp asset only
+        its PySpark model reads; reading or writing it here is refused then)."""
         kind = data.get("kind") or _infer_kind(data)
         if kind not in KINDS:
             raise SpecError(f"{where}.kind: expected one of {', '.join(KINDS)}, found {kind!r}")
@@ -81,7 +83,7 @@ class AssetSpec:
             if not url:
                 raise SpecError(f"{where}.url: a file asset needs a url (a path, file://, hdfs:// or s3:// URL)")
             file_format = file_format or format_from_url(url)
-            if file_format not in FILE_FORMATS:
+            if file_format not in FILE_FORMATS and (require_format or file_format is not None):
                 raise SpecError(
                     f"{where}.format: expected one of {', '.join(FILE_FORMATS)}, found {file_format!r}; "
                     "set format, or give the url a .csv, .json or .parquet extension"

@@ -14,8 +14,10 @@ plots and a self-contained ``report.html`` go beside a file output; MLflow loggi
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +34,10 @@ from modelop_spark.assets.commit import (
     staging_path,
 )
 from modelop_spark.assets.filesystem import absolute_url, filesystem_for, is_local, local_path
-from modelop_spark.assets.spec import AssetSpec
+from modelop_spark.assets.spec import AssetSpec, format_from_url
 from modelop_spark.errors import (
     AssetError,
+    ModelFunctionError,
     SchemaError,
     SnapshotError,
     SpecError,
@@ -47,14 +50,16 @@ from modelop_spark.evaluation import (
     write_report,
 )
 from modelop_spark.evaluation.job_options import MetricsOptions
-from modelop_spark.evaluation.report import EvaluationFiles, to_json
+from modelop_spark.evaluation.report import EvaluationFiles
 from modelop_spark.evaluation.user_metrics import collect_metrics, jsonable
 from modelop_spark.jobs.result import Outcome, RowCounts
 from modelop_spark.jobs.scoring import default_rejected_output
 from modelop_spark.jobs.spec import JobSpec
 from modelop_spark.runtime.apply import apply_function
-from modelop_spark.runtime.functions import ModelFunctions
-from modelop_spark.runtime.pyspark_convention import call_pyspark_convention
+from modelop_spark.runtime.functions import ModelFunctions, takes_pyspark_convention
+from modelop_spark.runtime.pyspark_convention import call_pyspark_convention, written_asset
+from modelop_spark.runtime.pyspark_outputs import ModelOutput
+from modelop_spark.runtime.session_guard import runtime_session_kept
 from modelop_spark.runtime.snapshot import Snapshot
 from modelop_spark.schema.loader import load_schema
 from modelop_spark.schema.roles import roles_of
@@ -71,8 +76,9 @@ def check_metrics(spec: JobSpec, snapshot: Snapshot) -> None:
     """Before Spark: inputs given, the baseline named exists, every output can hold the document."""
     options = spec.metrics or MetricsOptions()
     split_inputs(spec, options)
-    for asset in spec.outputs:
-        _check_document_output(asset)
+    if takes_pyspark_convention(snapshot, "metrics") is not True:  # otherwise the model writes them
+        for asset in spec.outputs:
+            _check_document_output(asset)
 
 
 def run_metrics(spark: Any, spec: JobSpec, snapshot: Snapshot) -> Outcome:
@@ -141,6 +147,7 @@ class _MetricsRun:
         self.rows_in: int | None = None
         self._persisted: list[Any] = []
         self.data_assets: list[AssetSpec] = []
+        self.model_outputs: tuple[ModelOutput, ...] = ()  # what a PySpark metrics function wrote
 
     # -- inputs ---------------------------------------------------------------------------------
     def _scored(self, frame: Any, source: AssetSpec) -> Any:
@@ -179,12 +186,29 @@ class _MetricsRun:
         return frames, (read_asset(self.spark, baseline) if baseline else None)
 
     # -- the user's function --------------------------------------------------------------------
-    def _call_user(self, shape: str, frames: list[Any]) -> dict[str, Any]:
+    def _call_user(self, shape: str, frames: list[Any]) -> dict[str, Any] | None:
         source = self.functions.source
         if shape == "modelop_pyspark":
-            return collect_metrics(call_pyspark_convention(self.spark, self.spec, self.functions, role="metrics"), source=source)
+            return self._call_pyspark(source)
         arguments = frames if shape == "spark" else [self._to_pandas(f, a) for f, a in zip(frames, self.data_assets, strict=True)]
-        return collect_metrics(self.functions.call("metrics", *arguments), source=source)
+        with runtime_session_kept(self.spark):  # a stop() of the runtime's session is ignored
+            return collect_metrics(self.functions.call("metrics", *arguments), source=source)
+
+    def _call_pyspark(self, source: str) -> dict[str, Any] | None:
+        """ModelOp's PySpark metrics: it may return (or yield) its metrics, or return nothing
+        after writing them itself to its outputs; then None, and ``self.model_outputs`` says
+        what it wrote."""
+        call = call_pyspark_convention(self.spark, self.spec, self.functions, role="metrics")
+        self.model_outputs = call.outputs
+        if call.returned is not None and call.returned != []:
+            return collect_metrics(call.returned, source=source)
+        if not any(o.written for o in call.outputs):
+            where = "wrote none of the job's outputs" if call.outputs else "the job has no output asset for it to write"
+            raise ModelFunctionError(
+                f"{source}: metrics returned nothing and {where}; return or yield a dict of metrics, "
+                "or write them to external_outputs"
+            )
+        return None
 
     def _to_pandas(self, frame: Any, asset: AssetSpec) -> Any:
         cap = self.options.max_metrics_rows
@@ -227,6 +251,8 @@ class _MetricsRun:
                     self.rows_in = doc["rows"]["input"]
                 if user is not None:
                     doc["model_metrics"] = user
+            elif user is None and self.model_outputs:
+                doc = self._read_back()
             else:
                 doc = user or {}
             doc = jsonable(doc)
@@ -255,7 +281,7 @@ class _MetricsRun:
         try:
             files = write_report(doc, report_dir, plots=self.options.report and "format_version" in doc,
                                  title=f"{self.snapshot.name} {self.snapshot.version or ''}: evaluation".strip())
-            staged = [self._stage(doc, asset, files) for asset in self.spec.outputs]
+            staged = self._stage_outputs(doc, files)
             # Every output is staged: now the quarantine and the documents become visible together.
             rejected = [self.staged_rejected] if self.staged_rejected is not None else []
             for output in [*rejected, *staged]:
@@ -280,17 +306,56 @@ class _MetricsRun:
         rejected_output = self.staged_rejected.written if self.staged_rejected is not None else None
         return Outcome(rows=rows, outputs=written, rejected_output=rejected_output, metrics=doc, details=details)
 
+    def _stage_outputs(self, doc: dict[str, Any], files: EvaluationFiles) -> list[StagedOutput]:
+        """The document to each output, except those a PySpark model wrote itself (already
+        committed: listed as they are)."""
+        if not self.model_outputs:
+            return [self._stage(doc, asset, files) for asset in self.spec.outputs]
+        specs = list(self.spec.outputs) if len(self.spec.outputs) == len(self.model_outputs) else [None] * len(self.model_outputs)
+        staged = []
+        for output, asset in zip(self.model_outputs, specs, strict=True):
+            if output.written or asset is None or not doc:
+                staged.append(StagedOutput(written=written_asset(output, asset, rows=1 if output.written else None)))
+            else:
+                staged.append(self._stage(doc, asset, files))
+        return staged
+
+    def _read_back(self) -> dict[str, Any]:
+        """The metrics a PySpark model wrote itself, read from the first small JSON or CSV
+        document among its outputs ({} when there is none to read)."""
+        for output in self.model_outputs:
+            if not output.written or output.target is None:
+                continue
+            doc = read_model_document(self.spark, output)
+            if doc is not None:
+                return doc
+        return {}
+
     def _stage(self, doc: dict[str, Any], asset: AssetSpec, files: EvaluationFiles) -> StagedOutput:
+        _check_document_output(asset)
         if asset.kind == "embedded":
             return StagedOutput(written=WrittenAsset(name=asset.name, kind="embedded", location=None, format="json", records=[doc]))
-        return _stage_document(self.spark, asset, to_json(doc) + "\n", files if self.options.report else None,
+        return _stage_document(self.spark, asset, json_line(doc), files if self.options.report else None,
                                job_id=self.spec.job_id)
 
 
+def json_line(doc: dict[str, Any]) -> str:
+    """The metrics document as one JSON object on one line, as ModelOp writes it and as
+    ``pandas.read_json(lines=True)`` and Spark's JSON reader read it."""
+    return json.dumps(doc, sort_keys=True, allow_nan=False) + "\n"
+
+
+def _is_one_file(asset: AssetSpec, url: str) -> bool:
+    """A ``.json`` URL, or an output whose job said its format (a ModelOp ``fileFormat``: its
+    URL names a file even without an extension); any other URL is a folder."""
+    return url.endswith(".json") or asset.single_file
+
+
 def _report_location(url: str) -> str:
-    """``.../metrics.json`` -> ``.../metrics_report``: plots and report.html beside the JSON."""
+    """``.../metrics.json`` (or ``.../metrics``) -> ``.../metrics_report``: plots and report.html
+    beside the document, named after it."""
     parent, name = split_parent(url)
-    return f"{parent}/{name[: -len('.json')]}_report"
+    return f"{parent}/{name.removesuffix('.json')}_report"
 
 
 def _put_report(fs: Any, folder: str, files: EvaluationFiles) -> dict[str, Any]:
@@ -309,13 +374,14 @@ def _put_report(fs: Any, folder: str, files: EvaluationFiles) -> dict[str, Any]:
 def _stage_document(spark: Any, asset: AssetSpec, text: str, files: EvaluationFiles | None, *, job_id: str) -> StagedOutput:
     """The document (and its report) written out of sight; committed with the job's other outputs.
 
-    A URL ending ``.json`` is that one file, with ``<stem>_report/`` beside it; any other URL is a
-    folder holding ``metrics.json``, ``report.html`` and ``plots/``."""
+    A URL ending ``.json`` (or a ModelOp output with a ``fileFormat``) is that one file, with
+    ``<stem>_report/`` beside it; any other URL is a folder holding ``metrics.json``,
+    ``report.html`` and ``plots/``."""
     url = absolute_url(asset.url or "")
     fs = filesystem_for(url, spark)
     check_mode(fs, url, asset.mode, label=asset.label)
     staging = staging_path(url, job_id)
-    single = url.endswith(".json")
+    single = _is_one_file(asset, url)
     report = _report_location(url) if single and files is not None else None
     report_staging = staging_path(report, job_id) if report else None
     for folder in (staging, report_staging):
@@ -366,6 +432,31 @@ def _clean(fs: Any, *stagings: str | None) -> None:
         with contextlib.suppress(OSError):  # another job may be staging beside us right now
             if fs.exists(folder) and not fs.list(folder):
                 fs.delete(folder)
+
+
+_READ_BACK_ROWS = 100  # a metrics document is a handful of rows; a bigger output is data, not metrics
+
+
+def read_model_document(spark: Any, output: ModelOutput) -> dict[str, Any] | None:
+    """A small JSON or CSV document a PySpark model wrote to ``output`` (one row: that row;
+    several: ``{"results": [...]}``), or None when the output is not one (another format, more rows)."""
+    assert output.target is not None
+    fmt = str(output.asset.get("fileFormat") or format_from_url(output.target) or "").lower()
+    if fmt not in ("json", "csv"):
+        return None
+    asset = AssetSpec(kind="file", name=output.asset.get("filename"), url=output.target, format=fmt)
+    try:
+        frame = read_asset(spark, asset)
+        if frame.columns == ["_corrupt_record"]:  # one indented JSON document, not JSON lines
+            frame = read_asset(spark, replace(asset, options={"multiLine": "true"}))
+        rows = frame.limit(_READ_BACK_ROWS + 1).collect()
+    except Exception:  # the model's own file: not being able to read it back does not fail its job
+        log.warning("could not read the metrics the model wrote to %s", output.target, exc_info=True)
+        return None
+    if not rows or len(rows) > _READ_BACK_ROWS:
+        return None
+    documents = [jsonable(r.asDict(recursive=True)) for r in rows]
+    return documents[0] if len(documents) == 1 else {"results": documents}
 
 
 def _schema_roles(snapshot: Snapshot, spec: JobSpec) -> Any:

@@ -6,6 +6,7 @@ import hashlib
 import json
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 from modelop_spark.cache import cache_folder
@@ -53,4 +54,9 @@ def snapshot_for(model: ModelRef) -> Snapshot:
         return load_snapshot(_inline_folder(model))
     assert model.snapshot is not None
     source = model.source_name if model.source_name != "model.py" else None
-    return load_snapshot(model.snapshot, functions=model.functions or None, source=source)
+    snapshot = load_snapshot(model.snapshot, functions=model.functions or None, source=source)
+    if not (snapshot.root / MANIFEST_FILE).is_file() and (model.name or model.version):
+        # A ModelOp repository has no manifest: the job names the model and its version.
+        manifest = replace(snapshot.manifest, name=model.name or snapshot.manifest.name, version=model.version or snapshot.manifest.version)
+        snapshot = replace(snapshot, manifest=manifest)
+    return snapshot

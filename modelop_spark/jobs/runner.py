@@ -24,9 +24,10 @@ from modelop_spark.jobs.metrics import check_metrics, run_metrics
 from modelop_spark.jobs.model_source import snapshot_for
 from modelop_spark.jobs.result import JobResult, Outcome, utc_now
 from modelop_spark.jobs.scoring import check_scoring, run_scoring
+from modelop_spark.jobs.spark_settings import session_conf_for_job
 from modelop_spark.jobs.spec import JobSpec, load_job_file
 from modelop_spark.jobs.training import check_training, run_training
-from modelop_spark.runtime.session import get_or_create_session
+from modelop_spark.runtime.session import active_session, get_or_create_session, under_spark_submit
 from modelop_spark.runtime.snapshot import Snapshot
 
 log = redacted_logger("modelop_spark")
@@ -89,7 +90,7 @@ def run_job(job: JobSpec | Mapping[str, Any] | str, *, spark: Any = None) -> Job
         runner = RUNNERS[spec.job_type]
         runner.check(spec, snapshot)
         if spark is None:
-            spark = get_or_create_session()
+            spark = session_for_job(spec)
         log.info("job %s: %s with snapshot %s %s", spec.job_id, spec.job_type, snapshot.name, snapshot.version or "")
         outcome = runner.run(spark, spec, snapshot)
         result = JobResult(
@@ -122,6 +123,17 @@ def run_job(job: JobSpec | Mapping[str, Any] | str, *, spark: Any = None) -> Job
     return result
 
 
+def session_for_job(
+    spec: JobSpec, *, master: str | None = None, conf: Mapping[str, str] | None = None, use_job_master: bool = False
+) -> Any:
+    """The active session, or a new one started with the Spark settings the job asks for
+    (ModelOp's spark-submit flags), under the caller's ``master`` and ``conf``, which win. The
+    job's own master is used only with ``use_job_master`` and no ``master`` given."""
+    running = active_session() is not None or under_spark_submit()
+    chosen, job_conf = session_conf_for_job(spec.spark_conf, running=running, use_job_master=use_job_master, runtime_master=master)
+    return get_or_create_session(master=chosen, conf={**job_conf, **(conf or {})})
+
+
 def _write_result_files(spark: Any, spec: JobSpec, result: JobResult) -> None:
     """The result JSON beside each committed file output (an ERROR result has none to sit by)."""
     if not result.ok:
@@ -140,4 +152,4 @@ def _write_result_files(spark: Any, spec: JobSpec, result: JobResult) -> None:
         log.info("job result written to %s", ", ".join(written))
 
 
-__all__ = ["RUNNERS", "Runner", "as_our_error", "coerce_spec", "run_job"]
+__all__ = ["RUNNERS", "Runner", "as_our_error", "coerce_spec", "run_job", "session_for_job"]

@@ -18,7 +18,6 @@ from typing import Any
 from pyspark import StorageLevel
 
 from modelop_spark.assets import StagedOutput, read_asset, stage_asset
-from modelop_spark.assets.base import WrittenAsset
 from modelop_spark.assets.commit import split_parent
 from modelop_spark.assets.spec import AssetSpec, format_from_url
 from modelop_spark.errors import AssetError, SpecError
@@ -27,7 +26,7 @@ from modelop_spark.jobs.schema_checks import CheckedInput, SchemaChecks
 from modelop_spark.jobs.spec import JobSpec
 from modelop_spark.runtime.apply import REJECTED_KINDS, Scored, apply_function
 from modelop_spark.runtime.functions import ModelFunctions, takes_pyspark_convention
-from modelop_spark.runtime.pyspark_convention import call_pyspark_convention
+from modelop_spark.runtime.pyspark_convention import call_pyspark_convention, written_asset
 from modelop_spark.runtime.snapshot import Snapshot
 from modelop_spark.spark_compat import session_conf
 
@@ -170,14 +169,22 @@ def _tally(spec: JobSpec, scored: Scored, checks: SchemaChecks, checked_in: Chec
 
 
 def _run_pyspark_convention(spark: Any, spec: JobSpec, functions: ModelFunctions) -> Outcome:
-    """The model does its own I/O; we count what it read and what it wrote."""
-    call_pyspark_convention(spark, spec, functions, role="score")
-    rows_in = sum(read_asset(spark, asset).count() for asset in spec.inputs)
+    """The model does its own I/O (its outputs staged and committed for it); we count what it
+    read and what it wrote."""
+    call = call_pyspark_convention(spark, spec, functions, role="score")
+    # Data inputs are counted; what has no data format (a model folder the model loads) is not.
+    rows_in = sum(read_asset(spark, asset).count() for asset in spec.inputs if asset.kind != "file" or asset.format)
+    specs = _specs_by_position(spec, len(call.outputs))
     written = []
-    rows_out = 0
-    for asset in spec.outputs:
-        count = read_asset(spark, asset).count() if asset.kind == "file" else None
-        rows_out += count or 0
-        written.append(WrittenAsset(name=asset.name, kind=asset.kind, location=asset.url or asset.table, format=asset.format, rows=count))
+    for output, asset in zip(call.outputs, specs, strict=True):
+        countable = output.written and asset is not None and asset.kind == "file" and asset.format
+        count = read_asset(spark, asset).count() if countable and asset is not None else None
+        written.append(written_asset(output, asset, rows=count))
+    rows_out = sum(w.rows or 0 for w in written)
     rows = RowCounts(rows_in=rows_in, rows_scored=rows_in, rows_rejected=0, rows_out=rows_out)
     return Outcome(rows=rows, outputs=tuple(written), details={"shape": "modelop_pyspark"})
+
+
+def _specs_by_position(spec: JobSpec, count: int) -> list[AssetSpec | None]:
+    """The job's output specs beside the model's output list (the same list, translated)."""
+    return list(spec.outputs) if len(spec.outputs) == count else [None] * count

@@ -145,6 +145,9 @@ class JobSpec:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     # The job file as given (a ModelOp job JSON stays a ModelOp job JSON): what init(job_json) sees.
     document: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    # Spark settings the job asks for (ModelOp's spark-submit flags): applied only when the
+    # runtime starts the Spark application for this job (``jobs.spark_settings``).
+    spark_conf: Mapping[str, str] = field(default_factory=dict)
     # The options of this job type, typed when the file is parsed (None for other job types).
     metrics: MetricsOptions | None = field(default=None, repr=False)
     training: TrainingOptions | None = field(default=None, repr=False)
@@ -155,7 +158,8 @@ class JobSpec:
         translated into the runtime's own document first, then checked the same way)."""
         if not isinstance(data, Mapping):
             raise SpecError(f"job: expected a JSON object, found {type(data).__name__}")
-        document = runtime_document(data) if is_modelop_job(data) else data
+        modelop = is_modelop_job(data)
+        document = runtime_document(data) if modelop else data
         check_against_schema(document, job_json_schema(), what="job")
         model = ModelRef.from_dict(document.get("model") or {})
         if document.get("snapshot"):
@@ -170,12 +174,13 @@ class JobSpec:
             job_id=document.get("job_id") or derived_job_id(data),
             job_type=job_type,
             model=model,
-            inputs=tuple(AssetSpec.from_dict(a, where=f"inputs[{i}]") for i, a in enumerate(document["inputs"])),
-            outputs=tuple(AssetSpec.from_dict(a, where=f"outputs[{i}]") for i, a in enumerate(document.get("outputs") or ())),
+            inputs=tuple(_assets(document["inputs"], "inputs", require_format=not modelop)),
+            outputs=tuple(_assets(document.get("outputs") or (), "outputs", require_format=not modelop)),
             rejected_output=AssetSpec.from_dict(rejected, where="rejected_output") if rejected else None,
             options=options,
             parameters=parameters,
             document=dict(data),
+            spark_conf=dict(document.get("spark_conf") or {}),
             metrics=MetricsOptions.from_job(options.extra, parameters) if job_type == "metrics" else None,
             training=TrainingOptions.from_dict(options.extra) if job_type == "training" else None,
         )
@@ -194,7 +199,13 @@ class JobSpec:
             out["options"] = options
         if self.parameters:
             out["parameters"] = dict(self.parameters)
+        if self.spark_conf:
+            out["spark_conf"] = dict(self.spark_conf)
         return out
+
+
+def _assets(items: Any, where: str, *, require_format: bool) -> list[AssetSpec]:
+    return [AssetSpec.from_dict(a, where=f"{where}[{i}]", require_format=require_format) for i, a in enumerate(items)]
 
 
 def derived_job_id(document: Mapping[str, Any]) -> str:

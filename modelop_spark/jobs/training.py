@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import inspect
 import pickle
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,13 +33,14 @@ from typing import Any, Literal
 from modelop_spark._redact import redacted_logger
 from modelop_spark.assets import read_asset
 from modelop_spark.assets.base import WrittenAsset
+from modelop_spark.assets.filesystem import absolute_url
 from modelop_spark.assets.spec import AssetSpec
 from modelop_spark.errors import AssetError, SpecError
 from modelop_spark.jobs.result import Outcome, RowCounts
 from modelop_spark.jobs.spec import JobSpec
 from modelop_spark.jobs.training_options import TrainingOptions
 from modelop_spark.runtime.conventions import Convention
-from modelop_spark.runtime.functions import ModelFunctions
+from modelop_spark.runtime.functions import ModelFunctions, takes_pyspark_convention
 from modelop_spark.runtime.lineage import (
     InputLineage,
     Lineage,
@@ -53,7 +54,13 @@ from modelop_spark.runtime.mlflow_snapshot import (
     log_training_run,
     sklearn_serialization_format,
 )
-from modelop_spark.runtime.pyspark_convention import call_pyspark_convention
+from modelop_spark.runtime.pyspark_convention import (
+    call_pyspark_convention,
+    job_assets,
+    written_asset,
+)
+from modelop_spark.runtime.pyspark_outputs import ModelOutput
+from modelop_spark.runtime.session_guard import runtime_session_kept
 from modelop_spark.runtime.snapshot import Snapshot
 from modelop_spark.runtime.snapshot_writer import (
     WrittenSnapshot,
@@ -96,7 +103,7 @@ def _collect(result: Any) -> _Trained:
     """Dicts are metrics; anything else is the model. Generators are consumed (ModelOp models may
     ``yield`` their metrics)."""
     trained = _Trained()
-    items = result if inspect.isgenerator(result) else [result]
+    items = result if inspect.isgenerator(result) or isinstance(result, Iterator) else [result]
     for item in items:
         if item is None:
             continue
@@ -201,6 +208,7 @@ class _Run:
 
     def __init__(self, spark: Any, spec: JobSpec, options: TrainingOptions, functions: ModelFunctions) -> None:
         self.spark, self.spec, self.options, self.functions = spark, spec, options, functions
+        self.model_outputs: tuple[ModelOutput, ...] = ()
 
     def read_inputs(self, shape: TrainShape) -> tuple[list[Any], list[int]]:
         frames = [read_asset(self.spark, asset) for asset in self.spec.inputs]
@@ -220,8 +228,13 @@ class _Run:
 
     def call(self, shape: TrainShape, frames: list[Any]) -> _Trained:
         if shape == "modelop_pyspark":
-            return _collect(call_pyspark_convention(self.spark, self.spec, self.functions, role="train"))
-        return _collect(self.functions.call("train", *frames))
+            # The job's assets exactly as listed; what the model writes to its outputs is staged
+            # and committed when it returns; the draft is its working directory.
+            call = call_pyspark_convention(self.spark, self.spec, self.functions, role="train")
+            self.model_outputs = call.outputs
+            return _collect(iter(call.returned) if call.yielded else call.returned)
+        with runtime_session_kept(self.spark):  # a stop() of the runtime's session is ignored
+            return _collect(self.functions.call("train", *frames))
 
 
 def train_shape(convention: Convention) -> TrainShape:
@@ -248,15 +261,14 @@ def check_training(spec: JobSpec, snapshot: Snapshot) -> None:
     if not spec.inputs:
         raise SpecError("inputs: a training job needs at least one input asset")
     options = spec.training or TrainingOptions()
-    if options.snapshot_output is None:  # raises when there is no local parent to put it beside
-        default_output(spec, snapshot, options.snapshot_version or bump_version(snapshot.version))
+    _snapshot_target(options, spec, snapshot, options.snapshot_version or bump_version(snapshot.version))
 
 
 def run_training(spark: Any, spec: JobSpec, snapshot: Snapshot) -> Outcome:
     """The runner for job type ``training`` (ModelOp ``MODEL_BATCH_TRAINING_JOB``)."""
     options = spec.training or TrainingOptions()
     version = options.snapshot_version or bump_version(snapshot.version)
-    target = options.snapshot_output or default_output(spec, snapshot, version)
+    target = _snapshot_target(options, spec, snapshot, version)
     draft = start_snapshot(
         target, job_id=spec.job_id, parent_root=snapshot.root, parent_manifest=snapshot.manifest.to_dict(), if_exists=options.if_exists
     )
@@ -293,7 +305,24 @@ def run_training(spark: Any, spec: JobSpec, snapshot: Snapshot) -> Outcome:
         if functions is not None:
             functions.release()
     log.info("training job %s: snapshot %s %s written to %s", spec.job_id, written.name, written.version, written.location)
-    return _outcome(spec, written, lineage, shape, saved)
+    return _outcome(spec, written, lineage, shape, saved, run.model_outputs)
+
+
+def _snapshot_target(options: TrainingOptions, spec: JobSpec, snapshot: Snapshot, version: str) -> str:
+    """Where the new snapshot goes: ``options.snapshot_output`` (a ModelOp job's output with no
+    data format), else beside the parent. A PySpark-convention train writes its own outputs, so
+    the snapshot never goes to one of them: it goes beside the parent instead."""
+    target = options.snapshot_output
+    model_writes_outputs = takes_pyspark_convention(snapshot, "train") is True  # read before it runs
+    if target and model_writes_outputs and absolute_url(target) in _job_output_locations(spec):
+        log.info("training: the model writes %s itself (external_outputs); the new snapshot goes beside its parent", target)
+        return default_output(spec, snapshot, version)
+    return target or default_output(spec, snapshot, version)
+
+
+def _job_output_locations(spec: JobSpec) -> set[str]:
+    listed = job_assets(spec.document, "outputData", spec.outputs)
+    return {absolute_url(str(a["fileUrl"])) for a in listed if a.get("fileUrl")}
 
 
 def _track(
@@ -315,7 +344,9 @@ def _track(
     )
 
 
-def _outcome(spec: JobSpec, written: WrittenSnapshot, lineage: Lineage, shape: str, saved: str | None) -> Outcome:
+def _outcome(
+    spec: JobSpec, written: WrittenSnapshot, lineage: Lineage, shape: str, saved: str | None, model_outputs: tuple[ModelOutput, ...]
+) -> Outcome:
     rows = lineage.rows or 0
     output = WrittenAsset(
         name="snapshot",
@@ -325,11 +356,8 @@ def _outcome(spec: JobSpec, written: WrittenSnapshot, lineage: Lineage, shape: s
         details={"name": written.name, "version": written.version, "digest": written.digest, "files": written.files},
     )
     details: dict[str, Any] = {"shape": shape, "snapshot_output": written.to_dict(), "lineage": lineage.to_dict()}
-    written_by_model: tuple[WrittenAsset, ...] = ()
-    if shape == "modelop_pyspark":  # the model wrote these itself (ModelOp's external_outputs)
-        written_by_model = tuple(
-            WrittenAsset(name=a.name, kind=a.kind, location=a.url or a.table, format=a.format) for a in spec.outputs
-        )
+    specs = list(spec.outputs) if len(spec.outputs) == len(model_outputs) else [None] * len(model_outputs)
+    written_by_model = tuple(written_asset(o, a) for o, a in zip(model_outputs, specs, strict=True))  # external_outputs
     if saved:
         details["model_artifact"] = saved
     return Outcome(
