@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import TYPE_CHECKING, Any
 
 from modelop_spark.assets.base import AssetReader, AssetWriter, StagedOutput, WrittenAsset
 from modelop_spark.assets.commit import (
+    RESULT_FILE,
+    check_foreign,
     check_mode,
-    commit_directory,
-    commit_single_file,
+    commit_publications,
+    plan_publication,
+    remove_if_empty,
     split_parent,
     staging_path,
+    staging_root,
 )
 from modelop_spark.assets.filesystem import absolute_url, filesystem_for, is_local, local_path
 from modelop_spark.assets.spec import AssetSpec
@@ -21,10 +24,8 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import StructType
 
-RESULT_FILE = "_modelop_job_result.json"
-
 # Options that are ours, not the Spark reader's or writer's.
-_OWN_OPTIONS = {"single_file", "partitionBy", "presign", "max_rows", "allow_empty"}
+_OWN_OPTIONS = {"single_file", "partitionBy", "presign", "max_rows", "allow_empty", "replace_foreign"}
 
 
 def spark_options(asset: AssetSpec, *, reading: bool) -> dict[str, str]:
@@ -136,43 +137,50 @@ class FileWriter(AssetWriter):
         check_format(df.sparkSession, asset, reading=False)
         url = absolute_url(asset.url)
         fs = filesystem_for(url, df.sparkSession)
+        replace_foreign = bool(asset.options.get("replace_foreign"))
         check_mode(fs, url, asset.mode, label=asset.label)
+        check_foreign(fs, url, asset.mode, label=asset.label, replace_foreign=replace_foreign)
         single = bool(asset.options.get("single_file"))
-        staging = staging_path(url, job_id)
-        fs.delete(staging)  # a killed earlier attempt of this job may have left one
+        staging = staging_path(url, job_id)  # this attempt's own folder
         writer = (df.coalesce(1) if single else df).write.mode("overwrite").format(asset.format)
         writer = writer.options(**spark_options(asset, reading=False))
         partition_by = asset.options.get("partitionBy")
         if partition_by and not single:
             writer = writer.partitionBy(*([partition_by] if isinstance(partition_by, str) else partition_by))
+
+        def abort() -> None:
+            fs.delete(staging)
+            remove_if_empty(fs, staging_root(url))
+
         try:
             writer.save(staging)
         except Exception as exc:
-            fs.delete(staging)
+            abort()
             raise asset_error(asset, exc, reading=False) from exc
+
+        def prepare() -> Any:
+            try:
+                return plan_publication(
+                    fs, staging, url, mode=asset.mode, job_id=job_id, single=single, label=asset.label,
+                    replace_foreign=replace_foreign,
+                )
+            except AssetError:
+                raise
+            except Exception as exc:
+                raise asset_error(asset, exc, reading=False) from exc
 
         def commit() -> None:
             try:
-                if single:
-                    commit_single_file(fs, staging, url, mode=asset.mode)
-                else:
-                    commit_directory(fs, staging, url, mode=asset.mode, job_id=job_id)
+                commit_publications([prepare()], job_id=job_id)
             except AssetError:
                 raise
             except Exception as exc:
                 raise asset_error(asset, exc, reading=False) from exc
             finally:
-                fs.delete(staging)
-                _remove_if_empty(fs, split_parent(staging)[0])
+                abort()
 
         written = WrittenAsset(name=asset.name, kind="file", location=asset.url, format=asset.format)
-        return StagedOutput(written=written, commit=commit, abort=lambda: fs.delete(staging))
-
-
-def _remove_if_empty(fs: Any, folder: str) -> None:
-    with contextlib.suppress(OSError):  # a concurrent job may be staging there right now
-        if fs.exists(folder) and not fs.list(folder):
-            fs.delete(folder)
+        return StagedOutput(written=written, commit=commit, abort=abort, prepare=prepare)
 
 
 def result_location(asset: AssetSpec, *, is_file: bool = False) -> str | None:

@@ -323,7 +323,7 @@ def _write_document(spark: Any, asset: AssetSpec, text: str, files: EvaluationFi
                 details = {k: (v.replace(report_staging, report) if isinstance(v, str)
                                else {n: p.replace(report_staging, report) for n, p in v.items()})
                            for k, v in details.items()}
-            commit_single_file(fs, staging, url, mode=asset.mode)
+            commit_single_file(fs, staging, url, mode=asset.mode, job_id=job_id)
         else:
             fs.write_text(f"{staging}/metrics.json", text)
             if files is not None:

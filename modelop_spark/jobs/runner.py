@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from modelop_spark import errors
@@ -56,6 +57,37 @@ def as_our_error(exc: BaseException) -> ModelOpSparkError:
     return ModelOpSparkError(f"job failed: {type(exc).__name__}: {first}")
 
 
+def _rejected_output(spec: JobSpec) -> Any:
+    if spec.rejected_output is not None or not spec.outputs:
+        return spec.rejected_output
+    from modelop_spark.jobs.scoring import default_rejected_output
+
+    return default_rejected_output(spec)
+
+
+def check_job_locations(spec: JobSpec) -> None:
+    """Refuse outputs that are, hold or sit inside an input, the snapshot, the working
+    directory, each other or the rejected output (one line, before anything runs)."""
+    from modelop_spark.assets.locations import check_output_locations
+
+    check_output_locations(spec.inputs, spec.outputs, rejected=_rejected_output(spec), snapshot=spec.model.snapshot)
+
+
+@contextmanager
+def guard_job(spark: Any, spec: JobSpec) -> Iterator[None]:
+    """Hold the job's lock while it runs; first finish or undo an interrupted commit of an
+    earlier run of the job and remove its dead attempts' staging folders."""
+    from modelop_spark.assets.commit import job_lock, recover
+    from modelop_spark.assets.filesystem import absolute_url, filesystem_for, is_local
+
+    assets = [a for a in (*spec.outputs, _rejected_output(spec)) if a is not None and a.kind == "file" and a.url]
+    urls = [absolute_url(a.url) for a in assets if is_local(a.url) or a.url.startswith("hdfs://")]
+    with job_lock(spec.job_id):
+        for done in recover(lambda url: filesystem_for(url, spark), urls, spec.job_id):
+            log.warning("job %s: %s", spec.job_id, done)
+        yield
+
+
 def coerce_spec(job: JobSpec | Mapping[str, Any] | str) -> JobSpec:
     if isinstance(job, JobSpec):
         return job
@@ -79,9 +111,11 @@ def run_job(job: JobSpec | Mapping[str, Any] | str, *, spark: Any = None) -> Job
             from modelop_spark.runtime.session import get_or_create_session
 
             spark = get_or_create_session()
+        check_job_locations(spec)  # before anything is read or written
         snapshot = snapshot_for(spec.model)
         log.info("job %s: %s with snapshot %s %s", spec.job_id, spec.job_type, snapshot.name, snapshot.version or "")
-        outcome = runner_for(spec.job_type)(spark, spec, snapshot)
+        with guard_job(spark, spec):
+            outcome = runner_for(spec.job_type)(spark, spec, snapshot)
         result = JobResult(
             job_id=spec.job_id,
             job_type=spec.job_type,

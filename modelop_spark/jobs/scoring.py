@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from modelop_spark.assets import read_asset, stage_asset
-from modelop_spark.assets.commit import split_parent
+from modelop_spark.assets.commit import commit_staged_outputs, split_parent
 from modelop_spark.assets.spec import AssetSpec, format_from_url
 from modelop_spark.errors import AssetError, SnapshotError, SpecError
 from modelop_spark.jobs.result import Outcome, RowCounts
@@ -118,8 +118,7 @@ def _score(spark: Any, spec: JobSpec, snapshot: Snapshot, *, in_python_workers: 
             rejected_asset = spec.rejected_output or default_rejected_output(spec)
             quarantine = _union(parts) if parts else scored.rejected()
             staged.append(stage_asset(quarantine, rejected_asset, job_id=spec.job_id))
-        for output in staged:
-            output.commit()
+        commit_staged_outputs(staged, job_id=spec.job_id)  # one transaction for file outputs
     except BaseException:
         for output in staged:
             output.abort()
