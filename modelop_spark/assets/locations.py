@@ -98,6 +98,14 @@ def check_output_locations(
     if snapshot and "://" not in snapshot.replace("file://", ""):
         protected.append(("the model snapshot", location_of_path(snapshot)))
     for asset, where in placed:
+        working = location_of_path(cwd or os.getcwd())
+        if where.store == "file" and where.relation(working) in ("same", "contains"):
+            raise SpecError(
+                f"output {asset.label}: {where.shown} is the working directory or a folder above it; "
+                "overwriting it would delete everything there. Write to a sub-folder such as ./output"
+            )
+        if where.store == "file" and len(where.parts) <= 1:
+            raise SpecError(f"output {asset.label}: {where.shown} is a file-system root; write to a folder below it")
         for name, other in protected:
             if other is None:
                 continue
@@ -107,14 +115,6 @@ def check_output_locations(
                     f"output {asset.label}: {where.shown} {_INPUT_WORDS[relation]} {name} ({other.shown}); "
                     "writing there would destroy it. Choose an output location apart from every input"
                 )
-        working = location_of_path(cwd or os.getcwd())
-        if where.store == "file" and where.relation(working) in ("same", "contains"):
-            raise SpecError(
-                f"output {asset.label}: {where.shown} is the working directory or a folder above it; "
-                "overwriting it would delete everything there. Write to a sub-folder such as ./output"
-            )
-        if where.store == "file" and len(where.parts) <= 1:
-            raise SpecError(f"output {asset.label}: {where.shown} is a file-system root; write to a folder below it")
     for index, (asset, where) in enumerate(placed):
         for other_asset, other in placed[index + 1 :]:
             if where.relation(other) is not None:
