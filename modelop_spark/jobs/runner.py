@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from modelop_spark import errors
-from modelop_spark._redact import redacted_logger
+from modelop_spark._redact import redacted_logger, remember_secrets, secrets_in
 from modelop_spark.errors import ModelOpSparkError, SpecError
 from modelop_spark.jobs.model_source import snapshot_for
 from modelop_spark.jobs.result import JobResult, Outcome, utc_now
@@ -107,6 +107,7 @@ def run_job(job: JobSpec | Mapping[str, Any] | str, *, spark: Any = None) -> Job
     snapshot = None
     try:
         spec = coerce_spec(job)
+        remember_secrets(secrets_in(spec.document))  # masked by value in every line from here on
         if spark is None:
             from modelop_spark.runtime.session import get_or_create_session
 

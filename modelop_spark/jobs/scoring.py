@@ -86,6 +86,7 @@ def _score(spark: Any, spec: JobSpec, snapshot: Snapshot, *, in_python_workers: 
         job_document=spec.document,
         input_label=f"input {source.label}",
         sample_frame=checked_in.sample,
+        timeout=spec.options.model_timeout_seconds,
     )
     combined = scored.combined.persist(StorageLevel.MEMORY_AND_DISK)
     staged = []

@@ -21,9 +21,11 @@ from modelop_spark.runtime.executor import (
     COUNT,
     INTERNAL_FIELDS,
     KIND,
+    MODEL_FAILURES,
     REASON,
     RECORD,
     ScorePlan,
+    quiet_stdout,
     sample_schema,
     score_batches,
 )
@@ -137,6 +139,7 @@ def plan_for(
     key_columns: Sequence[str] = (),
     on_error: str = "reject",
     job_document: Mapping[str, Any] | None = None,
+    timeout: float | None = None,
 ) -> ScorePlan:
     """Load the function on the driver (import errors surface here) and decide its shape."""
     payload = ModelPayload.from_snapshot(snapshot, job_document=job_document)
@@ -153,6 +156,7 @@ def plan_for(
         key_columns=tuple(key_columns),
         on_error=on_error,
         slot=shape == "record" and takes_slot(function),
+        timeout=timeout,
     )
 
 
@@ -175,6 +179,7 @@ def apply_function(
     job_document: Mapping[str, Any] | None = None,
     input_label: str = "input",
     sample_frame: DataFrame | None = None,
+    timeout: float | None = None,
 ) -> Scored:
     """Apply ``role`` over ``df``: lazily, except for a small driver-side sample run over the
     first rows of ``sample_frame`` (default ``df``; give the same rows without observations when
@@ -182,7 +187,7 @@ def apply_function(
     missing = [k for k in key_columns if k not in df.columns]
     if missing:
         raise SchemaError(f"key column {missing[0]!r} is not in the input; its columns are {', '.join(df.columns)}")
-    plan = plan_for(snapshot, role=role, key_columns=key_columns, on_error=on_error, job_document=job_document)
+    plan = plan_for(snapshot, role=role, key_columns=key_columns, on_error=on_error, job_document=job_document, timeout=timeout)
     if plan.shape == "spark":
         if REJECTED_MARK in df.columns:
             raise SchemaError(
@@ -214,9 +219,9 @@ def _apply_spark(df: DataFrame, plan: ScorePlan) -> Scored:
     model = loaded_model(plan.payload)
     function = model.function(plan.role)
     try:
-        with model.working_directory():
+        with model.working_directory(), quiet_stdout():
             result = function(df)
-    except Exception as exc:
+    except MODEL_FAILURES as exc:
         raise ModelFunctionError(f"{plan.payload.source}: {plan.role} raised {type(exc).__name__}: {exc}") from exc
     if result is None or not hasattr(result, "columns"):
         raise ModelFunctionError(

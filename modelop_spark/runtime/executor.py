@@ -11,8 +11,12 @@ splits and counts after one persist.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import signal
+import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +24,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from modelop_spark._redact import redact
 from modelop_spark.errors import ModelFunctionError
 from modelop_spark.jobs.quarantine import REJECTED_MARK
 from modelop_spark.runtime.model_cache import ModelPayload, loaded_model
@@ -45,6 +50,42 @@ class ScorePlan:
     schema: pa.Schema | None = None
     on_error: str = "reject"  # or "fail"
     slot: bool = False
+    timeout: float | None = None  # seconds one model call may take (options.model_timeout_seconds)
+
+
+# What a model call may raise that is the model's failure, not ours: ``sys.exit()`` inside a
+# model is an error like any other, never the end of the runtime's process.
+MODEL_FAILURES = (Exception, SystemExit)
+
+
+class ModelTimeout(Exception):
+    """A model call ran longer than the job allows."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise ModelTimeout in the call that runs past ``seconds`` (SIGALRM: the main thread of a
+    Python worker or of the driver; elsewhere, and without a limit, no timer is set). Pure Python
+    loops and sleeps are interrupted; a C call that never yields to Python is not."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise ModelTimeout(f"did not return within {seconds:g}s (options.model_timeout_seconds)")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def quiet_stdout() -> contextlib.AbstractContextManager[Any]:
+    """A model's ``print`` goes to stderr (the log): stdout may be carrying ``--json``."""
+    return contextlib.redirect_stdout(sys.stderr)
 
 
 def _describe(exc: BaseException) -> str:
@@ -97,9 +138,11 @@ class _Collector:
         self.set_aside = set_aside or []  # input rows the checks rejected before the model
 
     def reject(self, record: Mapping[str, Any], reason: str) -> None:
-        if self.plan.on_error == "fail":
-            raise ModelFunctionError(f"score function failed on a record: {reason}")
         keys = {k: _plain(record.get(k)) for k in self.plan.key_columns}
+        reason = redact(reason)  # a model's error text may quote a password or a token
+        if self.plan.on_error == "fail":
+            which = ", ".join(f"{k}={v!r}" for k, v in keys.items()) or "a record"
+            raise ModelFunctionError(f"score function failed on the record with {which}: {reason}")
         self.rejected.append((keys, reason, _record_json(record)))
 
     def _record_outputs(self, schema: pa.Schema) -> pa.Table:
@@ -177,8 +220,9 @@ def _misfit(rows: list[dict[str, Any]], schema: pa.Schema) -> str:
 def _score_records(plan: ScorePlan, function: Callable[..., Any], batch: pa.RecordBatch, collector: _Collector) -> None:
     for record in batch.to_pylist():
         try:
-            produced = _as_records(function(record, 0) if plan.slot else function(record))
-        except Exception as exc:
+            with time_limit(plan.timeout):
+                produced = _as_records(function(record, 0) if plan.slot else function(record))
+        except MODEL_FAILURES as exc:
             collector.reject(record, f"score raised {_describe(exc)}")
             continue
         keys = {k: record.get(k) for k in plan.key_columns}
@@ -220,10 +264,12 @@ def _score_isolating(plan: ScorePlan, function: Callable[..., Any], frame: Any, 
     """Score a frame into Arrow; when the model raises or its output does not fit, bisect so only
     the input rows that fail are rejected."""
     try:
-        return [_to_table(plan, _score_frame(plan, function, frame))]
+        with time_limit(plan.timeout):
+            result = _score_frame(plan, function, frame)
+        return [_to_table(plan, result)]
     except ModelFunctionError:
         raise
-    except Exception as exc:
+    except MODEL_FAILURES as exc:
         if plan.on_error == "fail":
             raise ModelFunctionError(f"score raised {_describe(exc)}") from exc
         if len(frame) <= 1:
@@ -250,7 +296,7 @@ def score_batches(plan: ScorePlan, batches: Iterable[pa.RecordBatch]) -> Iterato
         data, set_aside = split_off_rejected(batch)
         collector = _Collector(plan, [set_aside] if set_aside is not None else None)
         if data.num_rows:
-            with model.working_directory():
+            with model.working_directory(), quiet_stdout():
                 if plan.shape == "record":
                     _score_records(plan, function, data, collector)
                 else:
@@ -272,13 +318,13 @@ def _score_iterator(plan: ScorePlan, function: Callable[..., Any], batches: Iter
             if data.num_rows:
                 yield data.to_pandas()
 
-    with model.working_directory():
+    with model.working_directory(), quiet_stdout():
         try:
             for result in function(frames()):
                 collector = _Collector(plan)
                 collector.tables = [_to_table(plan, result)]
                 yield collector.batch(0)
-        except Exception as exc:
+        except MODEL_FAILURES as exc:
             raise ModelFunctionError(f"score raised {_describe(exc)}") from exc
     collector = _Collector(plan, set_aside)
     yield collector.batch(sum(counts))
@@ -295,7 +341,7 @@ def sample_schema(plan: ScorePlan, batch: pa.RecordBatch) -> tuple[pa.Schema | N
     if function is None:
         raise ModelFunctionError(f"{plan.payload.source}: no {plan.role} function")
     collector = _Collector(plan)
-    with model.working_directory():
+    with model.working_directory(), quiet_stdout():
         if plan.shape == "record":
             _score_records(plan, function, batch, collector)
             rows = [row for _, outputs in collector.produced for row in outputs]

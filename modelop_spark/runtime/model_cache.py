@@ -12,9 +12,11 @@ keyed by the snapshot's digest.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Mapping
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelop_spark._redact import remember_secrets, secrets_in
 from modelop_spark.errors import ModelFunctionError
 from modelop_spark.runtime.archive import pack_folder
 from modelop_spark.runtime.model_module import (
@@ -132,14 +135,16 @@ def loaded_model(payload: ModelPayload) -> LoadedModel:
                 functions[role] = function
         model = LoadedModel(root=root, functions=functions)
         init = functions.get("init")
+        if payload.init_argument is not None:  # this process (a worker too) masks the job's secrets
+            remember_secrets(secrets_in(json.loads(payload.init_argument)))
         if init is not None:
             try:
-                with model.working_directory():
+                with model.working_directory(), contextlib.redirect_stdout(sys.stderr):
                     if takes_argument(init):
                         init(init_argument(payload))
                     else:
                         init()
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:  # sys.exit() in init is the model's error
                 raise ModelFunctionError(
                     f"{payload.source}: init function {init.__name__} raised {type(exc).__name__}: {exc}"
                 ) from exc
