@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from modelop_spark._logging import configure_logging
+from modelop_spark._logging import configure_logging, log_file
 from modelop_spark.errors import ModelOpSparkError
 
 
@@ -43,7 +43,7 @@ def _run(args: argparse.Namespace) -> int:
             handle.write(text + "\n")
     print(text if args.json else result.summary())
     if not result.ok and not args.json:
-        print(f"error: {result.error['message']}", file=sys.stderr)
+        print(f"error: {result.error['message']} (stack in {log_file()})", file=sys.stderr)
     return result.exit_code
 
 

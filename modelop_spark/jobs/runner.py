@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from modelop_spark import errors
+from modelop_spark._failures import one_line
 from modelop_spark._redact import redacted_logger, remember_secrets, secrets_in
 from modelop_spark.errors import ModelOpSparkError, SpecError
 from modelop_spark.jobs.model_source import snapshot_for
@@ -53,8 +54,7 @@ def as_our_error(exc: BaseException) -> ModelOpSparkError:
         cls = getattr(errors, name, ModelOpSparkError)
         if isinstance(cls, type) and issubclass(cls, ModelOpSparkError):
             return cls(message.strip())
-    first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
-    return ModelOpSparkError(f"job failed: {type(exc).__name__}: {first}")
+    return ModelOpSparkError(f"job failed: {one_line(exc)}")
 
 
 def _rejected_output(spec: JobSpec) -> Any:
