@@ -146,18 +146,30 @@ class _Collector:
         self.rejected.append((keys, reason, _record_json(record)))
 
     def _record_outputs(self, schema: pa.Schema) -> pa.Table:
+        self.produced = [(record, outputs) for record, outputs in self.produced if self._known_keys(record, outputs, schema)]
         rows = [row for _, outputs in self.produced for row in outputs]
         try:
-            return pa.Table.from_pylist(rows, schema=schema)
+            return strict_table(rows, schema)
         except _CONVERSION_ERRORS:
             pass
         good = []
         for record, outputs in self.produced:  # find the inputs whose outputs do not fit
             try:
-                good.append(pa.Table.from_pylist(outputs, schema=schema))
+                good.append(strict_table(outputs, schema))
             except _CONVERSION_ERRORS as exc:
                 self.reject(record, f"output {_misfit(outputs, schema)}: {_describe(exc)}")
         return pa.concat_tables(good) if good else schema.empty_table()
+
+    def _known_keys(self, record: Mapping[str, Any], outputs: list[dict[str, Any]], schema: pa.Schema) -> bool:
+        """The policy for keys that appear after the sample: the input row is rejected, naming
+        the key (a column cannot be added once tasks run), never silently dropped."""
+        names = schema.names
+        for output in outputs:
+            for key in output:
+                if key not in names:
+                    self.reject(record, new_key_reason(key, names))
+                    return False
+        return True
 
     def batch(self, rows_in: int) -> pa.RecordBatch:
         schema = self.plan.schema
@@ -205,13 +217,79 @@ def split_off_rejected(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, pa.Record
 _CONVERSION_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError)
 
 
+def new_key_reason(key: str, names: Iterable[str]) -> str:
+    known = [n for n in names if not n.startswith("_ms_")]
+    return (
+        f"output {key!r} is not among the output columns learned from the first rows "
+        f"({', '.join(known)}); declare it in the snapshot's output schema"
+    )
+
+
+class NewOutputColumns(ValueError):
+    """A batch function's output has columns the output schema does not."""
+
+
+def _common_type(values: list[Any]) -> pa.DataType:
+    """The type every sampled value of a column fits, widened where Arrow widens (int with
+    float is double); when none does (text beside numbers), the first value's type, so later
+    misfits are rejected rather than the job failing."""
+    try:
+        return pa.array(values).type
+    except _CONVERSION_ERRORS:
+        types = []
+        for value in values:
+            if value is not None:
+                with contextlib.suppress(*_CONVERSION_ERRORS):
+                    types.append(pa.array([value]).type)
+        if not types:
+            return pa.null()
+        numeric = pa.types.is_integer(types[0]) or pa.types.is_floating(types[0])
+        if numeric and any(pa.types.is_floating(t) for t in types):
+            return pa.float64()
+        return types[0]
+
+
+def infer_record_schema(rows: Iterable[Mapping[str, Any]]) -> pa.Schema:
+    """The output schema of a record function's sampled outputs: every key any output had (in
+    first-seen order), each with the widest type its values need."""
+    columns: dict[str, list[Any]] = {}
+    for row in rows:
+        for key, value in row.items():
+            columns.setdefault(key, []).append(value)
+    return pa.schema([pa.field(name, _common_type(values)) for name, values in columns.items()])
+
+
+def _numeric(kind: pa.DataType) -> bool:
+    return pa.types.is_integer(kind) or pa.types.is_floating(kind)
+
+
+def strict_array(values: list[Any], kind: pa.DataType) -> pa.Array:
+    """``values`` as an Arrow array of ``kind``, refusing what Arrow would silently reshape:
+    Arrow's own conversion truncates 2.5 to 2 for an integer column and parses "12" as a number.
+    Here numbers convert only when exact (checked casts), other kinds only to themselves."""
+    if pa.types.is_nested(kind) or pa.types.is_temporal(kind) or pa.types.is_decimal(kind):
+        return pa.array(values, type=kind)
+    inferred = pa.array(values)
+    found = inferred.type
+    if found == kind or pa.types.is_null(found) or (_numeric(found) and _numeric(kind)):
+        return inferred.cast(kind)  # safe cast: raises on truncation and overflow
+    if pa.types.is_string(found) and pa.types.is_large_string(kind):
+        return inferred.cast(kind)
+    raise pa.ArrowInvalid(f"a {found} value where the output column is {kind}")
+
+
+def strict_table(rows: list[Mapping[str, Any]], schema: pa.Schema) -> pa.Table:
+    arrays = [strict_array([row.get(f.name) for row in rows], f.type) for f in schema]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
 def _misfit(rows: list[dict[str, Any]], schema: pa.Schema) -> str:
     """Name the first output field whose value does not convert to its declared type."""
     for row in rows:
         for name in schema.names:
             if name in row:
                 try:
-                    pa.array([row[name]], type=schema.field(name).type)
+                    strict_array([row[name]], schema.field(name).type)
                 except _CONVERSION_ERRORS:
                     return f"field {name}"
     return "row"
@@ -254,8 +332,11 @@ def _to_table(plan: ScorePlan, frame: Any) -> Any:
     schema is known (the driver's sample run), Arrow's own inference."""
     if plan.schema is None:
         return pa.Table.from_pandas(frame, preserve_index=False)
-    try:
-        return pa.Table.from_pandas(frame.reindex(columns=plan.schema.names), schema=plan.schema, preserve_index=False, safe=False)
+    extra = [str(c) for c in frame.columns if c not in plan.schema.names]
+    if extra:
+        raise NewOutputColumns(new_key_reason(extra[0], plan.schema.names))
+    try:  # safe: a value that does not fit its type (2.5 as an integer, an overflow) is an error
+        return pa.Table.from_pandas(frame.reindex(columns=plan.schema.names), schema=plan.schema, preserve_index=False)
     except _CONVERSION_ERRORS as exc:
         raise ValueError(f"output {_misfit(frame.to_dict('records'), plan.schema)}: {_describe(exc)}") from exc
 
@@ -269,6 +350,10 @@ def _score_isolating(plan: ScorePlan, function: Callable[..., Any], frame: Any, 
         return [_to_table(plan, result)]
     except ModelFunctionError:
         raise
+    except NewOutputColumns as exc:  # every row of the frame shares the columns: no bisecting
+        for record in frame.to_dict("records"):
+            collector.reject(record, str(exc))
+        return []
     except MODEL_FAILURES as exc:
         if plan.on_error == "fail":
             raise ModelFunctionError(f"score raised {_describe(exc)}") from exc
@@ -345,11 +430,11 @@ def sample_schema(plan: ScorePlan, batch: pa.RecordBatch) -> tuple[pa.Schema | N
         if plan.shape == "record":
             _score_records(plan, function, batch, collector)
             rows = [row for _, outputs in collector.produced for row in outputs]
-            tables = [pa.Table.from_pylist(rows)] if rows else []
+            tables = [infer_record_schema(rows).empty_table()] if rows else []
         elif plan.shape == "batch_iter":
             tables = [_to_table(plan, frame) for frame in function(iter([batch.to_pandas()]))]
         else:
             tables = _score_isolating(plan, function, batch.to_pandas(), collector)
     tables = [t for t in tables if t.num_columns]
-    schema = pa.unify_schemas([t.schema for t in tables]) if tables else None
+    schema = pa.unify_schemas([t.schema for t in tables], promote_options="permissive") if tables else None
     return schema, [reason for _, reason, _ in collector.rejected]
