@@ -32,7 +32,27 @@ def spark_options(asset: AssetSpec, *, reading: bool) -> dict[str, str]:
     options = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in asset.options.items() if k not in _OWN_OPTIONS}
     if asset.format == "csv":
         options.setdefault("header", "true")
+        if reading:  # RFC 4180: quoted fields may hold newlines, and a quote is escaped by doubling it
+            options.setdefault("multiLine", "true")
+            options.setdefault("escape", '"')
     return options
+
+
+# The first bytes of the formats a .csv or .json file most often turns out to be.
+_MAGIC = {b"PAR1": "parquet", b"PK\x03\x04": "a zip archive", b"\x1f\x8b": "gzip-compressed", b"Obj\x01": "avro", b"ORC": "orc"}
+
+
+def sniff_format(url: str) -> str | None:
+    """What a local text-format input really is, when its first bytes say it is not text."""
+    if not is_local(url):
+        return None
+    path = local_path(url)
+    files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(("_", "."))) if path.is_dir() else [path]
+    if not files or not files[0].is_file() or files[0].name.endswith(".gz"):
+        return None
+    with files[0].open("rb") as handle:
+        head = handle.read(4)
+    return next((kind for magic, kind in _MAGIC.items() if head.startswith(magic)), None)
 
 
 def looks_like_json_array(url: str) -> bool:
@@ -111,6 +131,10 @@ class FileReader(AssetReader):
     def read(self, spark: SparkSession, asset: AssetSpec, *, schema: StructType | None = None) -> DataFrame:
         assert asset.url is not None
         check_format(spark, asset, reading=True)
+        if asset.format in ("csv", "json") and (actual := sniff_format(asset.url)):
+            raise AssetError(
+                f"input {asset.label}: {asset.url} is {actual}, not {asset.format}; set the asset's format to match the file"
+            )
         options = spark_options(asset, reading=True)
         if asset.format == "csv" and schema is None:
             options.setdefault("inferSchema", "true")

@@ -31,7 +31,7 @@ from modelop_spark.runtime.executor import (
 )
 from modelop_spark.runtime.model_cache import ModelPayload, loaded_model
 from modelop_spark.runtime.shapes import detect_shape, takes_slot
-from modelop_spark.runtime.spark_compat import functions_for
+from modelop_spark.runtime.spark_compat import functions_for, quoted
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -60,7 +60,8 @@ class Scored:
         F = functions_for(self.combined)
         if not self.counted_in_band:
             return self.combined
-        return self.combined.filter(F.col(KIND) == "out").select(*self.key_columns, *self.model_columns)
+        columns = [F.col(quoted(c)) for c in (*self.key_columns, *self.model_columns)]
+        return self.combined.filter(F.col(KIND) == "out").select(*columns)
 
     def rejected(self) -> DataFrame | None:
         """Rejected inputs in the quarantine shape: those the model rejected (stage ``model``) and
@@ -201,10 +202,14 @@ def apply_function(
             "(run_job), not over a DataFrame"
         )
     model_schema = _spark_to_arrow(output_schema) if output_schema is not None else output_schema_from_sample(plan, sample_frame if sample_frame is not None else df, input_label=input_label)
-    key_fields = [_spark_to_arrow(df.select(k).schema)[0].with_nullable(True) for k in key_columns]
+    F = functions_for(df)
+    key_fields = [_spark_to_arrow(df.select(F.col(quoted(k))).schema)[0].with_nullable(True) for k in key_columns]
     model_fields = [f for f in model_schema if f.name not in key_columns and not f.name.startswith("_ms_")]
     schema = pa.schema([*key_fields, *model_fields])
     plan = ScorePlan(**{**plan.__dict__, "schema": schema})
+    if any("." in c or "`" in c for c in df.columns):
+        plan = ScorePlan(**{**plan.__dict__, "input_names": tuple(df.columns)})
+        df = df.toDF(*[f"_ms_column_{i}" for i in range(len(df.columns))])
     spark_schema = _arrow_to_spark(pa.schema([*schema, *INTERNAL_FIELDS]))
     combined = df.mapInArrow(partial(score_batches, plan), spark_schema)
     return Scored(

@@ -51,6 +51,9 @@ class ScorePlan:
     on_error: str = "reject"  # or "fail"
     slot: bool = False
     timeout: float | None = None  # seconds one model call may take (options.model_timeout_seconds)
+    # The input's real column names when Spark got positional ones (names with dots or
+    # backticks break PySpark's mapInArrow): batches get them back before the model sees them.
+    input_names: tuple[str, ...] | None = None
 
 
 # What a model call may raise that is the model's failure, not ours: ``sys.exit()`` inside a
@@ -374,6 +377,9 @@ def score_batches(plan: ScorePlan, batches: Iterable[pa.RecordBatch]) -> Iterato
     function = model.function(plan.role)
     if function is None:
         raise ModelFunctionError(f"{plan.payload.source}: no {plan.role} function")
+    if plan.input_names is not None:
+        names = list(plan.input_names)
+        batches = (batch.rename_columns(names) for batch in batches)
     if plan.shape == "batch_iter":
         yield from _score_iterator(plan, function, batches, model)
         return

@@ -31,3 +31,9 @@ def observation_for(df: Any) -> Any:
     else:
         from pyspark.sql.observation import Observation
     return Observation()
+
+
+def quoted(name: str) -> str:
+    """A column name as Spark reads it literally (``F.col(quoted(name))``): dots, spaces and
+    backticks included, where a bare ``"a.b"`` would mean field ``b`` of struct ``a``."""
+    return "`" + name.replace("`", "``") + "`"

@@ -34,6 +34,7 @@ from modelop_spark.schema.reading import (
     parse_json_lines,
     read_plan,
     split_malformed,
+    split_malformed_unchecked,
 )
 from modelop_spark.schema.validate import MAX_EXAMPLES, RawLines, Validation, validate
 
@@ -146,7 +147,12 @@ class SchemaChecks:
         from modelop_spark.assets import read_asset
 
         if self.input_mode == "off" or self.input_schema is None:
-            return CheckedInput(valid=read_asset(spark, source))
+            frame = read_asset(spark, source)
+            split = split_malformed_unchecked(spark, source, frame, key_columns=self.key_columns)
+            if split is None:
+                return CheckedInput(valid=frame)
+            malformed = ("read", lambda: _with_all_keys(split.malformed, self.key_columns), split.malformed_count)
+            return CheckedInput(valid=split.good, sample=split.unobserved, stages=(malformed,))
         in_band = in_band and self.input_mode == "quarantine"
         fmt = (getattr(source, "format", None) or "").lower()
         split, raw_lines = None, None
