@@ -83,3 +83,21 @@ def test_a_parquet_file_named_csv_is_one_clear_line(spark, job, tmp_path):
     part.rename(tmp_path / "data.csv")
     result, _, _ = job(str(tmp_path / "data.csv"))
     assert result.error["message"] == f"input {tmp_path / 'data.csv'}: {tmp_path / 'data.csv'} is parquet, not csv; set the asset's format to match the file"
+
+
+def test_an_empty_input_with_allow_empty_input_and_an_output_schema_writes_an_empty_output(spark, tmp_path):
+    (tmp_path / "in.csv").write_text("id,x\n")
+    schema = {"type": "record", "name": "scores", "fields": [{"name": "seen", "type": ["null", "string"]}]}
+    document = {
+        "job_id": "empty",
+        "job_type": "scoring",
+        "snapshot": str(make_snapshot(tmp_path / "model", ECHO)),
+        "model": {"output_schema": schema},
+        "inputs": [{"url": str(tmp_path / "in.csv")}],
+        "outputs": [{"url": str(tmp_path / "out"), "format": "parquet"}],
+        "options": {"key_columns": ["id"], "allow_empty_input": True},
+    }
+    result = run_job(document, spark=spark)
+    assert result.ok, result.error
+    assert result.rows.rows_in == 0
+    assert spark.read.parquet(str(tmp_path / "out")).columns == ["id", "seen"]

@@ -87,6 +87,7 @@ def _score(spark: Any, spec: JobSpec, snapshot: Snapshot, *, in_python_workers: 
         input_label=f"input {source.label}",
         sample_frame=checked_in.sample,
         timeout=spec.options.model_timeout_seconds,
+        when_empty=checks.declared_output(spec, snapshot) if spec.options.allow_empty_input else None,
     )
     combined = scored.combined.persist(StorageLevel.MEMORY_AND_DISK)
     staged = []

@@ -112,11 +112,21 @@ def _arrow_to_spark(schema: pa.Schema) -> StructType:
     return from_arrow_schema(fixed)
 
 
-def output_schema_from_sample(plan: ScorePlan, df: DataFrame, *, input_label: str = "input", sample_rows: int = SAMPLE_ROWS) -> pa.Schema:
-    """Learn the model's output columns by scoring the first rows on the driver."""
+def output_schema_from_sample(
+    plan: ScorePlan,
+    df: DataFrame,
+    *,
+    input_label: str = "input",
+    sample_rows: int = SAMPLE_ROWS,
+    when_empty: StructType | None = None,
+) -> pa.Schema:
+    """Learn the model's output columns by scoring the first rows on the driver; an input with
+    no rows takes ``when_empty`` (the declared output schema of a job that allows empty input)."""
     if REJECTED_MARK in df.columns:  # sample rows that go on to the model, not ones set aside
         df = df.where(functions_for(df).col(REJECTED_MARK).isNull()).drop(REJECTED_MARK)
     sample = df.limit(sample_rows).toArrow()
+    if sample.num_rows == 0 and when_empty is not None:
+        return _spark_to_arrow(when_empty)
     if sample.num_rows == 0:
         raise AssetError(
             f"{input_label}: no rows to score; check the input (an empty input is accepted only with "
@@ -181,6 +191,7 @@ def apply_function(
     input_label: str = "input",
     sample_frame: DataFrame | None = None,
     timeout: float | None = None,
+    when_empty: StructType | None = None,
 ) -> Scored:
     """Apply ``role`` over ``df``: lazily, except for a small driver-side sample run over the
     first rows of ``sample_frame`` (default ``df``; give the same rows without observations when
@@ -201,7 +212,11 @@ def apply_function(
             f"snapshot {snapshot.name}: the {role} function has the {plan.shape} shape, which is run as a job "
             "(run_job), not over a DataFrame"
         )
-    model_schema = _spark_to_arrow(output_schema) if output_schema is not None else output_schema_from_sample(plan, sample_frame if sample_frame is not None else df, input_label=input_label)
+    model_schema = (
+        _spark_to_arrow(output_schema)
+        if output_schema is not None
+        else output_schema_from_sample(plan, sample_frame if sample_frame is not None else df, input_label=input_label, when_empty=when_empty)
+    )
     F = functions_for(df)
     key_fields = [_spark_to_arrow(df.select(F.col(quoted(k))).schema)[0].with_nullable(True) for k in key_columns]
     model_fields = [f for f in model_schema if f.name not in key_columns and not f.name.startswith("_ms_")]

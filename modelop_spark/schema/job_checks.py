@@ -36,6 +36,7 @@ from modelop_spark.schema.reading import (
     split_malformed,
     split_malformed_unchecked,
 )
+from modelop_spark.schema.spark_types import to_struct_type
 from modelop_spark.schema.validate import MAX_EXAMPLES, RawLines, Validation, validate
 
 if TYPE_CHECKING:
@@ -132,6 +133,12 @@ class SchemaChecks:
             extra_fields=options.extra_fields,
             key_columns=tuple(options.key_columns),
         )
+
+    @staticmethod
+    def declared_output(spec: Any, snapshot: Any) -> Any:
+        """The output schema the job or snapshot declares, as a StructType (None without one)."""
+        schema = _job_schema(spec, snapshot, "output")
+        return to_struct_type(schema, with_metadata=False) if schema is not None else None
 
     @property
     def active(self) -> bool:
