@@ -47,3 +47,18 @@ def test_total_size_and_file_count_limits_apply_to_tar_and_zip(tmp_path):
 def test_limits_are_read_from_the_environment():
     limits = ExtractLimits.from_env({"MODELOP_SPARK_MAX_EXTRACT_FILES": "7", "MODELOP_SPARK_MAX_EXTRACT_RATIO": "9.5"})
     assert (limits.max_files, limits.max_ratio, limits.max_bytes) == (7, 9.5, ExtractLimits().max_bytes)
+
+
+def test_a_folder_snapshot_with_a_link_outside_it_is_one_line_on_the_driver(tmp_path):
+    from modelop_spark.runtime.archive import pack_folder
+
+    (tmp_path / "secret.txt").write_text("outside")
+    snapshot = tmp_path / "snapshot"
+    snapshot.mkdir()
+    (snapshot / "model.py").write_text("")
+    (snapshot / "inside.txt").write_text("in")
+    (snapshot / "ok-link").symlink_to(snapshot / "inside.txt")
+    pack_folder(snapshot)  # a link inside the snapshot is fine
+    (snapshot / "data.txt").symlink_to(tmp_path / "secret.txt")
+    with pytest.raises(SnapshotError, match=r"data.txt is a link to .*secret.txt, outside the snapshot"):
+        pack_folder(snapshot)

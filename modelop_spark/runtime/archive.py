@@ -103,8 +103,15 @@ def pack_folder(folder: Path) -> bytes:
     import io
 
     buffer = io.BytesIO()
+    root = folder.resolve()
     with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=1) as bundle:
         for path in sorted(folder.rglob("*")):
+            if path.is_symlink() and not path.resolve().is_relative_to(root):
+                # Workers would refuse it while unpacking, as a stack per task: say it here, once.
+                raise SnapshotError(
+                    f"snapshot folder {folder}: {path.relative_to(folder)} is a link to {path.resolve()}, outside "
+                    "the snapshot; copy that file into the snapshot instead"
+                )
             if "__pycache__" in path.parts or not path.is_file():
                 continue
             bundle.add(path, arcname=str(path.relative_to(folder)), recursive=False)

@@ -149,7 +149,8 @@ class _Collector:
         self.rejected.append((keys, reason, _record_json(record)))
 
     def _record_outputs(self, schema: pa.Schema) -> pa.Table:
-        self.produced = [(record, outputs) for record, outputs in self.produced if self._known_keys(record, outputs, schema)]
+        names = frozenset(schema.names)
+        self.produced = [(record, outputs) for record, outputs in self.produced if self._known_keys(record, outputs, names)]
         rows = [row for _, outputs in self.produced for row in outputs]
         try:
             return strict_table(rows, schema)
@@ -163,15 +164,14 @@ class _Collector:
                 self.reject(record, f"output {_misfit(outputs, schema)}: {_describe(exc)}")
         return pa.concat_tables(good) if good else schema.empty_table()
 
-    def _known_keys(self, record: Mapping[str, Any], outputs: list[dict[str, Any]], schema: pa.Schema) -> bool:
+    def _known_keys(self, record: Mapping[str, Any], outputs: list[dict[str, Any]], names: frozenset[str]) -> bool:
         """The policy for keys that appear after the sample: the input row is rejected, naming
         the key (a column cannot be added once tasks run), never silently dropped."""
-        names = schema.names
         for output in outputs:
-            for key in output:
-                if key not in names:
-                    self.reject(record, new_key_reason(key, names))
-                    return False
+            if not names.issuperset(output):
+                key = next(k for k in output if k not in names)
+                self.reject(record, new_key_reason(key, self.plan.schema.names if self.plan.schema else names))
+                return False
         return True
 
     def batch(self, rows_in: int) -> pa.RecordBatch:
