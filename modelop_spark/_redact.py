@@ -7,8 +7,8 @@ Three nets, applied in this order:
    job carries (``jobParameters`` and options named like secrets, passwords inside URLs), which
    :func:`remember_secrets` registers when a job starts (:func:`secrets_in` finds them).
 2. **By pattern**: ``password=…`` and its kin, ``scheme://user:password@host`` for any scheme
-   (an S3 secret key may hold ``/`` and ``+``), Oracle-style ``user/password@host``, AWS access
-   key ids and bearer tokens.
+   (``s3://KEY:SECRET@bucket`` too: an S3 secret key may hold ``/`` and ``+``), Oracle-style
+   ``user/password@host``, AWS access key ids and bearer tokens.
 3. Nothing else: a secret that neither names itself nor is known cannot be found.
 """
 
@@ -37,8 +37,6 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         ),
         r"\1" + MASK,
     ),
-    # s3://KEY:SECRET@bucket: the access key id goes too
-    (re.compile(r"(?i)\b(s3[an]?://)[^/\s:@]+:[^\s@]+@"), r"\1" + MASK + ":" + MASK + "@"),
     # scheme://user:password@host (the password may hold '/', '+', '=')
     (re.compile(r"(?i)([a-z][a-z0-9+.-]*://[^/\s:@]+:)([^\s@]+)(@)"), r"\1" + MASK + r"\3"),
     # Oracle style: jdbc:oracle:thin:scott/tiger@host, or user/password@host:port
@@ -73,10 +71,7 @@ def secrets_in(value: Any, *, name: str = "") -> list[str]:
             found.append(os.environ.get(value, ""))  # names the variable that holds the secret
         elif _SECRET_NAME.search(name) and value.lower() not in _NOT_SECRETS:
             found.append(value)
-        for match in _URL_PASSWORD.finditer(value):
-            found.append(match.group(2))
-            if match.group(0).lower().startswith(("s3://", "s3a://", "s3n://")):
-                found.append(match.group(1))  # an access key id in an S3 URL
+        found.extend(match.group(2) for match in _URL_PASSWORD.finditer(value))
         found.extend(match.group(1) for match in _ORACLE_PASSWORD.finditer(value))
     return [s for s in found if len(s) >= MIN_SECRET]
 
