@@ -69,3 +69,21 @@ def test_a_batch_function_value_that_does_not_fit_is_rejected_not_cast(run):
     body = "    import numpy as np\n    y = df['x'].astype('int64')\n    if (df['x'] >= 30).any():\n        y = np.where(df['x'] == 33, 1e30, df['x'])\n    return df[['id']].assign(y=y)\n"
     scored, rejected = run(body, shape="batch")
     assert list(rejected) == ["33"] and scored["32"].y == 32
+
+
+def test_a_declared_output_schema_types_the_columns_the_sample_would_have_guessed(spark, tmp_path):
+    rows = str(tmp_path / "rows")
+    spark.range(40).selectExpr("cast(id as string) as id", "cast(id as long) as x").coalesce(1).write.parquet(rows)
+    schema = {"type": "record", "name": "out", "fields": [{"name": "y", "type": ["null", "double"]}]}
+    job = {
+        "job_id": "declared",
+        "job_type": "scoring",
+        "snapshot": str(make_snapshot(tmp_path / "model", f"# modelop.score\ndef score(record):\n    yield {{'y': record['x'] + (0.5 if {LATER} else 0)}}\n")),
+        "model": {"output_schema": schema},
+        "inputs": [{"url": rows, "format": "parquet"}],
+        "outputs": [{"url": str(tmp_path / "out"), "format": "parquet"}],
+        "options": {"key_columns": ["id"]},
+    }
+    result = run_job(job, spark=spark)
+    assert result.ok and result.rows.rows_rejected == 0, result.error
+    assert sorted(r.y for r in spark.read.parquet(str(tmp_path / "out")).collect())[-1] == 39.5

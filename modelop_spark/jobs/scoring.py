@@ -77,6 +77,7 @@ def _score(spark: Any, spec: JobSpec, snapshot: Snapshot, *, in_python_workers: 
     # Input check: a model in Python workers gets every row, the rejected ones marked, and sets
     # them aside in the same pass; a Spark function gets only the valid rows.
     checked_in = checks.read_input(spark, source, in_band=in_python_workers)
+    declared = checks.declared_output(spec, snapshot)  # its types win over the sample's
     scored = apply_function(
         checked_in.valid,
         snapshot,
@@ -87,7 +88,8 @@ def _score(spark: Any, spec: JobSpec, snapshot: Snapshot, *, in_python_workers: 
         input_label=f"input {source.label}",
         sample_frame=checked_in.sample,
         timeout=spec.options.model_timeout_seconds,
-        when_empty=checks.declared_output(spec, snapshot) if spec.options.allow_empty_input else None,
+        when_empty=declared if spec.options.allow_empty_input else None,
+        declared_output=declared,
     )
     combined = scored.combined.persist(StorageLevel.MEMORY_AND_DISK)
     staged = []

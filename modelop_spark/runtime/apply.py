@@ -112,6 +112,16 @@ def _arrow_to_spark(schema: pa.Schema) -> StructType:
     return from_arrow_schema(fixed)
 
 
+def with_declared_types(sampled: pa.Schema, declared: pa.Schema | None) -> pa.Schema:
+    """The sampled output columns, typed as the declared output schema says where it names them
+    (a model returning 1 where the schema says double gets a double column, not an integer one
+    that would reject 1.5 later); columns the schema does not name keep their sampled type."""
+    if declared is None:
+        return sampled
+    by_name = {f.name: f.type for f in declared}
+    return pa.schema([f.with_type(by_name[f.name]) if f.name in by_name else f for f in sampled])
+
+
 def output_schema_from_sample(
     plan: ScorePlan,
     df: DataFrame,
@@ -192,6 +202,7 @@ def apply_function(
     sample_frame: DataFrame | None = None,
     timeout: float | None = None,
     when_empty: StructType | None = None,
+    declared_output: StructType | None = None,
 ) -> Scored:
     """Apply ``role`` over ``df``: lazily, except for a small driver-side sample run over the
     first rows of ``sample_frame`` (default ``df``; give the same rows without observations when
@@ -215,7 +226,10 @@ def apply_function(
     model_schema = (
         _spark_to_arrow(output_schema)
         if output_schema is not None
-        else output_schema_from_sample(plan, sample_frame if sample_frame is not None else df, input_label=input_label, when_empty=when_empty)
+        else with_declared_types(
+            output_schema_from_sample(plan, sample_frame if sample_frame is not None else df, input_label=input_label, when_empty=when_empty),
+            _spark_to_arrow(declared_output) if declared_output is not None else None,
+        )
     )
     F = functions_for(df)
     key_fields = [_spark_to_arrow(df.select(F.col(quoted(k))).schema)[0].with_nullable(True) for k in key_columns]
