@@ -162,7 +162,7 @@ class Publication:
         return f"{self.staging}.previous"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"label": self.label, "target": self.target, "staging": self.staging,
+        return {"label": self.label, "target": self.target, "staging": self.staging, "store": self._fs().store,
                 "aside": list(self.aside), "moves": [list(m) for m in self.moves]}  # fmt: skip
 
     @classmethod
@@ -310,7 +310,13 @@ def recover(fs_for: Callable[[str], FileSystem], urls: Sequence[str], job_id: st
         journal = journal_path(root, job_id)
         if fs.exists(journal):
             record = json.loads(fs.read_text(journal))
-            publications = [Publication.from_dict(e, fs_for(e["target"])) for e in record["outputs"]]
+            publications = []
+            for entry in record["outputs"]:
+                target_fs = fs_for(entry["target"])
+                if target_fs.store != entry.get("store", target_fs.store):
+                    log.warning("job %s: output %s of an interrupted commit is on another store; it is left as it is", job_id, entry["label"])
+                    continue
+                publications.append(Publication.from_dict(entry, target_fs))
             if record["state"] == "committed":
                 for publication in publications:
                     publication.clean()
