@@ -168,3 +168,38 @@ def test_the_job_lock_is_released_when_its_holder_is_killed(tmp_path):
     holder.wait()
     with commit.job_lock(JOB, folder=tmp_path):  # would block forever if the dead process held it
         pass
+
+
+OBJECT_STORE_SCRIPT = """
+import sys
+import pyarrow.fs as pa_fs
+from modelop_spark.assets import commit, staging
+from modelop_spark.assets.arrow_io import WrittenFile
+from modelop_spark.assets.s3 import _publication
+fs = pa_fs.LocalFileSystem()
+target = sys.argv[1]
+folder = staging.staging_dir(target, "job-7")
+fs.create_dir(folder)
+with fs.open_output_stream(folder + "/part-x.csv") as sink:
+    sink.write(b"new")
+staging.record_staged(fs, target, "job-7", [WrittenFile(path=folder + "/part-x.csv", rows=1, size=3, partition_values={})])
+publication, _ = _publication(fs, target, job_id="job-7", mode="overwrite", single=False, extension=".csv", label="scores")
+commit.commit_publications([publication], job_id="job-7")
+"""
+
+
+@pytest.mark.parametrize(("step", "expected"), [("published-0", "old"), ("committed", "new")])
+def test_an_object_store_commit_killed_mid_way_is_recovered_the_same_way(tmp_path, step, expected):
+    import pyarrow.fs as pa_fs
+
+    from modelop_spark.assets.filesystem import ArrowFileSystem
+
+    target = tmp_path / "scores"
+    target.mkdir()
+    (target / f"part-{JOB}-00000.csv").write_text("old")  # a previous run of this job
+    env = {**os.environ, commit.FAULT_ENV: step}
+    done = subprocess.run([sys.executable, "-c", OBJECT_STORE_SCRIPT, str(target)], env=env, capture_output=True, text=True)
+    assert done.returncode == commit.FAULT_EXIT_CODE, done.stderr
+    commit.recover(lambda _: ArrowFileSystem(pa_fs.LocalFileSystem()), [str(target)], JOB)
+    assert _content(target) == expected
+    assert _leftovers(tmp_path) == []

@@ -188,6 +188,7 @@ class ArrowFileSystem(FileSystem):
         self._fs.create_dir(path.rstrip("/"), recursive=True)
 
     def write_text(self, path: str, text: str) -> None:
+        self._fs.create_dir(path.rsplit("/", 1)[0], recursive=True)  # on S3 at most an empty marker
         with self._fs.open_output_stream(path) as sink:
             sink.write(text.encode())
 
