@@ -108,11 +108,11 @@ def run_job(job: JobSpec | Mapping[str, Any] | str, *, spark: Any = None) -> Job
     try:
         spec = coerce_spec(job)
         remember_secrets(secrets_in(spec.document))  # masked by value in every line from here on
+        check_job_locations(spec)  # before anything is read or written
         if spark is None:
             from modelop_spark.runtime.session import get_or_create_session
 
             spark = get_or_create_session()
-        check_job_locations(spec)  # before anything is read or written
         snapshot = snapshot_for(spec.model)
         log.info("job %s: %s with snapshot %s %s", spec.job_id, spec.job_type, snapshot.name, snapshot.version or "")
         with guard_job(spark, spec):
