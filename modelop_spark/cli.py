@@ -12,7 +12,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from modelop_spark._logging import configure_logging
+from modelop_spark._logging import configure_logging, log_file
 from modelop_spark.errors import ModelOpSparkError
 from modelop_spark.jobs.runner import coerce_spec, run_job, session_for_job
 from modelop_spark.runtime.session import get_or_create_session, ship_package
@@ -46,7 +46,7 @@ def _run(args: argparse.Namespace) -> int:
         results.append(result)
         print(result.to_json() if args.json else result.summary())
         if not result.ok and not args.json:
-            print(f"error: {(result.error or {}).get('message')}", file=sys.stderr)
+            print(f"error: {(result.error or {}).get('message')} (stack in {log_file()})", file=sys.stderr)
     if args.result:
         with open(args.result, "w", encoding="utf-8") as handle:
             text = results[0].to_json() if len(results) == 1 else "[" + ",\n".join(r.to_json() for r in results) + "]"

@@ -54,3 +54,9 @@ def session_conf(spark: Any, settings: Mapping[str, str]) -> Iterator[None]:
                 spark.conf.unset(key)
             else:
                 spark.conf.set(key, value)
+
+
+def quoted(name: str) -> str:
+    """A column name as Spark reads it literally (``F.col(quoted(name))``): dots, spaces and
+    backticks included, where a bare ``"a.b"`` would mean field ``b`` of struct ``a``."""
+    return "`" + name.replace("`", "``") + "`"

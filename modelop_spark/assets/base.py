@@ -56,6 +56,9 @@ class StagedOutput:
     written: WrittenAsset
     commit: Callable[[], None] = _nothing
     abort: Callable[[], None] = _nothing
+    # File-system outputs: plan this output's share of the job's one commit transaction
+    # (``assets.commit.commit_staged_outputs``), instead of committing on its own.
+    prepare: Callable[[], Any] | None = None
 
 
 class AssetReader(ABC):

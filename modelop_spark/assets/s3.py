@@ -12,11 +12,12 @@ line naming the asset and the cause, with no credential in it.
 from __future__ import annotations
 
 import logging
+import posixpath
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from modelop_spark.assets import arrow_io, s3_source, staging
+from modelop_spark.assets import arrow_io, commit, s3_source, staging
 from modelop_spark.assets.base import (
     AssetReader,
     AssetSpec,
@@ -25,6 +26,7 @@ from modelop_spark.assets.base import (
     WrittenAsset,
 )
 from modelop_spark.assets.files import FileReader, FileWriter
+from modelop_spark.assets.filesystem import ArrowFileSystem
 from modelop_spark.assets.s3_settings import (
     S3Location,
     S3Settings,
@@ -168,6 +170,8 @@ class S3Writer(AssetWriter):
                     f"asset {asset.label!r}: {location.url} already holds data and mode is 'error'; "
                     "choose mode overwrite or append, or another location"
                 )
+            # Under the job's lock: finish or undo an interrupted commit, then clear leftovers.
+            commit.recover(lambda _: ArrowFileSystem(fs), [location.path], job_id)
             staging.discard_staging(fs, location.path, job_id)  # leftovers of a killed attempt
         except OSError as exc:
             raise fail(asset, "write", exc) from exc
@@ -196,24 +200,56 @@ class S3Writer(AssetWriter):
             details=details,
         )
 
-        def commit() -> None:
+        def prepare() -> commit.Publication:
             try:
-                files = staging.staged_files(fs, location.path, job_id)
-                if single:
-                    summary = staging.commit_single_file(fs, files, target=location.path, job_id=job_id)
-                else:
-                    summary = staging.commit_staged(
-                        fs, files, target=location.path, job_id=job_id,
-                        mode="overwrite" if asset.mode == "error" else asset.mode,
-                        extension=options.extension(),
-                    )
+                publication, files = _publication(fs, location.path, job_id=job_id, mode=asset.mode, single=single,
+                                                  extension=options.extension(), label=asset.label)  # fmt: skip
             except (OSError, ValueError) as exc:
                 raise fail(asset, "commit", exc) from exc
-            details["files"] = summary["files"]
+            details["files"] = files
+            return publication
+
+        def commit_alone() -> None:
+            try:
+                commit.commit_publications([prepare()], job_id=job_id)
+            except (OSError, ValueError) as exc:
+                raise fail(asset, "commit", exc) from exc
 
         return StagedOutput(
-            written=written, commit=commit, abort=lambda: staging.discard_staging(fs, location.path, job_id)
-        )
+            written=written, commit=commit_alone, prepare=prepare,
+            abort=lambda: staging.discard_staging(fs, location.path, job_id),
+        )  # fmt: skip
+
+
+def _publication(fs: Any, target: str, *, job_id: str, mode: str, single: bool, extension: str, label: str) -> tuple[Any, list[str]]:
+    """This output's share of the job's commit (``assets.commit``): the files Spark's successful
+    tasks staged (the listing, so a failed task attempt's leftovers are never published) move to
+    their part names; whatever they replace, and the previous commit record, move aside first."""
+    import json
+
+    from modelop_spark.assets import staging
+
+    store = ArrowFileSystem(fs)
+    folder = staging.staging_dir(target, job_id)
+    files = staging.staged_files(fs, target, job_id)
+    if single:
+        if len(files) > 1:
+            raise ValueError(f"expected one staged file for single-file output {target}, found {len(files)}")
+        aside = (target,) if files and store.exists(target) else ()
+        moves = ((files[0].path, target),) if files else ()
+        publication = commit.Publication(label=label, target=target, staging=folder, aside=aside, moves=moves, fs=store)
+        return publication, [posixpath.basename(target)]
+    existing = staging.existing_files(fs, target)
+    plan = staging.plan_commit(existing=existing, staged=[w.path for w in files], target=target, job_id=job_id,
+                               mode="overwrite" if mode == "error" else mode, extension=extension)  # fmt: skip
+    names = [posixpath.basename(dst) for _, dst in plan.moves]
+    record = {"job_id": job_id, "mode": mode, "files": names, "rows": sum(w.rows for w in files)}
+    staged_marker = posixpath.join(folder, staging.MARKER)
+    store.write_text(staged_marker, json.dumps(record))
+    replaced = {dst for _, dst in plan.moves} | {plan.marker}
+    aside = tuple(sorted(set(plan.delete) | (replaced & set(existing))))
+    moves = (*plan.moves, (staged_marker, plan.marker))
+    return commit.Publication(label=label, target=target, staging=folder, aside=aside, moves=moves, fs=store), names
 
 
     def write_text(self, spark: SparkSession, asset: AssetSpec, url: str, text: str) -> str:

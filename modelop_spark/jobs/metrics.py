@@ -407,7 +407,7 @@ def _stage_document(spark: Any, asset: AssetSpec, text: str, files: EvaluationFi
             if single:
                 if report and report_staging:
                     commit_directory(fs, report_staging, report, mode="overwrite", job_id=job_id)
-                commit_single_file(fs, staging, url, mode=asset.mode)
+                commit_single_file(fs, staging, url, mode=asset.mode, job_id=job_id)
             else:
                 commit_directory(fs, staging, url, mode=asset.mode, job_id=job_id)
         finally:

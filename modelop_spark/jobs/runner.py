@@ -12,18 +12,23 @@ the log at debug level); file outputs get the result JSON beside them.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from modelop_spark import errors
-from modelop_spark._redact import redacted_logger
+from modelop_spark._failures import one_line
+from modelop_spark._redact import redacted_logger, remember_secrets, secrets_in
 from modelop_spark.assets import write_result_file
+from modelop_spark.assets.commit import job_lock, recover
+from modelop_spark.assets.filesystem import absolute_url, filesystem_for, is_local
+from modelop_spark.assets.locations import check_output_locations
 from modelop_spark.errors import ModelOpSparkError
 from modelop_spark.jobs.metrics import check_metrics, run_metrics
 from modelop_spark.jobs.model_source import snapshot_for
 from modelop_spark.jobs.result import JobResult, Outcome, utc_now
-from modelop_spark.jobs.scoring import check_scoring, run_scoring
+from modelop_spark.jobs.scoring import check_scoring, default_rejected_output, run_scoring
 from modelop_spark.jobs.spark_settings import session_conf_for_job
 from modelop_spark.jobs.spec import JobSpec, load_job_file
 from modelop_spark.jobs.training import check_training, run_training
@@ -63,8 +68,31 @@ def as_our_error(exc: BaseException) -> ModelOpSparkError:
         cls = getattr(errors, name, ModelOpSparkError)
         if isinstance(cls, type) and issubclass(cls, ModelOpSparkError):
             return cls(message.strip())
-    first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
-    return ModelOpSparkError(f"job failed: {type(exc).__name__}: {first}")
+    return ModelOpSparkError(f"job failed: {one_line(exc)}")
+
+
+def _rejected_output(spec: JobSpec) -> Any:
+    if spec.rejected_output is not None or not spec.outputs:
+        return spec.rejected_output
+    return default_rejected_output(spec)
+
+
+def check_job_locations(spec: JobSpec) -> None:
+    """Refuse outputs that are, hold or sit inside an input, the snapshot, the working
+    directory, each other or the rejected output (one line, before anything runs)."""
+    check_output_locations(spec.inputs, spec.outputs, rejected=_rejected_output(spec), snapshot=spec.model.snapshot)
+
+
+@contextmanager
+def guard_job(spark: Any, spec: JobSpec) -> Iterator[None]:
+    """Hold the job's lock while it runs; first finish or undo an interrupted commit of an
+    earlier run of the job and remove its dead attempts' staging folders."""
+    assets = [a for a in (*spec.outputs, _rejected_output(spec)) if a is not None and a.kind == "file" and a.url]
+    urls = [absolute_url(a.url) for a in assets if is_local(a.url) or a.url.startswith("hdfs://")]
+    with job_lock(spec.job_id):
+        for done in recover(lambda url: filesystem_for(url, spark), urls, spec.job_id):
+            log.warning("job %s: %s", spec.job_id, done)
+        yield
 
 
 def coerce_spec(job: JobSpec | Mapping[str, Any] | str) -> JobSpec:
@@ -86,13 +114,16 @@ def run_job(job: JobSpec | Mapping[str, Any] | str, *, spark: Any = None) -> Job
     snapshot = None
     try:
         spec = coerce_spec(job)
+        remember_secrets(secrets_in(spec.document))  # masked by value in every line from here on
+        check_job_locations(spec)  # before anything is read or written
         snapshot = snapshot_for(spec.model)
         runner = RUNNERS[spec.job_type]
         runner.check(spec, snapshot)
         if spark is None:
             spark = session_for_job(spec)
         log.info("job %s: %s with snapshot %s %s", spec.job_id, spec.job_type, snapshot.name, snapshot.version or "")
-        outcome = runner.run(spark, spec, snapshot)
+        with guard_job(spark, spec):
+            outcome = runner.run(spark, spec, snapshot)
         result = JobResult(
             job_id=spec.job_id,
             job_type=spec.job_type,

@@ -35,7 +35,9 @@ from modelop_spark.schema.reading import (
     parse_json_lines,
     read_plan,
     split_malformed,
+    split_malformed_unchecked,
 )
+from modelop_spark.schema.spark_types import to_struct_type
 from modelop_spark.schema.validate import MAX_EXAMPLES, RawLines, Validation, validate
 from modelop_spark.spark_compat import functions_for
 
@@ -136,6 +138,18 @@ class SchemaChecks:
             key_columns=tuple(options.key_columns),
         )
 
+    @staticmethod
+    def declared_output(spec: Any, snapshot: Any) -> Any:
+        """The output schema the job or snapshot declares, as a StructType (None without one)."""
+        try:
+            schema = _job_schema(spec, snapshot, "output")
+        except SchemaError:
+            if spec.options.output_schema_check != "off":
+                raise
+            _log.warning("the output schema cannot be read; output types come from the sample", exc_info=True)
+            return None
+        return to_struct_type(schema, with_metadata=False) if schema is not None else None
+
     @property
     def active(self) -> bool:
         return self.input_mode != "off" or self.output_mode != "off"
@@ -148,7 +162,12 @@ class SchemaChecks:
         reasons and record (:meth:`Validation.in_band`) for a model pass that sets them aside, so
         one pass over the input scores and quarantines; its counts then come from that pass."""
         if self.input_mode == "off" or self.input_schema is None:
-            return CheckedInput(valid=read_asset(spark, source))
+            frame = read_asset(spark, source)
+            split = split_malformed_unchecked(spark, source, frame, key_columns=self.key_columns)
+            if split is None:
+                return CheckedInput(valid=frame)
+            malformed = ("read", lambda: _with_all_keys(split.malformed, self.key_columns), split.malformed_count)
+            return CheckedInput(valid=split.good, sample=split.unobserved, stages=(malformed,))
         in_band = in_band and self.input_mode == "quarantine"
         fmt = (getattr(source, "format", None) or "").lower()
         split, raw_lines = None, None

@@ -18,7 +18,7 @@ from typing import Any
 from pyspark import StorageLevel
 
 from modelop_spark.assets import StagedOutput, read_asset, stage_asset
-from modelop_spark.assets.commit import split_parent
+from modelop_spark.assets.commit import commit_staged_outputs, split_parent
 from modelop_spark.assets.spec import AssetSpec, format_from_url
 from modelop_spark.errors import AssetError, SpecError
 from modelop_spark.jobs.result import Outcome, RowCounts
@@ -78,6 +78,7 @@ def _score(spark: Any, spec: JobSpec, functions: ModelFunctions, *, in_python_wo
     # Input check: a model in Python workers gets every row, the rejected ones marked, and sets
     # them aside in the same pass; a Spark function gets only the valid rows.
     checked_in = checks.read_input(spark, source, in_band=in_python_workers)
+    declared = checks.declared_output(spec, functions.snapshot)  # its types win over the sample's
     scored = apply_function(
         checked_in.valid,
         functions,
@@ -86,6 +87,9 @@ def _score(spark: Any, spec: JobSpec, functions: ModelFunctions, *, in_python_wo
         on_error=spec.options.on_model_error,
         input_label=f"input {source.label}",
         sample_frame=checked_in.sample,
+        timeout=spec.options.model_timeout_seconds,
+        when_empty=declared if spec.options.allow_empty_input else None,
+        declared_output=declared,
     )
     combined = scored.combined.persist(StorageLevel.MEMORY_AND_DISK)
     staged: list[StagedOutput] = []
@@ -101,7 +105,7 @@ def _score(spark: Any, spec: JobSpec, functions: ModelFunctions, *, in_python_wo
             quarantine = tally.quarantine if tally.quarantine is not None else scored.rejected()
             rejected = stage_asset(quarantine, target, job_id=spec.job_id)
             staged.append(rejected)
-        _commit_all(staged)
+        commit_staged_outputs(staged, job_id=spec.job_id)  # one transaction for file outputs
     except BaseException:
         for output in staged:
             output.abort()
@@ -116,12 +120,6 @@ def _score(spark: Any, spec: JobSpec, functions: ModelFunctions, *, in_python_wo
         rejected_output=replace(rejected.written, rows=rows.rows_rejected) if rejected is not None else None,
         details=details,
     )
-
-
-def _commit_all(staged: list[StagedOutput]) -> None:
-    """Every output is staged before this; commit them in order."""
-    for output in staged:
-        output.commit()
 
 
 class _Tally:

@@ -38,6 +38,7 @@ _KNOWN_OPTIONS = {
     "extra_fields",
     "on_model_error",
     "allow_empty_input",
+    "model_timeout_seconds",
 }
 
 
@@ -108,6 +109,7 @@ class JobOptions:
     extra_fields: Literal["keep", "drop", "reject"] = "keep"
     on_model_error: Literal["reject", "fail"] = "reject"
     allow_empty_input: bool = False
+    model_timeout_seconds: float | None = None  # one model call (a record, a batch) may take this long
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -120,6 +122,7 @@ class JobOptions:
             extra_fields=data.get("extra_fields", "keep"),
             on_model_error=data.get("on_model_error", "reject"),
             allow_empty_input=bool(data.get("allow_empty_input", False)),
+            model_timeout_seconds=data.get("model_timeout_seconds"),
             extra={k: v for k, v in data.items() if k not in _KNOWN_OPTIONS},
         )
 

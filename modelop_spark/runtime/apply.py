@@ -29,7 +29,7 @@ from modelop_spark.runtime.executor import (
     score_batches,
 )
 from modelop_spark.runtime.functions import ModelFunctions
-from modelop_spark.spark_compat import functions_for
+from modelop_spark.spark_compat import functions_for, quoted
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -56,7 +56,8 @@ class Scored:
         F = functions_for(self.combined)
         if not self.counted_in_band:
             return self.combined
-        return self.combined.filter(F.col(KIND) == "out").select(*self.key_columns, *self.model_columns)
+        columns = [F.col(quoted(c)) for c in (*self.key_columns, *self.model_columns)]
+        return self.combined.filter(F.col(KIND) == "out").select(*columns)
 
     def rejected(self) -> DataFrame:
         """Rejected inputs in the quarantine shape: those the model rejected (stage ``model``) and
@@ -114,11 +115,31 @@ def _arrow_to_spark(schema: pa.Schema) -> StructType:
     return from_arrow_schema(fixed)
 
 
-def output_schema_from_sample(plan: ScorePlan, df: DataFrame, *, input_label: str = "input", sample_rows: int = SAMPLE_ROWS) -> pa.Schema:
-    """Learn the model's output columns by scoring the first rows on the driver."""
+def with_declared_types(sampled: pa.Schema, declared: pa.Schema | None) -> pa.Schema:
+    """The sampled output columns, typed as the declared output schema says where it names them
+    (a model returning 1 where the schema says double gets a double column, not an integer one
+    that would reject 1.5 later); columns the schema does not name keep their sampled type."""
+    if declared is None:
+        return sampled
+    by_name = {f.name: f.type for f in declared}
+    return pa.schema([f.with_type(by_name[f.name]) if f.name in by_name else f for f in sampled])
+
+
+def output_schema_from_sample(
+    plan: ScorePlan,
+    df: DataFrame,
+    *,
+    input_label: str = "input",
+    sample_rows: int = SAMPLE_ROWS,
+    when_empty: StructType | None = None,
+) -> pa.Schema:
+    """Learn the model's output columns by scoring the first rows on the driver; an input with
+    no rows takes ``when_empty`` (the declared output schema of a job that allows empty input)."""
     if REJECTED_MARK in df.columns:  # sample rows that go on to the model, not ones set aside
         df = df.where(functions_for(df).col(REJECTED_MARK).isNull()).drop(REJECTED_MARK)
     sample = df.limit(sample_rows).toArrow()
+    if sample.num_rows == 0 and when_empty is not None:
+        return _spark_to_arrow(when_empty)
     if sample.num_rows == 0:
         raise AssetError(
             f"{input_label}: no rows to score; check the input (an empty input is accepted only with "
@@ -145,6 +166,9 @@ def apply_function(
     output_schema: StructType | None = None,
     input_label: str = "input",
     sample_frame: DataFrame | None = None,
+    timeout: float | None = None,
+    when_empty: StructType | None = None,
+    declared_output: StructType | None = None,
 ) -> Scored:
     """Apply ``role`` over ``df``: lazily, except for a small driver-side sample run over the
     first rows of ``sample_frame`` (default ``df``; give the same rows without observations when
@@ -172,12 +196,24 @@ def apply_function(
         key_columns=tuple(key_columns),
         on_error=on_error,
         slot=functions.takes_slot(role),
+        timeout=timeout,
     )
-    model_schema = _spark_to_arrow(output_schema) if output_schema is not None else output_schema_from_sample(plan, sample_frame if sample_frame is not None else df, input_label=input_label)
-    key_fields = [_spark_to_arrow(df.select(k).schema)[0].with_nullable(True) for k in key_columns]
+    model_schema = (
+        _spark_to_arrow(output_schema)
+        if output_schema is not None
+        else with_declared_types(
+            output_schema_from_sample(plan, sample_frame if sample_frame is not None else df, input_label=input_label, when_empty=when_empty),
+            _spark_to_arrow(declared_output) if declared_output is not None else None,
+        )
+    )
+    F = functions_for(df)
+    key_fields = [_spark_to_arrow(df.select(F.col(quoted(k))).schema)[0].with_nullable(True) for k in key_columns]
     model_fields = [f for f in model_schema if f.name not in key_columns and not f.name.startswith("_ms_")]
     schema = pa.schema([*key_fields, *model_fields])
     plan = ScorePlan(**{**plan.__dict__, "schema": schema})
+    if any("." in c or "`" in c for c in df.columns):
+        plan = ScorePlan(**{**plan.__dict__, "input_names": tuple(df.columns)})
+        df = df.toDF(*[f"_ms_column_{i}" for i in range(len(df.columns))])
     spark_schema = _arrow_to_spark(pa.schema([*schema, *INTERNAL_FIELDS]))
     combined = df.mapInArrow(partial(score_batches, plan), spark_schema)
     return Scored(

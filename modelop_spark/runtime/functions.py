@@ -29,6 +29,7 @@ from modelop_spark.runtime.conventions import (
     pyspark_convention_in_source,
     takes_slot,
 )
+from modelop_spark.runtime.executor import MODEL_FAILURES, quiet_stdout
 from modelop_spark.runtime.model_cache import LoadedModel, ModelPayload, forget, loaded_model
 from modelop_spark.runtime.snapshot import Snapshot
 
@@ -110,11 +111,11 @@ class ModelFunctions:
         """Run ``role`` once on the driver, in the model's folder; a failure is our error."""
         function = self.function(role)
         try:
-            with self.model.working_directory():
+            with self.model.working_directory(), quiet_stdout():  # model prints go to stderr
                 return function(*args)
         except ModelFunctionError:
             raise
-        except Exception as exc:
+        except MODEL_FAILURES as exc:
             raise ModelFunctionError(f"{self.source}: {role} function {function.__name__} raised {type(exc).__name__}: {exc}") from exc
 
     def payload_for_tasks(self) -> ModelPayload:

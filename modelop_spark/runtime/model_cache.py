@@ -12,6 +12,7 @@ keyed by the snapshot's digest.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import shutil
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelop_spark._redact import remember_secrets, secrets_in
 from modelop_spark.cache import cache_folder
 from modelop_spark.errors import ModelFunctionError
 from modelop_spark.runtime.archive import pack_folder
@@ -144,14 +146,16 @@ def loaded_model(payload: ModelPayload) -> LoadedModel:
                 functions[role] = function
         model = LoadedModel(root=root, functions=functions)
         init = functions.get("init")
+        if payload.init_argument is not None:  # this process (a worker too) masks the job's secrets
+            remember_secrets(secrets_in(json.loads(payload.init_argument)))
         if init is not None:
             try:
-                with model.working_directory():
+                with model.working_directory(), contextlib.redirect_stdout(sys.stderr):
                     if takes_argument(init):
                         init(init_argument(payload))
                     else:
                         init()
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:  # sys.exit() in init is the model's error
                 raise ModelFunctionError(
                     f"{payload.source}: init function {init.__name__} raised {type(exc).__name__}: {exc}"
                 ) from exc

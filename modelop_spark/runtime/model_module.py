@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import sys
@@ -44,7 +45,7 @@ def import_model_source(root: Path, source: str, *, module_name: str) -> ModuleT
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     try:
-        with working_directory(root):
+        with working_directory(root), contextlib.redirect_stdout(sys.stderr):  # prints: the log
             spec.loader.exec_module(module)
     except SyntaxError as exc:
         del sys.modules[module_name]
@@ -55,7 +56,7 @@ def import_model_source(root: Path, source: str, *, module_name: str) -> ModuleT
         raise SnapshotError(
             f"{source}:{line}: import failed: {exc}; install that package in the runtime's Python environment"
         ) from exc
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit() on import is the model's error too
         del sys.modules[module_name]
         line = _line_in(path, exc.__traceback__)
         raise SnapshotError(f"{source}:{line}: model source raised {type(exc).__name__} on import: {exc}") from exc

@@ -64,6 +64,20 @@ def check_java() -> None:
         )
 
 
+_LOCAL_MASTER = re.compile(r"^local(?:\[(\*|\d+)\])?$")
+LOCAL_TASK_ATTEMPTS = 2
+
+
+def with_task_retries(master: str) -> str:
+    """``local``/``local[N]``/``local[*]`` with task retries (``local[N,2]``): Spark's plain local
+    master runs each task once, so one killed Python worker would fail the whole job. A master
+    that already says how many attempts (``local[N,F]``), and any cluster master, is kept."""
+    match = _LOCAL_MASTER.match(master.strip())
+    if match is None:
+        return master
+    return f"local[{match.group(1) or 1},{LOCAL_TASK_ATTEMPTS}]"
+
+
 def under_spark_submit() -> bool:
     """spark-submit starts the JVM first and tells Python its gateway port."""
     return "PYSPARK_GATEWAY_PORT" in os.environ
@@ -101,6 +115,8 @@ def get_or_create_session(
     # JDBC drivers must be on the classpath when the JVM starts
     if "spark.jars" not in settings and (jars := default_jars()):
         settings["spark.jars"] = ",".join(jars)
+    if "spark.master" in settings:
+        settings["spark.master"] = with_task_retries(settings["spark.master"])
     if settings.get("spark.master", "").startswith("local"):
         # One machine: bind to loopback rather than whatever the hostname resolves to.
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
