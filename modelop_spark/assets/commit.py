@@ -238,11 +238,11 @@ def plan_publication(
         # Join the target: this job's own earlier parts go aside (a rerun replaces them), the new
         # parts keep their partition folders and take the job's prefix.
         own = tuple(p for p in walk_files(fs, url) if split_parent(p)[1].startswith(prefix))
-        moves = []
+        appended: list[tuple[str, str]] = []
         for path in files:
             folder, _, name = _relative(path, staging).rpartition("/")
-            moves.append((path, f"{url.rstrip('/')}/{folder + '/' if folder else ''}{prefix}{name}"))
-        return Publication(label=label, target=url, staging=staging, aside=own, moves=tuple(moves), fs=fs)
+            appended.append((path, f"{url.rstrip('/')}/{folder + '/' if folder else ''}{prefix}{name}"))
+        return Publication(label=label, target=url, staging=staging, aside=own, moves=tuple(appended), fs=fs)
     if mode == "append":
         for path in files:
             folder, name = split_parent(path)

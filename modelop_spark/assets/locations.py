@@ -92,8 +92,8 @@ def check_output_locations(
     cwd: str | None = None,
 ) -> None:
     """Raise SpecError (one line) when an output could overwrite what the job did not write."""
-    placed = [(o, location_of(o)) for o in [*outputs, *([rejected] if rejected is not None else [])]]
-    placed = [(o, loc) for o, loc in placed if loc is not None]
+    candidates = [(o, location_of(o)) for o in [*outputs, *([rejected] if rejected is not None else [])]]
+    placed = [(o, loc) for o, loc in candidates if loc is not None]
     protected = [(f"input {i.label}", location_of(i)) for i in inputs]
     if snapshot and "://" not in snapshot.replace("file://", ""):
         protected.append(("the model snapshot", location_of_path(snapshot)))

@@ -235,8 +235,8 @@ def _publication(fs: Any, target: str, *, job_id: str, mode: str, single: bool, 
     if single:
         if len(files) > 1:
             raise ValueError(f"expected one staged file for single-file output {target}, found {len(files)}")
-        aside = (target,) if files and store.exists(target) else ()
-        moves = ((files[0].path, target),) if files else ()
+        aside: tuple[str, ...] = (target,) if files and store.exists(target) else ()
+        moves: tuple[tuple[str, str], ...] = ((files[0].path, target),) if files else ()
         publication = commit.Publication(label=label, target=target, staging=folder, aside=aside, moves=moves, fs=store)
         return publication, [posixpath.basename(target)]
     existing = staging.existing_files(fs, target)

@@ -186,8 +186,8 @@ class SchemaChecks:
         unobserved = frame
         if split is not None:
             if self.input_mode == "strict":
-                if malformed := split.malformed_count():
-                    _raise_malformed(split.malformed, malformed, source_label=source.label)
+                if malformed_rows := split.malformed_count():
+                    _raise_malformed(split.malformed, malformed_rows, source_label=source.label)
             else:
                 stages.append(("read", lambda: _with_all_keys(split.malformed, self.key_columns), split.malformed_count))
             frame, unobserved = split.good, split.unobserved

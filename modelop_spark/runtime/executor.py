@@ -17,7 +17,7 @@ import math
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -281,7 +281,7 @@ def strict_array(values: list[Any], kind: pa.DataType) -> pa.Array:
     raise pa.ArrowInvalid(f"a {found} value where the output column is {kind}")
 
 
-def strict_table(rows: list[Mapping[str, Any]], schema: pa.Schema) -> pa.Table:
+def strict_table(rows: Sequence[Mapping[str, Any]], schema: pa.Schema) -> pa.Table:
     arrays = [strict_array([row.get(f.name) for row in rows], f.type) for f in schema]
     return pa.Table.from_arrays(arrays, schema=schema)
 
