@@ -45,3 +45,29 @@ def configure_logging(*, verbose: bool = False) -> None:
     logger.setLevel(logging.DEBUG)
     logger.propagate = False
     logging.getLogger("py4j").setLevel(logging.ERROR)
+
+
+class JsonLinesFormatter(logging.Formatter):
+    """One JSON object per line (time, level, logger, message, and a notification when the
+    record carries one), for log aggregators. Messages are redacted by the handler's filter."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        import json
+
+        entry = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        if getattr(record, "notification", None) is not None:
+            entry["notification"] = record.notification
+        if record.exc_text:
+            entry["traceback"] = record.exc_text
+        return json.dumps(entry, default=str)
+
+
+def use_json_lines() -> None:
+    """Switch this package's stderr handler to JSON lines (``--log-format json``)."""
+    for handler in logging.getLogger("modelop_spark").handlers:
+        handler.setFormatter(JsonLinesFormatter())

@@ -68,6 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", action="store_true", help="print the whole JobResult JSON instead of a summary")
     run.set_defaults(handler=_run)
     add_schema_commands(commands, session=get_or_create_session)
+    add_control_plane_commands(commands)
+    add_runtime_commands(commands)
     return parser
 
 

@@ -1,0 +1,118 @@
+"""The control plane's tables (SQLAlchemy 2). The Alembic migrations in ``migrations/`` create
+them; a test checks that the migrations and these classes agree.
+
+Times are seconds since the epoch (floats): lease and heartbeat arithmetic stays plain and works
+the same on SQLite and PostgreSQL. Tag lists and documents are JSON columns. Large things
+(snapshot archives, job documents with embedded data, job results) live in the blob store; rows
+hold their sha256.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class ModelRow(Base):
+    __tablename__ = "models"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class SnapshotRow(Base):
+    __tablename__ = "snapshots"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    model_id: Mapped[str] = mapped_column(ForeignKey("models.id"), index=True)
+    version: Mapped[str] = mapped_column(String(100))
+    description: Mapped[str] = mapped_column(Text, default="")
+    service_tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    runtime_type: Mapped[str] = mapped_column(String(100))
+    runtimes: Mapped[list[str]] = mapped_column(JSON, default=list)  # suggested runtime names
+    archive_name: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    archive_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    archive_size: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    location: Mapped[str | None] = mapped_column(Text, nullable=True)  # an external snapshot URL
+    manifest: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[float] = mapped_column(Float)
+
+
+class RuntimeRow(Base):
+    __tablename__ = "runtimes"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    type: Mapped[str] = mapped_column(String(100))
+    endpoint: Mapped[str | None] = mapped_column(Text, nullable=True)
+    stage_tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    service_tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    capacity: Mapped[int] = mapped_column(Integer, default=1)
+    status: Mapped[str] = mapped_column(String(10))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # master, mode, version
+    registered_at: Mapped[float] = mapped_column(Float)
+    last_heartbeat: Mapped[float] = mapped_column(Float)
+    last_assigned_at: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class JobRow(Base):
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_status_runtime", "status", "runtime_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    job_type: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(12))
+    snapshot_id: Mapped[str | None] = mapped_column(ForeignKey("snapshots.id"), nullable=True)
+    model_name: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    stage: Mapped[str | None] = mapped_column(String(50), nullable=True)
+    service_tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    runtime_name: Mapped[str | None] = mapped_column(String(200), nullable=True)  # asked for
+    runtime_id: Mapped[str | None] = mapped_column(ForeignKey("runtimes.id"), nullable=True)  # assigned
+    schema_check: Mapped[bool] = mapped_column(Boolean, default=False)
+    inputs: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # summaries, no records
+    outputs: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    document_sha256: Mapped[str] = mapped_column(String(64))
+    document_format: Mapped[str] = mapped_column(String(20))  # "runtime" or "modelop"
+    attempt: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(36), nullable=True)
+    lease_expires: Mapped[float | None] = mapped_column(Float, nullable=True)
+    cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    no_match_notified: Mapped[bool] = mapped_column(Boolean, default=False)
+    progress: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    result_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+    started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class JobLogRow(Base):
+    __tablename__ = "job_logs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    at: Mapped[float] = mapped_column(Float)
+    line: Mapped[str] = mapped_column(Text)
+
+
+class NotificationRow(Base):
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(Float)
+    kind: Mapped[str] = mapped_column(String(40))
+    severity: Mapped[str] = mapped_column(String(10))
+    message: Mapped[str] = mapped_column(Text)
+    job_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    runtime_id: Mapped[str | None] = mapped_column(String(36), nullable=True)
