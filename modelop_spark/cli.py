@@ -13,6 +13,8 @@ import sys
 from collections.abc import Sequence
 
 from modelop_spark._logging import configure_logging, log_file
+from modelop_spark.agent.cli import add_runtime_commands
+from modelop_spark.controlplane.cli import add_control_plane_commands
 from modelop_spark.errors import ModelOpSparkError
 from modelop_spark.jobs.runner import coerce_spec, run_job, session_for_job
 from modelop_spark.runtime.session import get_or_create_session, ship_package

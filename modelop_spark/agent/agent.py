@@ -32,6 +32,7 @@ from modelop_spark.agent.outbox import Outbox
 from modelop_spark.controlplane.client import ApiError, Client, Unreachable
 from modelop_spark.controlplane.jobrequest import SNAPSHOT_PLACEHOLDER, TRAINED_SNAPSHOT_PLACEHOLDER
 from modelop_spark.errors import ControlPlaneError, ModelOpSparkError
+from modelop_spark.runtime.archive import extract_archive, pack_folder
 
 log = redacted_logger("modelop_spark.agent")
 
@@ -344,8 +345,6 @@ class Agent:
         return entries[0] if len(entries) == 1 and entries[0].is_dir() else target  # an archive of one folder
 
     def _download_and_extract(self, snapshot: dict[str, Any], folder: Path, target: Path) -> None:
-        from modelop_spark.runtime.archive import extract_archive
-
         data, _ = self.client.snapshot_archive(snapshot["id"])
         digest = hashlib.sha256(data).hexdigest()
         if digest != snapshot["sha256"]:
@@ -362,7 +361,6 @@ class Agent:
 
     def _register_trained(self, job: _RunningJob, result: dict[str, Any], target: Path) -> dict[str, Any]:
         """Upload the new snapshot version a training job wrote, as a snapshot of the same model."""
-        from modelop_spark.runtime.archive import pack_folder
 
         data = pack_folder(target) if target.is_dir() else target.read_bytes()
         response = self.client.request(

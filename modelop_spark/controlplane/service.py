@@ -32,7 +32,7 @@ from modelop_spark.controlplane.matching import (
     NoMatch,
     choose_runtime,
 )
-from modelop_spark.controlplane.notifications import Kind, Notifier
+from modelop_spark.controlplane.notifications import Kind, Notifier, as_resource
 from modelop_spark.controlplane.states import JobStatus
 from modelop_spark.controlplane.store import NotFound, Store, new_id
 from modelop_spark.errors import ControlPlaneError, SpecError
@@ -380,8 +380,6 @@ class ControlPlane:
         return [resources.log_line(r) for r in self.store.logs(job_id, tail=tail)]
 
     def notifications(self, *, limit: int = 100, job_id: str | None = None) -> list[dict[str, Any]]:
-        from modelop_spark.controlplane.notifications import as_resource
-
         return [as_resource(n) for n in self.store.notifications(limit=limit, job_id=job_id)]
 
 

@@ -20,14 +20,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from modelop_spark.controlplane.client import ApiError, Client, Unreachable
 from modelop_spark.errors import ModelOpSparkError, SpecError
+from modelop_spark.moc.assets import input_asset, output_asset
+from modelop_spark.runtime.archive import pack_folder
 
 EXIT_OK, EXIT_JOB_FAILED, EXIT_USAGE, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_TIMEOUT = 0, 1, 2, 3, 4, 5
 
 
 def _client(args: argparse.Namespace):
-    from modelop_spark.controlplane.client import Client
-
     return Client(args.url)
 
 
@@ -72,8 +73,6 @@ def model_list(args: argparse.Namespace) -> int:
 
 
 def snapshot_create(args: argparse.Namespace) -> int:
-    from modelop_spark.runtime.archive import pack_folder
-
     if "://" in args.path:  # a snapshot the runtimes fetch themselves (s3://, hdfs://, file://)
         with _client(args) as client:
             snapshot = client.post_snapshot_location(
@@ -129,8 +128,6 @@ def notifications(args: argparse.Namespace) -> int:
 # -- jobs --------------------------------------------------------------------------------------
 
 def job_create(args: argparse.Namespace) -> int:
-    from modelop_spark.moc.assets import input_asset, output_asset
-
     request = {
         "job_type": args.job_type,
         "snapshot": args.snapshot,
@@ -359,8 +356,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from modelop_spark.controlplane.client import ApiError, Unreachable
-
     parser = build_parser()
     args = parser.parse_args(argv)
     args.url, args.json = getattr(args, "url", None), getattr(args, "json", False)
