@@ -16,7 +16,7 @@ are given, or the active one.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from modelop_spark.errors import (
@@ -33,6 +33,7 @@ from modelop_spark.evaluation import EvaluationColumns, EvaluationOptions, drift
 from modelop_spark.jobs.result import JobResult
 from modelop_spark.jobs.runner import run_job
 from modelop_spark.jobs.spec import JobSpec
+from modelop_spark.runtime.session import workers_use_this_interpreter
 from modelop_spark.runtime.snapshot import Snapshot, load_snapshot
 
 if TYPE_CHECKING:
@@ -59,14 +60,35 @@ __all__ = [
     "run_job",
     "score",
     "score_with_rejects",
+    "session",
     "train",
 ]
 
 __version__ = "0.1.0"
 
+# Any session, the user's own included, runs its Python workers on this interpreter unless the
+# user chose one; this sets an environment default only and starts no session.
+workers_use_this_interpreter()
+
+
+def session(*, master: str | None = None, conf: Mapping[str, str] | None = None):
+    """The active SparkSession, or the embedded default (``local[*]``, quiet logs, the
+    runtime's ``conf/``) created for a notebook; ``master`` and ``conf`` apply only when one is
+    created."""
+    from modelop_spark.runtime.session import get_or_create_session
+
+    return get_or_create_session(master=master, conf=conf)
+
 
 def _snapshot(snapshot: Snapshot | str | os.PathLike[str]) -> Snapshot:
     return snapshot if isinstance(snapshot, Snapshot) else load_snapshot(snapshot)
+
+
+def _declared_output(snapshot: Snapshot, output_schema: StructType | None) -> StructType | None:
+    """The output columns: the caller's, else the snapshot's output schema (no sample at all)."""
+    from modelop_spark.runtime.apply import snapshot_output_schema
+
+    return output_schema if output_schema is not None else snapshot_output_schema(snapshot)
 
 
 def score(
@@ -91,8 +113,9 @@ def score(
             "score() returns outputs only, so rows the input checks marked would vanish; use "
             "score_with_rejects() on validate(...).in_band(), or score validate(...).valid"
         )
+    loaded = _snapshot(snapshot)
     scored = apply_function(
-        df, _snapshot(snapshot), key_columns=key_columns, on_error="fail", output_schema=output_schema, job_document=job
+        df, loaded, key_columns=key_columns, on_error="fail", output_schema=_declared_output(loaded, output_schema), job_document=job
     )
     return scored.outputs()
 
@@ -112,8 +135,9 @@ def score_with_rejects(
     the model runs again."""
     from modelop_spark.runtime.apply import apply_function
 
+    loaded = _snapshot(snapshot)
     return apply_function(
-        df, _snapshot(snapshot), key_columns=key_columns, on_error="reject", output_schema=output_schema, job_document=job
+        df, loaded, key_columns=key_columns, on_error="reject", output_schema=_declared_output(loaded, output_schema), job_document=job
     )
 
 

@@ -11,7 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 
 from modelop_spark.config import conf_dir, spark_settings
@@ -63,6 +63,18 @@ def check_java() -> None:
         )
 
 
+def workers_use_this_interpreter(environ: MutableMapping[str, str] = os.environ) -> None:
+    """Make Spark's Python workers run this interpreter, unless the user chose one.
+
+    A virtualenv's python is not on the workers' PATH, so without this a session the user builds
+    (``SparkSession.builder.master("local[2]").getOrCreate()``) runs its workers on the system
+    Python, which lacks the model's libraries. Spark reads PYSPARK_PYTHON when the session's
+    context starts, so this runs at import, before any session exists; it creates none.
+    ``spark.pyspark.python``, when the user sets it, still wins over the variable."""
+    environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+
+
 def under_spark_submit() -> bool:
     """spark-submit starts the JVM first and tells Python its gateway port."""
     return "PYSPARK_GATEWAY_PORT" in os.environ
@@ -93,9 +105,7 @@ def get_or_create_session(
     submitted = under_spark_submit()
     if not submitted:
         check_java()
-    # Python workers must run this interpreter: the venv's python is not on their PATH.
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    workers_use_this_interpreter()
     settings = spark_settings(master=master, overrides=conf, directory=conf_dir(), under_spark_submit=submitted)
     if "spark.jars" not in settings:
         from modelop_spark.assets.jdbc import default_jars

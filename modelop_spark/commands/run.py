@@ -1,0 +1,154 @@
+"""``modelop-spark run`` (a job file) and ``modelop-spark score`` (a one-liner without one).
+
+    modelop-spark run JOB.json [--param k=v ...] [--master URL] [--conf k=v ...] [--result FILE] [--json] [--quiet]
+    modelop-spark score SNAPSHOT INPUT OUTPUT [--param k=v ...] [--key-column C ...] [same options]
+
+Every outcome, a job that fails validation or a bad ``--conf`` included, is a JobResult: printed
+as a summary (or whole with ``--json``), written where ``--result`` asks, exit code 0 when
+COMPLETE and 1 on ERROR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from modelop_spark.commands.arguments import conf_pairs, job_with_parameters, parameter_pairs
+from modelop_spark.errors import ModelOpSparkError, SpecError
+from modelop_spark.jobs.result import JobResult, utc_now
+
+__all__ = ["add_run_commands", "failed_result", "score_job"]
+
+DEFAULT_PROGRESS_EVERY = 30.0
+
+
+def add_run_commands(commands: Any) -> None:
+    run = commands.add_parser("run", help="run a job file (this runtime's own or a ModelOp job JSON)")
+    run.add_argument("job", help="path to the job JSON")
+    _common_options(run)
+    run.set_defaults(handler=_run)
+
+    score = commands.add_parser("score", help="score a file with a snapshot, without a job file")
+    score.add_argument("snapshot", help="snapshot folder, .zip/.tar.gz, MLflow model, or models:/NAME/VERSION")
+    score.add_argument("input", help="input file or folder (csv, json lines, parquet; from the extension)")
+    score.add_argument("output", help="output folder or file (format from the extension; parquet by default)")
+    score.add_argument("--key-column", action="append", default=[], metavar="COLUMN", help="input column passed through to the output (repeatable)")
+    score.add_argument("--job-id", help="job identity for rerun safety (default: derived from the arguments)")
+    _common_options(score)
+    score.set_defaults(handler=_score)
+
+
+def _common_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="set a job parameter (repeatable; JSON values, else text)")
+    parser.add_argument("--master", help="Spark master (default: spark-submit's, else local[*])")
+    parser.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE", help="extra Spark conf (repeatable)")
+    parser.add_argument("--result", metavar="FILE", help="also write the JobResult JSON to FILE (on failure too)")
+    parser.add_argument("--json", action="store_true", help="print the whole JobResult JSON instead of a summary")
+    parser.add_argument("--quiet", action="store_true", help="no progress and no summary: only errors (and --json's JSON)")
+    parser.add_argument("--progress-every", type=float, default=DEFAULT_PROGRESS_EVERY, metavar="SECONDS",
+                        help=f"when not on a terminal, log progress every SECONDS (default {DEFAULT_PROGRESS_EVERY:g})")
+
+
+def failed_result(error: ModelOpSparkError, *, job_id: str = "unknown", job_type: str = "unknown") -> JobResult:
+    """The JobResult of a job that failed before it could run (bad job file, bad arguments)."""
+    now = utc_now()
+    return JobResult(job_id=job_id, job_type=job_type, status="ERROR", started_at=now, ended_at=now, error=error.to_dict())
+
+
+def score_job(snapshot: str, input_url: str, output_url: str, *, key_columns: list[str], parameters: dict[str, Any],
+              job_id: str | None = None) -> dict[str, Any]:
+    """The job document ``modelop-spark score`` runs (pure)."""
+    job: dict[str, Any] = {
+        "job_type": "scoring",
+        "snapshot": snapshot,
+        "inputs": [{"kind": "file", "name": "input", "url": input_url}],
+        "outputs": [{"kind": "file", "name": "scores", "url": output_url, **({} if Path(output_url).suffix else {"format": "parquet"})}],
+    }
+    if key_columns:
+        job["options"] = {"key_columns": key_columns}
+    if parameters:
+        job["parameters"] = parameters
+    if job_id:
+        job["job_id"] = job_id
+    return job
+
+
+def _read_job_file(path: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except FileNotFoundError as exc:
+        raise SpecError(f"job file {path} does not exist") from exc
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"job file {path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+    if not isinstance(document, dict):
+        raise SpecError(f"job file {path}: expected a JSON object, found {type(document).__name__}")
+    return document
+
+
+def _run(args: argparse.Namespace) -> int:
+    def job() -> dict[str, Any]:
+        return job_with_parameters(_read_job_file(args.job), parameter_pairs(args.param))
+
+    return _execute(args, job)
+
+
+def _score(args: argparse.Namespace) -> int:
+    def job() -> dict[str, Any]:
+        return score_job(args.snapshot, args.input, args.output, key_columns=args.key_column,
+                         parameters=parameter_pairs(args.param), job_id=args.job_id)
+
+    return _execute(args, job)
+
+
+def _execute(args: argparse.Namespace, make_job: Any) -> int:
+    from modelop_spark.jobs.runner import coerce_spec, run_job
+    from modelop_spark.progress import choose_mode, watch_progress
+    from modelop_spark.runtime.session import get_or_create_session, ship_package
+
+    spec = None
+    try:
+        settings = conf_pairs(args.conf)
+        spec = coerce_spec(make_job())  # a bad job fails here, before Spark starts
+        spark = get_or_create_session(master=args.master, conf=settings)
+        quiet_spark_logs(spark)
+        ship_package(spark)
+    except ModelOpSparkError as exc:
+        result = failed_result(exc, job_id=spec.job_id if spec else "unknown", job_type=spec.job_type if spec else "unknown")
+    else:
+        with watch_progress(spark, mode=choose_mode(quiet=args.quiet), every=args.progress_every):
+            result = run_job(spec, spark=spark)
+    return report(args, result)
+
+
+def report(args: argparse.Namespace, result: JobResult) -> int:
+    """Write ``--result``, print the summary or ``--json``, the error on stderr; the exit code."""
+    text = result.to_json()
+    if args.result:
+        with open(args.result, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+    if args.json:
+        print(text)
+    elif not args.quiet:
+        print(result.summary())
+    if not result.ok and not args.json:
+        print(f"error: {result.error['message']}", file=sys.stderr)
+    return result.exit_code
+
+
+def quiet_spark_logs(spark: Any) -> None:
+    """Under spark-submit the JVM started before us, so our log4j2.properties could not apply:
+    lower Spark's own level to WARN, unless the user gave Spark a log configuration."""
+    from modelop_spark.runtime.session import under_spark_submit
+
+    if not under_spark_submit() or getattr(spark, "_sc", None) is None:
+        return
+    java_options = spark._sc.getConf().get("spark.driver.extraJavaOptions", "") or ""
+    conf_dir = os.environ.get("SPARK_CONF_DIR") or os.path.join(os.environ.get("SPARK_HOME", ""), "conf")
+    if "log4j2.configurationFile" in java_options or os.path.isfile(os.path.join(conf_dir, "log4j2.properties")):
+        return
+    spark._sc.setLogLevel("WARN")
