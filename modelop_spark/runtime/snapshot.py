@@ -158,6 +158,10 @@ def _cache_root() -> Path:
 
 def _local_folder(location: str) -> Path:
     """Turn a snapshot location into a local folder, extracting archives once per content."""
+    from modelop_spark.runtime.mlflow_registry import download_registered_model, is_registry_uri
+
+    if is_registry_uri(location):
+        return download_registered_model(location, _cache_root() / "registry")
     parsed = urlparse(location)
     if parsed.scheme and parsed.scheme != "file" and len(parsed.scheme) > 1:
         try:
@@ -246,7 +250,9 @@ def load_snapshot(
     functions: Mapping[str, str] | None = None,
     source: str | None = None,
 ) -> Snapshot:
-    """Load a snapshot from a folder, a ``.zip`` or a ``.tar.gz`` (local, or a URL ``fetch`` knows).
+    """Load a snapshot from a folder, a ``.zip`` or a ``.tar.gz`` (local, or a URL ``fetch`` knows),
+    an MLflow model folder, or a registered MLflow model (``models:/NAME/VERSION``,
+    ``models:/NAME@ALIAS``).
 
     ``functions`` (role -> name) and ``source`` override the manifest and the smart tags, as a
     ModelOp job's model asset can.
