@@ -62,6 +62,7 @@ __all__ = [
     "score_with_rejects",
     "session",
     "train",
+    "udf",
 ]
 
 __version__ = "0.1.0"
@@ -149,3 +150,19 @@ def train(snapshot: Snapshot | str | os.PathLike[str], inputs: Sequence[Any], **
 
     location = snapshot.location if isinstance(snapshot, Snapshot) else snapshot
     return run_training(location, inputs, **options)
+
+
+def udf(
+    snapshot: Snapshot | str | os.PathLike[str],
+    *,
+    result_type: StructType | str | None = None,
+    output: str | None = None,
+    job: dict[str, Any] | None = None,
+):
+    """The snapshot's score function as a column function, for ``withColumn``/``select``:
+    ``df.withColumn("score", ms.udf(snapshot)(*df.columns))`` gives a struct of the output
+    schema's fields (``result_type`` when the snapshot has none), ``output="name"`` one field.
+    One output per input row; a row the model fails on fails the query."""
+    from modelop_spark.runtime.udf import snapshot_udf
+
+    return snapshot_udf(_snapshot(snapshot), result_type=result_type, output=output, job=job)

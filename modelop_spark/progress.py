@@ -139,6 +139,11 @@ class _Watcher(threading.Thread):
         if self.mode == "terminal":
             self.stream.write("\r\033[K")
             self.stream.flush()
+        elif self.mode == "log":  # the closing totals, however short the job was
+            try:
+                self.show(self.poll())
+            except Exception:
+                log.debug("progress poll failed", exc_info=True)
         elif self.bar is not None:
             self.bar.close()
 
