@@ -31,7 +31,7 @@ from modelop_spark.errors import (
 )
 from modelop_spark.evaluation import EvaluationColumns, EvaluationOptions, drift, evaluate
 from modelop_spark.jobs.result import JobResult
-from modelop_spark.jobs.runner import run_job
+from modelop_spark.jobs.runner import run_job as _run_job
 from modelop_spark.jobs.spec import JobSpec
 from modelop_spark.runtime.session import workers_use_this_interpreter
 from modelop_spark.runtime.snapshot import Snapshot, load_snapshot
@@ -79,6 +79,24 @@ def session(*, master: str | None = None, conf: Mapping[str, str] | None = None)
     from modelop_spark.runtime.session import get_or_create_session
 
     return get_or_create_session(master=master, conf=conf)
+
+
+def run_job(job: JobSpec | Mapping[str, Any] | str, *, spark: Any = None, progress: bool | None = None) -> JobResult:
+    """Run a job (a JobSpec, a job dict, or a job file path) and return its JobResult; never
+    raises for a failed job (check ``result.ok``). ``progress`` shows a progress bar while it runs
+    (a widget in Jupyter, text elsewhere); by default only in a notebook kernel."""
+    import sys
+
+    if progress is None:
+        progress = "ipykernel" in sys.modules
+    if not progress:
+        return _run_job(job, spark=spark)
+    from modelop_spark.progress import watch_progress
+    from modelop_spark.runtime.session import get_or_create_session
+
+    spark = spark or get_or_create_session()
+    with watch_progress(spark, mode="bar"):
+        return _run_job(job, spark=spark)
 
 
 def _snapshot(snapshot: Snapshot | str | os.PathLike[str]) -> Snapshot:

@@ -1,14 +1,11 @@
 """``modelop-spark`` as a scheduler and a newcomer use it: a JobResult for every failure, one-line
 errors for bad arguments, parameter overrides, ``score`` without a job file, ``snapshot build``,
-``--version``, progress, and ``modelop-spark-submit`` without an activated environment."""
+``--version``, progress, and what ``modelop-spark-submit`` sets (tests/test_readme.py runs it
+from a bare shell)."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -20,8 +17,6 @@ from modelop_spark.commands.submit import submit_command
 from modelop_spark.errors import SnapshotError, SpecError
 from modelop_spark.progress import Progress, read_progress, watch_progress
 from tests.snapshots import RECORD_MODEL, make_snapshot
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_version(capsys):
@@ -116,21 +111,3 @@ def test_submit_wrapper_sets_what_spark_submit_needs_unless_given(tmp_path):
     own, env = submit_command(["--driver-java-options", "-Dx=1", "a.py"], environ={"SPARK_HOME": "/mine", "PYSPARK_PYTHON": "/py"},
                               python="/venv/bin/python", spark_home="/spark", log_config=log)
     assert own == ["/mine/bin/spark-submit", "--driver-java-options", "-Dx=1", "a.py"] and env["PYSPARK_PYTHON"] == "/py"
-
-
-def test_spark_submit_runs_without_an_activated_environment_and_quietly(fraud_example, tmp_path):
-    root, snapshot = fraud_example
-    job = tmp_path / "job.json"
-    job.write_text(json.dumps({
-        "job_id": "submitted", "job_type": "scoring", "snapshot": str(snapshot),
-        "inputs": [{"url": str(root / "data" / "transactions.csv")}],
-        "outputs": [{"url": str(tmp_path / "out"), "format": "parquet"}],
-        "options": {"key_columns": ["transaction_id"]},
-    }))
-    bare = {"HOME": os.environ.get("HOME", "/root"), "PATH": "/usr/bin:/bin", "SPARK_LOCAL_IP": "127.0.0.1"}
-    wrapper = Path(sys.executable).parent / "modelop-spark-submit"
-    run = subprocess.run([str(wrapper), "--master", "local[1]", str(ROOT / "submit" / "run_job.py"), str(job),
-                          "--result", str(tmp_path / "r.json")], env=bare, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr[-3000:]
-    assert "COMPLETE" in run.stdout and json.loads((tmp_path / "r.json").read_text())["rows"]["in"] == 2000
-    assert " INFO " not in run.stderr and len(run.stderr.splitlines()) <= 3, run.stderr[-3000:]

@@ -129,8 +129,11 @@ def report(args: argparse.Namespace, result: JobResult) -> int:
     """Write ``--result``, print the summary or ``--json``, the error on stderr; the exit code."""
     text = result.to_json()
     if args.result:
-        with open(args.result, "w", encoding="utf-8") as handle:
-            handle.write(text + "\n")
+        try:
+            Path(args.result).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.result).write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            print(f"error: cannot write the JobResult to --result {args.result}: {exc.strerror or exc}", file=sys.stderr)
     if args.json:
         print(text)
     elif not args.quiet:

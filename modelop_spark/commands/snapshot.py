@@ -53,8 +53,10 @@ def build_manifest(folder: Path, *, version: str | None = None, name: str | None
             raise SnapshotError(f"{manifest_path}: invalid JSON at line {exc.lineno}: {exc.msg}; fix or delete it") from exc
     parsed = Manifest.from_dict(existing or {"name": folder.name}, where=str(manifest_path))
     parent = {**existing, "source": _find_source(folder, parsed)}
-    return new_manifest(parent, folder, version=version or existing.get("version") or DEFAULT_VERSION,
-                        name=name or existing.get("name") or folder.resolve().name, description=description)
+    manifest = new_manifest(parent, folder, version=version or existing.get("version") or DEFAULT_VERSION,
+                            name=name or existing.get("name") or folder.resolve().name, description=description)
+    first = {key: manifest[key] for key in ("name", "version", "description") if key in manifest}
+    return {**first, **manifest}
 
 
 def _write_atomically(path: Path, text: str) -> None:

@@ -240,7 +240,7 @@ def _verify_assets(root: Path, manifest: Manifest) -> None:
         if asset.sha256 and sha256_file(path) != asset.sha256.lower():
             raise SnapshotError(
                 f"snapshot {manifest.name}: asset {asset.path!r} fails its checksum (sha256 differs from "
-                f"{MANIFEST_FILE}); the file changed after the snapshot was made: restore it or re-create the snapshot"
+                f"{MANIFEST_FILE}); the file changed after the snapshot was made: restore it, or record the change with modelop-spark snapshot build {root}"
             )
 
 
