@@ -141,7 +141,9 @@ class _Watcher(threading.Thread):
             self.stream.flush()
         elif self.mode == "log":  # the closing totals, however short the job was
             try:
-                self.show(self.poll())
+                final = self.poll()
+                if final.tasks_total:
+                    self.show(final)
             except Exception:
                 log.debug("progress poll failed", exc_info=True)
         elif self.bar is not None:

@@ -65,7 +65,7 @@ def score_job(snapshot: str, input_url: str, output_url: str, *, key_columns: li
     job: dict[str, Any] = {
         "job_type": "scoring",
         "snapshot": snapshot,
-        "inputs": [{"kind": "file", "name": "input", "url": input_url}],
+        "inputs": [{"kind": "file", "name": Path(input_url.rstrip("/")).stem or "input", "url": input_url}],
         "outputs": [{"kind": "file", "name": "scores", "url": output_url, **({} if Path(output_url).suffix else {"format": "parquet"})}],
     }
     if key_columns:

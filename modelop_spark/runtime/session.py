@@ -75,6 +75,46 @@ def workers_use_this_interpreter(environ: MutableMapping[str, str] = os.environ)
     environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
 
 
+def standalone_masters(master: str) -> list[tuple[str, int]]:
+    """(host, port) of each master in a standalone URL (``spark://h1:7077,h2:7077``); [] for
+    any other kind of master."""
+    if not master.startswith("spark://"):
+        return []
+    hosts = []
+    for part in master.removeprefix("spark://").split(","):
+        host, _, port = part.strip().rpartition(":")
+        hosts.append((host or part, int(port) if port.isdigit() else 7077))
+    return hosts
+
+
+def check_master_reachable(master: str, *, timeout: float = 5.0) -> None:
+    """A standalone master that cannot be reached fails here in seconds, with the cause, rather
+    than after Spark's own retries (a minute of Java stack traces)."""
+    import socket
+
+    masters = standalone_masters(master)
+    causes = []
+    for host, port in masters:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                return
+        except socket.gaierror:
+            causes.append(f"host {host} does not resolve")
+        except OSError as exc:
+            causes.append(f"{host}:{port} refuses or does not answer ({exc.strerror or type(exc).__name__})")
+    if masters:
+        raise SessionError(f"Spark master {master} is unreachable: {'; '.join(causes)}; check --master (or MODELOP_SPARK_MASTER)")
+
+
+def root_cause(exc: BaseException) -> str:
+    """One line for an exception from the JVM: its deepest ``Caused by:``, else its first line."""
+    text = str(exc)
+    causes = [line.strip().removeprefix("Caused by: ") for line in text.splitlines() if line.strip().startswith("Caused by:")]
+    if causes:
+        return causes[-1]
+    return next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
+
+
 def under_spark_submit() -> bool:
     """spark-submit starts the JVM first and tells Python its gateway port."""
     return "PYSPARK_GATEWAY_PORT" in os.environ
@@ -112,6 +152,8 @@ def get_or_create_session(
 
         if jars := default_jars():  # JDBC drivers must be on the classpath when the JVM starts
             settings["spark.jars"] = ",".join(jars)
+    if not submitted:
+        check_master_reachable(settings.get("spark.master", ""))
     if settings.get("spark.master", "").startswith("local"):
         # One machine: bind to loopback rather than whatever the hostname resolves to.
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
@@ -121,7 +163,7 @@ def get_or_create_session(
     try:
         return builder.getOrCreate()
     except Exception as exc:  # the JVM failed to start or the master is unreachable
-        raise SessionError(f"Spark could not start with master {settings.get('spark.master', '(from spark-submit)')}: {str(exc).splitlines()[0]}") from exc
+        raise SessionError(f"Spark could not start with master {settings.get('spark.master', '(from spark-submit)')}: {root_cause(exc)}") from exc
 
 
 def ship_package(spark) -> None:
