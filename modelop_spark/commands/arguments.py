@@ -11,11 +11,13 @@ from modelop_spark.errors import SpecError
 __all__ = ["conf_pairs", "job_with_parameters", "parameter_pairs"]
 
 
+_EXAMPLES = {"--conf": "spark.executor.memory=4g", "--param": "threshold=0.7"}
+
+
 def _split(value: str, option: str) -> tuple[str, str]:
     key, sep, setting = value.partition("=")
     if not sep or not key.strip():
-        raise SpecError(f"{option} expects KEY=VALUE, found {value!r}: write e.g. {option} spark.executor.memory=4g" if option == "--conf"
-                        else f"{option} expects KEY=VALUE, found {value!r}: write e.g. {option} threshold=0.7")
+        raise SpecError(f"{option} expects KEY=VALUE, found {value!r}: write e.g. {option} {_EXAMPLES[option]}")
     return key.strip(), setting.strip()
 
 
