@@ -3,14 +3,17 @@
 The notebook API::
 
     import modelop_spark as ms
-    snapshot = ms.load_snapshot("examples/fraud/snapshot")
+    spark = ms.session()                       # the active session, or the embedded default
+    snapshot = ms.load_snapshot("examples/fraud/snapshot")   # or "models:/fraud@champion"
     scores = ms.score(df, snapshot, key_columns=["transaction_id"])
+    df.withColumn("score", ms.udf(snapshot)(*df.columns))
     result = ms.run_job("examples/fraud/jobs/score.json")
     new_version = ms.train("examples/training/churn/snapshot", [{"url": "train.csv"}])
     figures = ms.evaluate(scored_df, columns=ms.EvaluationColumns(label="is_fraud", score="p"))
 
 Nothing here creates a SparkSession at import; functions use the session of the DataFrame they
-are given, or the active one.
+are given, or the active one. Importing sets PYSPARK_PYTHON to this interpreter when unset, so
+any session created afterwards runs its Python workers here.
 """
 
 from __future__ import annotations
