@@ -6,7 +6,8 @@
 A daemon thread polls the driver's status store (the data behind Spark's UI, kept even with the
 UI off) for the stages started since the watch began: rows read and written, tasks done of
 tasks known, and elapsed time. ``terminal`` redraws one line on stderr, ``log`` writes a line
-every ``every`` seconds (for a scheduler's log), ``bar`` shows a tqdm bar (a widget in a
+every ``every`` seconds (for a scheduler's log; and the final totals, when it wrote any, so a job
+shorter than ``every`` adds nothing), ``bar`` shows a tqdm bar (a widget in a
 notebook). Spark Connect sessions have no status store on the client: there, nothing is shown.
 """
 
@@ -103,11 +104,13 @@ class _Watcher(threading.Thread):
         self.after_stage = last_stage_id(spark)
         self.done = threading.Event()
         self.bar: Any = None
+        self.shown = 0
 
     def poll(self) -> Progress:
         return read_progress(self.spark, after_stage=self.after_stage, started=self.started)
 
     def show(self, progress: Progress) -> None:
+        self.shown += 1
         if self.mode == "terminal":
             self.stream.write("\r\033[K" + progress.line())
             self.stream.flush()
@@ -139,11 +142,9 @@ class _Watcher(threading.Thread):
         if self.mode == "terminal":
             self.stream.write("\r\033[K")
             self.stream.flush()
-        elif self.mode == "log":  # the closing totals, however short the job was
+        elif self.mode == "log" and self.shown:  # a log that showed progress shows where it ended
             try:
-                final = self.poll()
-                if final.tasks_total:
-                    self.show(final)
+                self.show(self.poll())
             except Exception:
                 log.debug("progress poll failed", exc_info=True)
         elif self.bar is not None:

@@ -15,7 +15,7 @@ from modelop_spark.cli import main
 from modelop_spark.commands.arguments import job_with_parameters, parameter_pairs
 from modelop_spark.commands.submit import submit_command
 from modelop_spark.errors import SnapshotError, SpecError
-from modelop_spark.progress import Progress, read_progress, watch_progress
+from modelop_spark.progress import Progress, _Watcher, choose_mode
 from tests.snapshots import RECORD_MODEL, make_snapshot
 
 
@@ -84,20 +84,19 @@ def test_snapshot_build_writes_version_and_checksums(tmp_path, capsys):
         load_snapshot(folder)
 
 
-def test_progress_reads_rows_and_tasks_from_the_status_store(spark):
+def test_progress_reads_rows_and_tasks_of_the_work_since_it_started(spark):
     import io
-    import time
 
     stream = io.StringIO()
-    with watch_progress(spark, mode="log", every=3600, stream=stream):
-        before = time.monotonic()
-        spark.range(0, 1000, numPartitions=3).selectExpr("id % 7 AS k").collect()
-    progress = read_progress(spark, after_stage=-1, started=before)
-    assert progress.tasks_total >= 3 and progress.tasks_done == progress.tasks_total
-    last = stream.getvalue().splitlines()[-1]  # the closing line, however short the job
-    assert last.startswith("progress: 1,000 rows read") and "tasks 3/3" in last
+    watcher = _Watcher(spark, "log", 30, stream)  # not started: polled here, not on a timer
+    spark.range(0, 1000, numPartitions=3).selectExpr("id % 7 AS k").collect()
+    progress = watcher.poll()
+    assert (progress.rows_read, progress.tasks_done, progress.tasks_total) == (1000, 3, 3)
+    watcher.show(progress)
+    assert stream.getvalue().startswith("progress: 1,000 rows read, tasks 3/3, ")
     line = Progress(rows_read=12345, rows_written=10, tasks_done=3, tasks_total=8, elapsed=75).line()
     assert line == "12,345 rows read, 10 rows written, tasks 3/8, 1:15 elapsed"
+    assert choose_mode(quiet=True) == "off" and choose_mode(quiet=False, stream=stream) == "log"
 
 
 def test_submit_wrapper_sets_what_spark_submit_needs_unless_given(tmp_path):
