@@ -82,14 +82,17 @@ def last_stage_id(spark: Any) -> int:
 
 
 def read_progress(spark: Any, *, after_stage: int, started: float) -> Progress:
-    """Totals over the stages after ``after_stage`` (skipped stages never run, so they are left out)."""
+    """Over the stages after ``after_stage`` (skipped stages never run, so they are left out):
+    rows read by the largest scan, rows written by all, tasks done of tasks known."""
     store = _status_store(spark)
     totals = {"rows_read": 0, "rows_written": 0, "tasks_done": 0, "tasks_total": 0}
     if store is not None:
         for stage in _stages(store):
             if stage.stageId() <= after_stage or stage.status().toString() == "SKIPPED":
                 continue
-            totals["rows_read"] += stage.inputRecords()
+            # A job reads its input more than once (a sample, the scoring pass, the writes from the
+            # cache): the largest single scan is the one that tells how far the input is read.
+            totals["rows_read"] = max(totals["rows_read"], stage.inputRecords())
             totals["rows_written"] += stage.outputRecords()
             totals["tasks_done"] += stage.numCompleteTasks()
             totals["tasks_total"] += stage.numTasks()

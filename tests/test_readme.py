@@ -127,7 +127,14 @@ def test_the_notebook_blocks_run_as_written_in_a_fresh_interpreter(after_make_de
         print("README-OK")
     """)
     script = after_make_demo / "readme_notebook.py"
-    script.write_text("\n".join(_blocks("python")) + check)
+    before = textwrap.dedent("""
+        import os, sys
+        import modelop_spark
+        from pyspark import SparkContext
+        assert SparkContext._active_spark_context is None, "importing modelop_spark started Spark"
+        assert os.environ["PYSPARK_PYTHON"] == sys.executable
+    """)
+    script.write_text(before + "\n".join(_blocks("python")) + check)
     run = subprocess.run([".venv/bin/python", script.name], cwd=after_make_demo, env=_bare_environment(),
                          capture_output=True, text=True, timeout=900)
     assert run.returncode == 0 and "README-OK" in run.stdout, run.stderr[-4000:]
