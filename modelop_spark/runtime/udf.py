@@ -23,6 +23,7 @@ from modelop_spark.errors import ModelFunctionError, SnapshotError, SpecError
 from modelop_spark.runtime.apply import plan_for, snapshot_output_schema
 from modelop_spark.runtime.executor import _as_records
 from modelop_spark.runtime.model_cache import ModelPayload, loaded_model
+from modelop_spark.runtime.spark_compat import is_connect
 
 if TYPE_CHECKING:
     from pyspark.sql import Column
@@ -82,8 +83,6 @@ def snapshot_udf(
     job: Mapping[str, Any] | None = None,
 ) -> Callable[..., Column]:
     """A function of columns returning a Column: the output struct, or its field ``output``."""
-    from pyspark.sql import functions as F
-    from pyspark.sql.functions import pandas_udf
     from pyspark.sql.types import StructType
 
     plan = plan_for(snapshot, role="score", on_error="fail", job_document=job)  # import/init errors here
@@ -105,11 +104,22 @@ def snapshot_udf(
                 yield score_frame(function, shape, frame, names)
 
     predict.__annotations__ = {"batches": Iterator[pd.DataFrame], "return": Iterator[pd.DataFrame]}
-    scorer = pandas_udf(predict, returnType=struct)
 
     def columns_to_score(*columns: str | Column) -> Column:
         if not columns:
             raise SpecError("udf: name the input columns, e.g. predict(*df.columns)")
+        # Connect Columns need Connect's expressions: pandas_udf follows the process's mode, and
+        # a process may hold both kinds of session. Names alone take the process's mode.
+        if any(is_connect(c) for c in columns):
+            from pyspark.sql.connect import functions as F
+            from pyspark.sql.connect.udf import _create_udf
+            from pyspark.util import PythonEvalType
+
+            scorer = _create_udf(predict, struct, PythonEvalType.SQL_SCALAR_PANDAS_ITER_UDF)
+        else:
+            from pyspark.sql import functions as F
+
+            scorer = F.pandas_udf(predict, returnType=struct)
         scored = scorer(F.struct(*columns))
         return scored.getField(output) if output is not None else scored
 
