@@ -109,7 +109,9 @@ def test_the_shell_blocks_run_as_written(spark, after_make_demo, monkeypatch, ca
             run = subprocess.run([program, *argv], env=_bare_environment(), capture_output=True, text=True, timeout=600)
             assert run.returncode == 0, f"{command}: {run.stderr[-3000:]}"
             assert json.loads(run.stdout[run.stdout.index("{"):])["status"] == "COMPLETE"
-            assert len(run.stderr.splitlines()) <= 3, run.stderr[-3000:]  # quiet: no INFO lines
+            # quiet: no Spark INFO lines; the JVM's incubator warning and our progress lines only
+            noise = [line for line in run.stderr.splitlines() if not line.startswith("progress: ")]
+            assert " INFO " not in run.stderr and len(noise) <= 2, run.stderr[-3000:]
         else:
             raise AssertionError(f"README sh block runs {program}: teach this test how to run it")
     assert json.loads((after_make_demo / "out" / "result.json").read_text())["status"] == "COMPLETE"
