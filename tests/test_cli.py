@@ -43,6 +43,7 @@ def test_a_job_failing_validation_writes_the_result_and_prints_json(tmp_path, ca
     printed = json.loads(capsys.readouterr().out)
     assert code == 1 and printed == json.loads((tmp_path / "r.json").read_text())
     assert printed["status"] == "ERROR" and "inputs" in printed["error"]["message"]
+    assert (printed["job_id"], printed["job_type"]) == ("bad-1", "scoring")  # named as far as it was read
 
 
 def test_parameters_are_parsed_as_json_else_text_and_override_either_job_format():

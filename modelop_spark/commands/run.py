@@ -111,14 +111,19 @@ def _execute(args: argparse.Namespace, make_job: Any) -> int:
     from modelop_spark.runtime.session import get_or_create_session, ship_package
 
     spec = None
+    document: dict[str, Any] = {}
     try:
         settings = conf_pairs(args.conf)
-        spec = coerce_spec(make_job())  # a bad job fails here, before Spark starts
+        document = make_job()
+        spec = coerce_spec(document)  # a bad job fails here, before Spark starts
         spark = get_or_create_session(master=args.master, conf=settings)
         quiet_spark_logs(spark)
         ship_package(spark)
     except ModelOpSparkError as exc:
-        result = failed_result(exc, job_id=spec.job_id if spec else "unknown", job_type=spec.job_type if spec else "unknown")
+        # Name the job as far as it could be read, so a scheduler can match the result to it.
+        job_id = spec.job_id if spec else str(document.get("job_id") or document.get("id") or "unknown")
+        job_type = spec.job_type if spec else str(document.get("job_type") or document.get("jobType") or "unknown")
+        result = failed_result(exc, job_id=job_id, job_type=job_type)
     else:
         with watch_progress(spark, mode=choose_mode(quiet=args.quiet), every=args.progress_every):
             result = run_job(spec, spark=spark)
