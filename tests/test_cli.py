@@ -28,12 +28,12 @@ def test_version(capsys):
 @pytest.mark.parametrize("argv", [["--conf", "foo"], ["--param", "=1"]])
 def test_bad_arguments_are_one_line_and_still_give_a_result(tmp_path, capsys, argv):
     job = tmp_path / "job.json"
-    job.write_text("{}")
+    job.write_text(json.dumps({"job_id": "j-1", "job_type": "scoring", "snapshot": "s", "inputs": [{"url": "in.csv"}]}))
     code = main(["run", str(job), *argv, "--result", str(tmp_path / "r.json")])
     err = capsys.readouterr().err.strip()
     assert code == 1 and "\n" not in err and "expects KEY=VALUE" in err and "Traceback" not in err
     result = json.loads((tmp_path / "r.json").read_text())
-    assert result["status"] == "ERROR" and result["error"]["code"] == "INVALID_JOB"
+    assert result["status"] == "ERROR" and result["error"]["code"] == "INVALID_JOB" and result["job_id"] == "j-1"
 
 
 def test_a_job_failing_validation_writes_the_result_and_prints_json(tmp_path, capsys):

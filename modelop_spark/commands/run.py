@@ -113,9 +113,9 @@ def _execute(args: argparse.Namespace, make_job: Any) -> int:
     spec = None
     document: dict[str, Any] = {}
     try:
-        settings = conf_pairs(args.conf)
         document = make_job()
         spec = coerce_spec(document)  # a bad job fails here, before Spark starts
+        settings = conf_pairs(args.conf)
         spark = get_or_create_session(master=args.master, conf=settings)
         quiet_spark_logs(spark)
         ship_package(spark)
