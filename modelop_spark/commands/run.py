@@ -91,21 +91,15 @@ def _read_job_file(path: str) -> dict[str, Any]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    def job() -> dict[str, Any]:
-        return job_with_parameters(_read_job_file(args.job), parameter_pairs(args.param))
-
-    return _execute(args, job)
+    return _execute(args, lambda: _read_job_file(args.job))
 
 
 def _score(args: argparse.Namespace) -> int:
-    def job() -> dict[str, Any]:
-        return score_job(args.snapshot, args.input, args.output, key_columns=args.key_column,
-                         parameters=parameter_pairs(args.param), job_id=args.job_id)
-
-    return _execute(args, job)
+    return _execute(args, lambda: score_job(args.snapshot, args.input, args.output, key_columns=args.key_column,
+                                            parameters={}, job_id=args.job_id))
 
 
-def _execute(args: argparse.Namespace, make_job: Any) -> int:
+def _execute(args: argparse.Namespace, read_job: Any) -> int:
     from modelop_spark.jobs.runner import coerce_spec, run_job
     from modelop_spark.progress import choose_mode, watch_progress
     from modelop_spark.runtime.session import get_or_create_session, ship_package
@@ -113,7 +107,8 @@ def _execute(args: argparse.Namespace, make_job: Any) -> int:
     spec = None
     document: dict[str, Any] = {}
     try:
-        document = make_job()
+        document = read_job()
+        document = job_with_parameters(document, parameter_pairs(args.param))
         spec = coerce_spec(document)  # a bad job fails here, before Spark starts
         settings = conf_pairs(args.conf)
         spark = get_or_create_session(master=args.master, conf=settings)
