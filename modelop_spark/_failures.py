@@ -52,6 +52,9 @@ def one_line(exc: BaseException) -> str:
         java = _java_root(exc)
         if java is not None:
             cause = _last_python_error(java) or java
+    if cause is None:  # a JVM error as text: its deepest "Caused by:"
+        causes = [line.strip().removeprefix("Caused by: ") for line in text.splitlines() if line.strip().startswith("Caused by:")]
+        cause = causes[-1] if causes else None
     if cause is None:
         lines = [line.strip() for line in text.splitlines() if line.strip()]
         meaningful = [line for line in lines if not line.startswith(_WRAPPERS)]

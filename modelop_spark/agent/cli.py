@@ -17,6 +17,7 @@ from typing import Any
 from modelop_spark._logging import use_json_lines
 from modelop_spark.agent.agent import Agent, AgentSettings, split_tags
 from modelop_spark.agent.executors import InProcessExecutor, SparkSubmitExecutor
+from modelop_spark.commands.arguments import conf_pairs
 from modelop_spark.config import conf_dir
 from modelop_spark.errors import ModelOpSparkError
 from modelop_spark.runtime.session import get_or_create_session
@@ -52,7 +53,6 @@ def _config(path: Path | None) -> dict[str, Any]:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from modelop_spark.cli import _conf_pairs
 
     if args.log_format == "json":
         use_json_lines()
@@ -65,7 +65,7 @@ def _serve(args: argparse.Namespace) -> int:
         name = args.name or config.get("name") or socket.gethostname()
         stages, services = split_tags(list(args.tag if args.tag is not None else config.get("tags", [])))
         master = args.master or config.get("master")
-        conf = {**{str(k): str(v) for k, v in (config.get("conf") or {}).items()}, **_conf_pairs(args.conf)}
+        conf = {**{str(k): str(v) for k, v in (config.get("conf") or {}).items()}, **conf_pairs(args.conf)}
         work = args.work_dir or Path(config.get("work_dir") or Path.home() / ".modelop-spark" / f"runtime-{name}")
         settings = AgentSettings(
             control_plane=url, name=name, work_dir=Path(work).expanduser(), stage_tags=tuple(stages), service_tags=tuple(services),

@@ -227,7 +227,6 @@ def _publication(fs: Any, target: str, *, job_id: str, mode: str, single: bool, 
     their part names; whatever they replace, and the previous commit record, move aside first."""
     import json
 
-    from modelop_spark.assets import staging
 
     store = ArrowFileSystem(fs)
     folder = staging.staging_dir(target, job_id)

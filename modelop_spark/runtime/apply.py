@@ -10,7 +10,7 @@ not here.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -29,14 +29,18 @@ from modelop_spark.runtime.executor import (
     score_batches,
 )
 from modelop_spark.runtime.functions import ModelFunctions
+from modelop_spark.schema.loader import load_schema
+from modelop_spark.schema.spark_types import to_struct_type
 from modelop_spark.spark_compat import functions_for, quoted
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
     from pyspark.sql.types import StructType
 
+    from modelop_spark.runtime.snapshot import Snapshot
 
 SAMPLE_ROWS = 20
+LARGER_SAMPLE_ROWS = 1000  # tried only when none of the first rows gives an output
 REJECTED_KINDS = ("read", "input_schema", "model")  # a rejected row's _ms_kind is its stage
 
 
@@ -134,26 +138,45 @@ def output_schema_from_sample(
     when_empty: StructType | None = None,
 ) -> pa.Schema:
     """Learn the model's output columns by scoring the first rows on the driver; an input with
-    no rows takes ``when_empty`` (the declared output schema of a job that allows empty input)."""
+    no rows takes ``when_empty`` (the declared output schema of a job that allows empty input).
+
+    The sample only learns columns: rows the model fails on are set aside here whatever the
+    call's ``on_error``, so a lazy call never fails eagerly on its first rows; they fail (or are
+    rejected) when the query runs, like every other row. Only when none of the first rows gives
+    an output does a larger sample run, and only when that gives none either is it an error."""
     if REJECTED_MARK in df.columns:  # sample rows that go on to the model, not ones set aside
         df = df.where(functions_for(df).col(REJECTED_MARK).isNull()).drop(REJECTED_MARK)
-    sample = df.limit(sample_rows).toArrow()
-    if sample.num_rows == 0 and when_empty is not None:
-        return _spark_to_arrow(when_empty)
-    if sample.num_rows == 0:
-        raise AssetError(
-            f"{input_label}: no rows to score; check the input (an empty input is accepted only with "
-            "options.allow_empty_input and an output schema in the snapshot)"
-        )
-    batch = sample.combine_chunks().to_batches()[0]
-    schema, reasons = sample_schema(plan, batch)
-    if schema is None:
-        detail = f"; first failure: {reasons[0]}" if reasons else ""
-        raise SchemaError(
-            f"cannot tell the score function's output columns: it produced no output for the first "
-            f"{sample.num_rows} input rows{detail}. Add an output schema to the snapshot"
-        )
-    return schema
+    learning = replace(plan, on_error="reject")
+    reasons: list[str] = []
+    rows_tried = 0
+    for rows in (sample_rows, LARGER_SAMPLE_ROWS):
+        sample = df.limit(rows).toArrow()
+        if sample.num_rows == 0 and when_empty is not None:
+            return _spark_to_arrow(when_empty)
+        if sample.num_rows == 0:
+            raise AssetError(
+                f"{input_label}: no rows to score; check the input (an empty input is accepted only with "
+                "options.allow_empty_input and an output schema in the snapshot)"
+            )
+        schema, reasons = sample_schema(learning, sample.combine_chunks().to_batches()[0])
+        if schema is not None:
+            return schema
+        rows_tried = sample.num_rows
+        if sample.num_rows < rows:  # the whole input was sampled
+            break
+    detail = f"; first failure: {reasons[0]}" if reasons else ""
+    raise SchemaError(
+        f"cannot tell the score function's output columns: it produced no output for the first "
+        f"{rows_tried} input rows{detail}. Add an output schema to the snapshot"
+    )
+
+
+def snapshot_output_schema(snapshot: Snapshot) -> StructType | None:
+    """The snapshot's declared output schema as Spark types, or None when it has none."""
+    path = snapshot.schema_path("output")
+    if path is None:
+        return None
+    return to_struct_type(load_schema(path), with_metadata=False)
 
 
 def apply_function(

@@ -22,6 +22,7 @@ from modelop_spark.cache import cache_folder
 from modelop_spark.errors import SnapshotError
 from modelop_spark.runtime.archive import extract_archive, is_archive
 from modelop_spark.runtime.conventions import CONVENTION_NAMES
+from modelop_spark.runtime.mlflow_registry import download_registered_model, is_registry_uri
 from modelop_spark.runtime.mlflow_snapshot import wrap_mlflow_model
 from modelop_spark.runtime.smart_tags import ROLES, parse_smart_tags
 from modelop_spark.runtime.snapshot_files import MANIFEST_FILE, folder_digest, sha256_file
@@ -138,6 +139,9 @@ class Snapshot:
 
 def _local_folder(location: str) -> Path:
     """Turn a snapshot location into a local folder, extracting archives once per content."""
+
+    if is_registry_uri(location):
+        return download_registered_model(location, cache_folder("registry"))
     parsed = urlparse(location)
     if parsed.scheme and parsed.scheme != "file" and len(parsed.scheme) > 1:
         path = fetch_to_local(location, cache_folder("fetched"))
@@ -212,7 +216,7 @@ def _verify_assets(root: Path, manifest: Manifest) -> None:
         if asset.sha256 and sha256_file(path) != asset.sha256.lower():
             raise SnapshotError(
                 f"snapshot {manifest.name}: asset {asset.path!r} fails its checksum (sha256 differs from "
-                f"{MANIFEST_FILE}); the file changed after the snapshot was made: restore it or re-create the snapshot"
+                f"{MANIFEST_FILE}); the file changed after the snapshot was made: restore it, or record the change with modelop-spark snapshot build {root}"
             )
 
 
@@ -222,7 +226,9 @@ def load_snapshot(
     functions: Mapping[str, str] | None = None,
     source: str | None = None,
 ) -> Snapshot:
-    """Load a snapshot from a folder, a ``.zip`` or a ``.tar.gz`` (local, or a URL ``fetch`` knows).
+    """Load a snapshot from a folder, a ``.zip`` or a ``.tar.gz`` (local, or a URL ``fetch`` knows),
+    an MLflow model folder, or a registered MLflow model (``models:/NAME/VERSION``,
+    ``models:/NAME@ALIAS``).
 
     ``functions`` (role -> name) and ``source`` override the manifest and the smart tags, as a
     ModelOp job's model asset can.

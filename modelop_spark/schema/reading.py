@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from modelop_spark.assets import read_asset
 from modelop_spark.errors import SchemaError
 from modelop_spark.quarantine import REASONS_COLUMN, RECORD_COLUMN, STAGE_COLUMN
 from modelop_spark.schema.model import Schema
@@ -238,7 +239,6 @@ def split_malformed_unchecked(spark: Any, source: Any, frame: DataFrame, *, key_
 
     from pyspark.sql import types as T
 
-    from modelop_spark.assets import read_asset
 
     fmt = (getattr(source, "format", None) or "").lower()
     if getattr(source, "kind", None) != "file" or fmt not in SCHEMA_READ_FORMATS:
