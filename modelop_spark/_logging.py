@@ -60,8 +60,9 @@ class JsonLinesFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        if getattr(record, "notification", None) is not None:
-            entry["notification"] = record.notification
+        notification = getattr(record, "notification", None)
+        if notification is not None:
+            entry["notification"] = notification
         if record.exc_text:
             entry["traceback"] = record.exc_text
         return json.dumps(entry, default=str)

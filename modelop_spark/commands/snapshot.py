@@ -55,7 +55,7 @@ def build_manifest(folder: Path, *, version: str | None = None, name: str | None
     parent = {**existing, "source": _find_source(folder, parsed)}
     manifest = new_manifest(parent, folder, version=version or existing.get("version") or DEFAULT_VERSION,
                             name=name or existing.get("name") or folder.resolve().name, description=description)
-    first = {key: manifest[key] for key in ("name", "version", "description") if key in manifest}
+    first: dict[str, Any] = {key: manifest[key] for key in ("name", "version", "description") if key in manifest}
     return {**first, **manifest}
 
 

@@ -212,6 +212,7 @@ def identifier_columns(df: DataFrame, names: Sequence[str]) -> list[str]:
     if not candidates:
         return []
     row = df.agg(F.count(F.lit(1)).alias("_rows"), *[F.approx_count_distinct(n).alias(f"_d{i}") for i, n in enumerate(candidates)]).first()
+    assert row is not None  # an aggregate without grouping has one row
     if row["_rows"] < IDENTIFIER_MIN_ROWS:
         return []
     return [n for i, n in enumerate(candidates) if row[f"_d{i}"] >= IDENTIFIER_DISTINCT_SHARE * row["_rows"]]
@@ -232,6 +233,7 @@ def regression_distribution_counts(df: DataFrame, *, label: str, score: str, bin
         F.least(F.min(y), F.min(yhat)).alias("low"), F.greatest(F.max(y), F.max(yhat)).alias("high"),
         F.min(yhat - y).alias("residual_low"), F.max(yhat - y).alias("residual_high"),
     ).first()
+    assert bounds is not None  # an aggregate without grouping has one row
     if bounds["low"] is None:
         return None
     low, high, r_low, r_high = (float(bounds[k]) for k in ("low", "high", "residual_low", "residual_high"))

@@ -114,10 +114,11 @@ def evaluate(
         )
         doc["multiclass"] = multiclass_metrics(labels, matrix)
     else:
-        sums, counts = _spark.regression_sums(df, label=label, score=_require(columns.score, name="score", kind=kind))
+        score = _require(columns.score, name="score", kind=kind)
+        sums, counts = _spark.regression_sums(df, label=label, score=score)
         doc["regression"] = regression_metrics(sums)
         doc["regression_distribution"] = regression_distribution(
-            _spark.regression_distribution_counts(df, label=label, score=columns.score, bins=DISTRIBUTION_BINS)
+            _spark.regression_distribution_counts(df, label=label, score=score, bins=DISTRIBUTION_BINS)
         )
     doc["rows"] = counts
     doc["fairness"] = _fairness(df, columns, options, kind) if columns.protected and kind != "regression" else []

@@ -101,6 +101,7 @@ def snapshot_udf(
     def predict(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         model = loaded_model(payload)  # once per Python worker
         function = model.function("score")
+        assert function is not None  # resolved on the driver above
         for frame in batches:
             with model.working_directory():
                 yield score_frame(function, shape, frame, names)
@@ -113,16 +114,19 @@ def snapshot_udf(
         # Connect Columns need Connect's expressions: pandas_udf follows the process's mode, and
         # a process may hold both kinds of session. Names alone take the process's mode.
         if any(is_connect(c) for c in columns):
-            from pyspark.sql.connect import functions as F
+            from pyspark.sql.connect import functions as connect_functions
             from pyspark.sql.connect.udf import _create_udf
             from pyspark.util import PythonEvalType
 
             scorer = _create_udf(predict, struct, PythonEvalType.SQL_SCALAR_PANDAS_ITER_UDF)
-        else:
-            from pyspark.sql import functions as F
+            return _field(scorer(connect_functions.struct(*columns)), output)
+        from pyspark.sql import functions as F
 
-            scorer = F.pandas_udf(predict, returnType=struct)
-        scored = scorer(F.struct(*columns))
-        return scored.getField(output) if output is not None else scored
+        scorer = F.pandas_udf(predict, returnType=struct)  # type: ignore[call-overload]  # iterator UDFs are not in the stubs' overloads
+        return _field(scorer(F.struct(*columns)), output)
 
     return columns_to_score
+
+
+def _field(scored: Column, output: str | None) -> Column:
+    return scored.getField(output) if output is not None else scored
