@@ -76,12 +76,15 @@ def score(
     key_columns: Sequence[str] = (),
     output_schema: StructType | None = None,
     job: dict[str, Any] | None = None,
+    scoring_path: str = "auto",
 ) -> DataFrame:
     """Score ``df`` with the snapshot's score function; a lazy DataFrame of the outputs.
 
     A record the model fails on fails the query with that record's reason (nothing is dropped
     silently); use ``score_with_rejects`` to keep going and collect such rows instead.
-    ``job`` is what ``init(job_json)`` receives.
+    ``job`` is what ``init(job_json)`` receives. ``scoring_path``: ``auto`` (a scikit-learn
+    model that compiles to Spark expressions and agrees with the Python path on a sample runs
+    compiled, anything else in the Python workers), ``compiled`` (fail if it cannot) or ``python``.
     """
     from modelop_spark.jobs.quarantine import REJECTED_MARK
     from modelop_spark.runtime.apply import apply_function
@@ -92,7 +95,8 @@ def score(
             "score_with_rejects() on validate(...).in_band(), or score validate(...).valid"
         )
     scored = apply_function(
-        df, _snapshot(snapshot), key_columns=key_columns, on_error="fail", output_schema=output_schema, job_document=job
+        df, _snapshot(snapshot), key_columns=key_columns, on_error="fail", output_schema=output_schema, job_document=job,
+        scoring_path=scoring_path,
     )
     return scored.outputs()
 
@@ -104,16 +108,19 @@ def score_with_rejects(
     key_columns: Sequence[str] = (),
     output_schema: StructType | None = None,
     job: dict[str, Any] | None = None,
+    scoring_path: str = "auto",
 ):
     """Score ``df``, keeping rows the model fails on: returns ``Scored`` with ``outputs()``,
     ``rejected()`` (key columns, ``_stage``, ``_reasons``, ``_record``) and ``counts()``.
     ``df`` may be ``validate(...).in_band()``: rows the checks marked are set aside in the same
     pass, with their reasons. Persist ``.combined`` first if you use more than one of them, or
-    the model runs again."""
+    the model runs again. ``scoring_path`` as for ``score``; ``.scoring_path`` and
+    ``.fallback_reason`` say which path runs and why."""
     from modelop_spark.runtime.apply import apply_function
 
     return apply_function(
-        df, _snapshot(snapshot), key_columns=key_columns, on_error="reject", output_schema=output_schema, job_document=job
+        df, _snapshot(snapshot), key_columns=key_columns, on_error="reject", output_schema=output_schema, job_document=job,
+        scoring_path=scoring_path,
     )
 
 

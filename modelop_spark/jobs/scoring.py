@@ -86,6 +86,7 @@ def _score(spark: Any, spec: JobSpec, snapshot: Snapshot, *, in_python_workers: 
         job_document=spec.document,
         input_label=f"input {source.label}",
         sample_frame=checked_in.sample,
+        scoring_path=spec.options.scoring_path,
     )
     combined = scored.combined.persist(StorageLevel.MEMORY_AND_DISK)
     staged = []
@@ -138,6 +139,7 @@ def _score(spark: Any, spec: JobSpec, snapshot: Snapshot, *, in_python_workers: 
         rejected_by_stage=by_stage,
     )
     details = {"schema_checks": {"input": checks.input_mode, "output": checks.output_mode}} if checks.active else {}
+    details |= {"scoring_path": scored.scoring_path, "fallback_reason": scored.fallback_reason}
     return Outcome(rows=rows, outputs=written, rejected_output=rejected_written, details=details)
 
 

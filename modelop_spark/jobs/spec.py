@@ -31,6 +31,7 @@ _KNOWN_OPTIONS = {
     "extra_fields",
     "on_model_error",
     "allow_empty_input",
+    "scoring_path",
 }
 
 
@@ -100,6 +101,7 @@ class JobOptions:
     extra_fields: Literal["keep", "drop", "reject"] = "keep"
     on_model_error: Literal["reject", "fail"] = "reject"
     allow_empty_input: bool = False
+    scoring_path: Literal["auto", "compiled", "python"] = "auto"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -112,6 +114,7 @@ class JobOptions:
             extra_fields=data.get("extra_fields", "keep"),
             on_model_error=data.get("on_model_error", "reject"),
             allow_empty_input=bool(data.get("allow_empty_input", False)),
+            scoring_path=data.get("scoring_path", "auto"),
             extra={k: v for k, v in data.items() if k not in _KNOWN_OPTIONS},
         )
 

@@ -53,6 +53,9 @@ class Scored:
     key_columns: tuple[str, ...]
     model_columns: tuple[str, ...]
     counted_in_band: bool  # the tally rows count inputs; False for Spark functions
+    one_row_per_input: bool = False  # the compiled path: no tally rows, every row is an input
+    scoring_path: str = "python"  # "compiled", "python" (the Arrow path) or "spark" (a Spark function)
+    fallback_reason: str | None = None  # why "auto" did not compile
 
     def outputs(self) -> DataFrame:
         F = functions_for(self.combined)
@@ -84,8 +87,9 @@ class Scored:
             columns += [F.lit(0).alias(f"rejected_{kind}") for kind in REJECTED_KINDS]
         else:
             output = F.col(KIND) == "out"
+            rows_in = F.count(F.lit(1)) if self.one_row_per_input else F.coalesce(F.sum(F.when(F.col(KIND) == "tally", F.col(COUNT))), F.lit(0))
             columns = [
-                F.coalesce(F.sum(F.when(F.col(KIND) == "tally", F.col(COUNT))), F.lit(0)).alias("rows_in"),
+                rows_in.alias("rows_in"),
                 F.count(F.when(output, 1)).alias("rows_out"),
                 *[F.count(F.when(F.col(KIND) == kind, 1)).alias(f"rejected_{kind}") for kind in REJECTED_KINDS],
             ]
@@ -175,15 +179,22 @@ def apply_function(
     job_document: Mapping[str, Any] | None = None,
     input_label: str = "input",
     sample_frame: DataFrame | None = None,
+    scoring_path: str = "auto",
 ) -> Scored:
     """Apply ``role`` over ``df``: lazily, except for a small driver-side sample run over the
     first rows of ``sample_frame`` (default ``df``; give the same rows without observations when
-    ``df`` carries any, or the sample would fill them)."""
+    ``df`` carries any, or the sample would fill them). ``scoring_path``: ``auto`` (compiled when
+    the model compiles and agrees with the Python path on a sample), ``compiled`` or ``python``."""
+    from modelop_spark.compile import check_scoring_path, choose_scoring_path
+
+    check_scoring_path(scoring_path)
     missing = [k for k in key_columns if k not in df.columns]
     if missing:
         raise SchemaError(f"key column {missing[0]!r} is not in the input; its columns are {', '.join(df.columns)}")
     plan = plan_for(snapshot, role=role, key_columns=key_columns, on_error=on_error, job_document=job_document)
     if plan.shape == "spark":
+        if scoring_path == "compiled":
+            raise SnapshotError(f"scoring_path compiled: snapshot {snapshot.name} has a Spark score function, which runs as it is")
         if REJECTED_MARK in df.columns:
             raise SchemaError(
                 "a Spark score function cannot set aside rows marked by the input checks; give it the "
@@ -201,12 +212,34 @@ def apply_function(
     schema = pa.schema([*key_fields, *model_fields])
     plan = ScorePlan(**{**plan.__dict__, "schema": schema})
     spark_schema = _arrow_to_spark(pa.schema([*schema, *INTERNAL_FIELDS]))
+    model_columns = tuple(f.name for f in model_fields)
+    # The one decision point between the compiled path (Spark expressions) and the Arrow path.
+    choice = choose_scoring_path(
+        scoring_path,
+        df,
+        snapshot,
+        plan,
+        schema=spark_schema,
+        key_columns=key_columns,
+        model_columns=model_columns,
+        sample_frame=sample_frame if sample_frame is not None else df,
+    )
+    if choice.combined is not None:
+        return Scored(
+            combined=choice.combined,
+            key_columns=tuple(key_columns),
+            model_columns=model_columns,
+            counted_in_band=True,
+            one_row_per_input=True,
+            scoring_path="compiled",
+        )
     combined = df.mapInArrow(partial(score_batches, plan), spark_schema)
     return Scored(
         combined=combined,
         key_columns=tuple(key_columns),
-        model_columns=tuple(f.name for f in model_fields),
+        model_columns=model_columns,
         counted_in_band=True,
+        fallback_reason=choice.fallback_reason,
     )
 
 
@@ -223,4 +256,4 @@ def _apply_spark(df: DataFrame, plan: ScorePlan) -> Scored:
             f"{plan.payload.source}: a Spark {plan.role} function must return a DataFrame, it returned {type(result).__name__}"
         )
     model_columns = tuple(c for c in result.columns if c not in plan.key_columns)
-    return Scored(combined=result, key_columns=plan.key_columns, model_columns=model_columns, counted_in_band=False)
+    return Scored(combined=result, key_columns=plan.key_columns, model_columns=model_columns, counted_in_band=False, scoring_path="spark")

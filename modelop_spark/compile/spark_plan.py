@@ -1,0 +1,124 @@
+"""A compiled model applied to a DataFrame with ``select``: no Python worker, no Arrow.
+
+The result has the columns of the Python path's model pass (key columns, the model's output
+columns, ``_ms_kind``/``_ms_n``/``_ms_reason``/``_ms_record``), one row per input row, so the
+rest of the job (counts, output checks, quarantine) cannot tell the paths apart. A row the
+Python path would reject is rejected here too: a feature the model refuses when missing (null
+or NaN) or not finite (see ``check.probe_feature_rules``) makes the row a ``model`` rejection with
+a reason naming the feature; rows the input checks marked keep their stage and reasons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from modelop_spark.compile.translate import CompiledModel
+from modelop_spark.jobs.quarantine import REJECTED_MARK
+from modelop_spark.runtime.executor import COUNT, KIND, REASON, RECORD
+from modelop_spark.runtime.spark_compat import functions_for
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
+    from pyspark.sql.types import StructType
+
+_INPUT = "_ms_in"  # the input row as one struct: keys and the rejected record come from it
+_MARK = "_ms_mark"  # REJECTED_MARK parsed
+_REASONS = "_ms_why"  # this path's reasons to reject the row (empty: score it)
+_MARK_TYPE = "stage string, reasons array<string>, record string"
+_FLOATING = ("double", "float")
+
+
+@dataclass(frozen=True)
+class FeatureRules:
+    """Which features make the model reject a row (learned from the Python path)."""
+
+    rejects_missing: frozenset[str] = frozenset()
+    rejects_non_finite: frozenset[str] = frozenset()
+
+
+def compiled_scores(
+    df: DataFrame,
+    compiled: CompiledModel,
+    *,
+    outputs: Mapping[str, str],
+    schema: StructType,
+    key_columns: Sequence[str],
+    rules: FeatureRules,
+) -> DataFrame:
+    """``df`` scored by ``compiled``; ``outputs`` maps output fields to last-layer names and
+    ``schema`` is the Python path's combined schema, which the result matches column for column."""
+    F = functions_for(df)
+    types = dict(df.dtypes)
+    marked = REJECTED_MARK in df.columns
+    inputs = [c for c in df.columns if c != REJECTED_MARK]
+    carried = [_INPUT, _REASONS] + ([_MARK] if marked else [])
+    first = [
+        F.struct(*[F.col(_quoted(c)) for c in inputs]).alias(_INPUT),
+        _reasons(F, types, rules).alias(_REASONS),
+        *([F.from_json(F.col(REJECTED_MARK), _MARK_TYPE).alias(_MARK)] if marked else []),
+        *[_feature(F, name, kind, types[name]).alias(name) for name, kind in compiled.features.items()],
+    ]
+    frame = df.select(*first)
+    for layer in compiled.layers:
+        frame = frame.select(*carried, *[F.expr(sql).alias(name) for name, sql in layer])
+    rejected_here = F.size(F.col(_REASONS)) > 0
+    kind = F.when(rejected_here, F.lit("model")).otherwise(F.lit("out"))
+    reason = F.when(rejected_here, F.to_json(F.col(_REASONS)))
+    record = F.when(rejected_here, F.to_json(F.col(_INPUT), {"ignoreNullFields": "false"}))
+    if marked:
+        mark = F.col(_MARK)
+        kind = F.coalesce(mark["stage"], kind)
+        reason = F.when(mark.isNotNull(), F.to_json(mark["reasons"])).otherwise(reason)
+        record = F.when(mark.isNotNull(), mark["record"]).otherwise(record)
+    frame = frame.withColumn(KIND, kind)
+    scored = F.col(KIND) == "out"
+    columns = []
+    for field in schema.fields:
+        if field.name in key_columns:
+            value = F.col(_INPUT)[field.name]
+        elif field.name in outputs:
+            value = F.when(scored, F.col(_quoted(outputs[field.name])))
+        elif field.name == KIND:
+            value = F.col(KIND)
+        elif field.name == COUNT:
+            value = F.lit(None)
+        elif field.name == REASON:
+            value = reason
+        elif field.name == RECORD:
+            value = record
+        else:
+            value = F.lit(None)
+        columns.append(value.cast(field.dataType).alias(field.name))
+    return frame.select(*columns)
+
+
+def _quoted(name: str) -> str:
+    return f"`{name.replace('`', '``')}`"
+
+
+def _feature(F: Any, name: str, kind: str, spark_type: str) -> Any:
+    """What the SQL reads: doubles with NaN as null (pandas cannot tell them apart, and the
+    model's imputers fill null), strings as they are."""
+    column = F.col(_quoted(name))
+    if kind == "string":
+        return column
+    value = column.cast("double")
+    return F.nanvl(value, F.lit(None).cast("double")) if spark_type in _FLOATING else value
+
+
+def _reasons(F: Any, types: Mapping[str, str], rules: FeatureRules) -> Any:
+    checks = []
+    for name in sorted(rules.rejects_missing):
+        missing = F.col(_quoted(name)).isNull()
+        if types.get(name) in _FLOATING:
+            missing = missing | F.isnan(F.col(_quoted(name)))
+        checks.append(F.when(missing, F.lit(f"feature {name} is missing (null or NaN) and the model rejects missing values")))
+    for name in sorted(rules.rejects_non_finite):
+        if types.get(name) in _FLOATING:
+            infinite = F.col(_quoted(name)).isin(float("inf"), float("-inf"))
+            checks.append(F.when(infinite, F.lit(f"feature {name} is infinite and the model rejects non-finite values")))
+    if not checks:
+        return F.array().cast("array<string>")
+    return F.array_compact(F.array(*checks))
