@@ -42,13 +42,14 @@ def good_row(frame: Any, features: Sequence[str]) -> Any | None:
 def probe_feature_rules(score: Callable[[Any], Any], base: Any, kinds: Mapping[str, str]) -> tuple[FeatureRules, list[Any]]:
     """Score ``base`` (one good row) with each feature made missing, and each numeric feature made
     infinite: a feature whose probe the function rejects is a rejection rule of the compiled
-    path; the probes it accepts are returned, to be compared like sample rows."""
+    path; one it accepts sends such rows to the Python path. The accepted probe rows are returned."""
     missing, non_finite, accepted = set(), set(), []
+    takes_missing, takes_non_finite = set(), set()
     for name, kind in kinds.items():
-        probes = [(missing, None if kind == "string" else float("nan"))]
+        probes = [(missing, takes_missing, None if kind == "string" else float("nan"))]
         if kind == "double":
-            probes += [(non_finite, float("inf")), (non_finite, float("-inf"))]
-        for rules, value in probes:
+            probes += [(non_finite, takes_non_finite, float("inf")), (non_finite, takes_non_finite, float("-inf"))]
+        for rules, takes, value in probes:
             row = base.copy()
             if kind == "double":
                 row[name] = row[name].astype("float64")
@@ -58,15 +59,26 @@ def probe_feature_rules(score: Callable[[Any], Any], base: Any, kinds: Mapping[s
             if _raises(score, row):
                 rules.add(name)
             else:
+                takes.add(name)
                 accepted.append(row)
-    return FeatureRules(frozenset(missing), frozenset(non_finite)), accepted
+    rules = FeatureRules(frozenset(missing), frozenset(non_finite), frozenset(takes_missing), frozenset(takes_non_finite - non_finite))
+    return rules, accepted
 
 
 def rejected_by(rules: FeatureRules, row: Mapping[str, Any]) -> bool:
     """Whether the compiled path rejects this row (mirrors ``spark_plan._reasons``)."""
     if any(is_missing(row.get(name)) for name in rules.rejects_missing):
         return True
-    return any(isinstance(row.get(name), float) and math.isinf(row[name]) for name in rules.rejects_non_finite)
+    return any(_infinite(row.get(name)) for name in rules.rejects_non_finite)
+
+
+def goes_to_python(rules: FeatureRules, row: Mapping[str, Any]) -> bool:
+    """Whether the row is scored by the Python path (mirrors ``spark_plan.needs_python``)."""
+    return any(is_missing(row.get(n)) for n in rules.accepts_missing) or any(_infinite(row.get(n)) for n in rules.accepts_non_finite)
+
+
+def _infinite(value: Any) -> bool:
+    return isinstance(value, float) and math.isinf(value)
 
 
 def first_mismatch(expected: Any, actual: Any, outputs: Mapping[str, str]) -> str | None:

@@ -11,19 +11,20 @@ the job's own input plus probe rows the compiled plan gives the Python path's an
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from modelop_spark.compile.check import (
     SAMPLE_ROWS,
     first_mismatch,
+    goes_to_python,
     good_row,
     probe_feature_rules,
     rejected_by,
 )
 from modelop_spark.compile.source import CompileSource, compile_source
-from modelop_spark.compile.spark_plan import FeatureRules, compiled_scores
+from modelop_spark.compile.spark_plan import FeatureRules, compiled_scores, needs_python
 from modelop_spark.compile.translate import (
     CompiledModel,
     NotCompilable,
@@ -72,12 +73,17 @@ def choose_scoring_path(
     key_columns: Sequence[str],
     model_columns: Sequence[str],
     sample_frame: DataFrame,
+    python_pass: Callable[[DataFrame], DataFrame],
 ) -> PathChoice:
-    """Compiled or Python for scoring ``df``; ``schema`` is the Python path's combined schema."""
+    """Compiled or Python for scoring ``df``; ``schema`` is the Python path's combined schema and
+    ``python_pass`` applies the Python path (for rows with missing values the model accepts)."""
     if check_scoring_path(requested) == "python":
         return PathChoice("python")
     try:
-        combined = _compiled_pass(df, snapshot, plan, schema=schema, key_columns=key_columns, model_columns=model_columns, sample_frame=sample_frame)
+        combined = _compiled_pass(
+            df, snapshot, plan, schema=schema, key_columns=key_columns, model_columns=model_columns,
+            sample_frame=sample_frame, python_pass=python_pass,
+        )
     except NotCompilable as reason:
         if requested == "compiled":
             raise SnapshotError(f"scoring_path compiled: snapshot {snapshot.name} cannot be scored compiled: {reason}; use scoring_path auto to fall back to the Python path") from None
@@ -94,6 +100,7 @@ def _compiled_pass(
     key_columns: Sequence[str],
     model_columns: Sequence[str],
     sample_frame: DataFrame,
+    python_pass: Callable[[DataFrame], DataFrame],
 ) -> DataFrame:
     if plan.shape != "batch":
         raise NotCompilable(f"compiled scoring compares with a batch score function; this one has the {plan.shape} shape")
@@ -106,7 +113,11 @@ def _compiled_pass(
     outputs = output_names(compiled, {c: source.outputs[c] for c in model_columns})
     rules = _check_against_python(df, plan, source, compiled, outputs, kinds, schema=schema, sample_frame=sample_frame)
     try:
-        return compiled_scores(df, compiled, outputs=outputs, schema=schema, key_columns=key_columns, rules=rules)
+        to_python = needs_python(df, rules)
+        if to_python is None:
+            return compiled_scores(df, compiled, outputs=outputs, schema=schema, key_columns=key_columns, rules=rules)
+        compiled_rows = compiled_scores(df.where(~to_python), compiled, outputs=outputs, schema=schema, key_columns=key_columns, rules=rules)
+        return compiled_rows.unionByName(python_pass(df.where(to_python)))
     except Exception as exc:  # an expression Spark's analyzer refuses
         raise NotCompilable(f"Spark cannot plan the compiled expression: {_first_line(exc)}") from exc
 
@@ -145,7 +156,6 @@ def _check_against_python(
 ) -> FeatureRules:
     """Score a sample of the input (and probe rows) through both paths; NotCompilable on any
     difference. Returns the feature rules the compiled path must apply to match rejections."""
-    import pandas as pd
 
     F = functions_for(sample_frame)
     if REJECTED_MARK in sample_frame.columns:
@@ -157,8 +167,8 @@ def _check_against_python(
         raise NotCompilable("no sample row has every feature present, so the check cannot run")
     if _fails(score, base):
         raise NotCompilable("the score function rejects the first complete sample row, so the check cannot run")
-    rules, probes = probe_feature_rules(score, base, kinds)
-    rows = pd.concat([sample, *probes], ignore_index=True)
+    rules, _ = probe_feature_rules(score, base, kinds)
+    rows = sample[[not goes_to_python(rules, row) for row in sample.to_dict("records")]].reset_index(drop=True)
     rejected = [rejected_by(rules, row) for row in rows.to_dict("records")]
     for index in [i for i, r in enumerate(rejected) if r][:_REJECTED_CHECKS]:
         if not _fails(score, rows.iloc[[index]].reset_index(drop=True)):

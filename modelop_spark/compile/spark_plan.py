@@ -5,7 +5,10 @@ columns, ``_ms_kind``/``_ms_n``/``_ms_reason``/``_ms_record``), one row per inpu
 rest of the job (counts, output checks, quarantine) cannot tell the paths apart. A row the
 Python path would reject is rejected here too: a feature the model refuses when missing (null
 or NaN) or not finite (see ``check.probe_feature_rules``) makes the row a ``model`` rejection with
-a reason naming the feature; rows the input checks marked keep their stage and reasons.
+a reason naming the feature; rows the input checks marked keep their stage and reasons. A row
+with a missing or infinite feature that the model accepts is not compiled at all: ``needs_python``
+selects it for the Python path (ONNX trees, for one, send missing values elsewhere than
+scikit-learn does), so such rows get exactly the Python path's answer.
 """
 
 from __future__ import annotations
@@ -36,6 +39,32 @@ class FeatureRules:
 
     rejects_missing: frozenset[str] = frozenset()
     rejects_non_finite: frozenset[str] = frozenset()
+    accepts_missing: frozenset[str] = frozenset()  # such rows go to the Python path
+    accepts_non_finite: frozenset[str] = frozenset()
+
+
+def needs_python(df: DataFrame, rules: FeatureRules) -> Any | None:
+    """The condition that sends a row to the Python path (None: no row ever goes there)."""
+    F = functions_for(df)
+    types = dict(df.dtypes)
+    conditions = [_missing(F, name, types) for name in sorted(rules.accepts_missing)]
+    conditions += [_infinite(F, name) for name in sorted(rules.accepts_non_finite) if types.get(name) in _FLOATING]
+    if not conditions:
+        return None
+    condition = conditions[0]
+    for more in conditions[1:]:
+        condition = condition | more
+    # rows the input checks marked are set aside by either path; keep them on the compiled one
+    return condition & F.col(REJECTED_MARK).isNull() if REJECTED_MARK in df.columns else condition
+
+
+def _missing(F: Any, name: str, types: Mapping[str, str]) -> Any:
+    missing = F.col(_quoted(name)).isNull()
+    return missing | F.isnan(F.col(_quoted(name))) if types.get(name) in _FLOATING else missing
+
+
+def _infinite(F: Any, name: str) -> Any:
+    return F.col(_quoted(name)).isin(float("inf"), float("-inf"))
 
 
 def compiled_scores(
@@ -83,7 +112,7 @@ def compiled_scores(
         elif field.name == KIND:
             value = F.col(KIND)
         elif field.name == COUNT:
-            value = F.lit(None)
+            value = F.lit(1)  # every row here is one input row (the Python path counts per batch)
         elif field.name == REASON:
             value = reason
         elif field.name == RECORD:
@@ -111,14 +140,10 @@ def _feature(F: Any, name: str, kind: str, spark_type: str) -> Any:
 def _reasons(F: Any, types: Mapping[str, str], rules: FeatureRules) -> Any:
     checks = []
     for name in sorted(rules.rejects_missing):
-        missing = F.col(_quoted(name)).isNull()
-        if types.get(name) in _FLOATING:
-            missing = missing | F.isnan(F.col(_quoted(name)))
-        checks.append(F.when(missing, F.lit(f"feature {name} is missing (null or NaN) and the model rejects missing values")))
+        checks.append(F.when(_missing(F, name, types), F.lit(f"feature {name} is missing (null or NaN) and the model rejects missing values")))
     for name in sorted(rules.rejects_non_finite):
         if types.get(name) in _FLOATING:
-            infinite = F.col(_quoted(name)).isin(float("inf"), float("-inf"))
-            checks.append(F.when(infinite, F.lit(f"feature {name} is infinite and the model rejects non-finite values")))
+            checks.append(F.when(_infinite(F, name), F.lit(f"feature {name} is infinite and the model rejects non-finite values")))
     if not checks:
         return F.array().cast("array<string>")
     return F.array_compact(F.array(*checks))

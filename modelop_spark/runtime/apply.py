@@ -53,7 +53,6 @@ class Scored:
     key_columns: tuple[str, ...]
     model_columns: tuple[str, ...]
     counted_in_band: bool  # the tally rows count inputs; False for Spark functions
-    one_row_per_input: bool = False  # the compiled path: no tally rows, every row is an input
     scoring_path: str = "python"  # "compiled", "python" (the Arrow path) or "spark" (a Spark function)
     fallback_reason: str | None = None  # why "auto" did not compile
 
@@ -87,9 +86,8 @@ class Scored:
             columns += [F.lit(0).alias(f"rejected_{kind}") for kind in REJECTED_KINDS]
         else:
             output = F.col(KIND) == "out"
-            rows_in = F.count(F.lit(1)) if self.one_row_per_input else F.coalesce(F.sum(F.when(F.col(KIND) == "tally", F.col(COUNT))), F.lit(0))
-            columns = [
-                rows_in.alias("rows_in"),
+            columns = [  # tally rows count a batch's inputs; compiled rows count 1 each
+                F.coalesce(F.sum(F.col(COUNT)), F.lit(0)).alias("rows_in"),
                 F.count(F.when(output, 1)).alias("rows_out"),
                 *[F.count(F.when(F.col(KIND) == kind, 1)).alias(f"rejected_{kind}") for kind in REJECTED_KINDS],
             ]
@@ -213,6 +211,7 @@ def apply_function(
     plan = ScorePlan(**{**plan.__dict__, "schema": schema})
     spark_schema = _arrow_to_spark(pa.schema([*schema, *INTERNAL_FIELDS]))
     model_columns = tuple(f.name for f in model_fields)
+    python_pass = partial(_python_pass, plan=plan, schema=spark_schema)
     # The one decision point between the compiled path (Spark expressions) and the Arrow path.
     choice = choose_scoring_path(
         scoring_path,
@@ -223,6 +222,7 @@ def apply_function(
         key_columns=key_columns,
         model_columns=model_columns,
         sample_frame=sample_frame if sample_frame is not None else df,
+        python_pass=python_pass,
     )
     if choice.combined is not None:
         return Scored(
@@ -230,10 +230,9 @@ def apply_function(
             key_columns=tuple(key_columns),
             model_columns=model_columns,
             counted_in_band=True,
-            one_row_per_input=True,
             scoring_path="compiled",
         )
-    combined = df.mapInArrow(partial(score_batches, plan), spark_schema)
+    combined = python_pass(df)
     return Scored(
         combined=combined,
         key_columns=tuple(key_columns),
@@ -241,6 +240,11 @@ def apply_function(
         counted_in_band=True,
         fallback_reason=choice.fallback_reason,
     )
+
+
+def _python_pass(df: DataFrame, *, plan: ScorePlan, schema: StructType) -> DataFrame:
+    """The model pass in the Python workers (the Arrow path)."""
+    return df.mapInArrow(partial(score_batches, plan), schema)
 
 
 def _apply_spark(df: DataFrame, plan: ScorePlan) -> Scored:
