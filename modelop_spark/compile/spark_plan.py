@@ -26,9 +26,10 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
     from pyspark.sql.types import StructType
 
-_INPUT = "_ms_in"  # the input row as one struct: keys and the rejected record come from it
+_RECORD = "_ms_rec"  # a rejected row's input record as JSON (null for a row to score)
+_KEY = "_ms_key{}"  # key columns carried through the layers
 _MARK = "_ms_mark"  # REJECTED_MARK parsed
-_REASONS = "_ms_why"  # this path's reasons to reject the row (empty: score it)
+_REASONS = "_ms_why"  # this path's reasons to reject the row, as a JSON array (null: score it)
 _MARK_TYPE = "stage string, reasons array<string>, record string"
 _FLOATING = ("double", "float")
 
@@ -82,20 +83,26 @@ def compiled_scores(
     types = dict(df.dtypes)
     marked = REJECTED_MARK in df.columns
     inputs = [c for c in df.columns if c != REJECTED_MARK]
-    carried = [_INPUT, _REASONS] + ([_MARK] if marked else [])
+    keys = {name: _KEY.format(i) for i, name in enumerate(key_columns)}
+    carried = [*keys.values(), _REASONS, _RECORD] + ([_MARK] if marked else [])
+    reasons = _reasons(F, types, rules)
+    # Only the keys travel through the layers; a rejected row's record is made at once (and only
+    # for rejected rows), so the projections stay narrow.
+    whole = F.to_json(F.struct(*[F.col(_quoted(c)) for c in inputs]), {"ignoreNullFields": "false"})
     first = [
-        F.struct(*[F.col(_quoted(c)) for c in inputs]).alias(_INPUT),
-        _reasons(F, types, rules).alias(_REASONS),
+        *[F.col(_quoted(name)).alias(alias) for name, alias in keys.items()],
+        reasons.alias(_REASONS),
+        F.when(reasons.isNotNull(), whole).alias(_RECORD),
         *([F.from_json(F.col(REJECTED_MARK), _MARK_TYPE).alias(_MARK)] if marked else []),
         *[_feature(F, name, kind, types[name]).alias(name) for name, kind in compiled.features.items()],
     ]
     frame = df.select(*first)
     for layer in compiled.layers:
         frame = frame.select(*carried, *[F.expr(sql).alias(name) for name, sql in layer])
-    rejected_here = F.size(F.col(_REASONS)) > 0
+    rejected_here = F.col(_REASONS).isNotNull()
     kind = F.when(rejected_here, F.lit("model")).otherwise(F.lit("out"))
-    reason = F.when(rejected_here, F.to_json(F.col(_REASONS)))
-    record = F.when(rejected_here, F.to_json(F.col(_INPUT), {"ignoreNullFields": "false"}))
+    reason = F.col(_REASONS)
+    record = F.col(_RECORD)
     if marked:
         mark = F.col(_MARK)
         kind = F.coalesce(mark["stage"], kind)
@@ -106,7 +113,7 @@ def compiled_scores(
     columns = []
     for field in schema.fields:
         if field.name in key_columns:
-            value = F.col(_INPUT)[field.name]
+            value = F.col(keys[field.name])
         elif field.name in outputs:
             value = F.when(scored, F.col(_quoted(outputs[field.name])))
         elif field.name == KIND:
@@ -138,12 +145,21 @@ def _feature(F: Any, name: str, kind: str, spark_type: str) -> Any:
 
 
 def _reasons(F: Any, types: Mapping[str, str], rules: FeatureRules) -> Any:
+    """The reasons as JSON text, null for a row to score. Built with ``concat_ws`` (which skips
+    nulls) rather than an array filter: a higher-order function would switch off whole-stage code
+    generation for the whole projection."""
+    import json
+
     checks = []
     for name in sorted(rules.rejects_missing):
-        checks.append(F.when(_missing(F, name, types), F.lit(f"feature {name} is missing (null or NaN) and the model rejects missing values")))
+        checks.append((_missing(F, name, types), f"feature {name} is missing (null or NaN) and the model rejects missing values"))
     for name in sorted(rules.rejects_non_finite):
         if types.get(name) in _FLOATING:
-            checks.append(F.when(_infinite(F, name), F.lit(f"feature {name} is infinite and the model rejects non-finite values")))
+            checks.append((_infinite(F, name), f"feature {name} is infinite and the model rejects non-finite values"))
     if not checks:
-        return F.array().cast("array<string>")
-    return F.array_compact(F.array(*checks))
+        return F.lit(None).cast("string")
+    rejected = checks[0][0]
+    for condition, _ in checks[1:]:
+        rejected = rejected | condition
+    listed = F.concat_ws(", ", *[F.when(condition, F.lit(json.dumps(text))) for condition, text in checks])
+    return F.when(rejected, F.concat(F.lit("["), listed, F.lit("]")))
