@@ -17,13 +17,12 @@ from sklearn.ensemble import (
     GradientBoostingRegressor,
     HistGradientBoostingClassifier,
     RandomForestClassifier,
-    RandomForestRegressor,
 )
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
-from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+from sklearn.tree import DecisionTreeClassifier
 
 import modelop_spark as ms
 from modelop_spark.compile import decide
@@ -68,9 +67,7 @@ COVERED = {
     "linear regression": (LinearRegression(), False, numbers_only),
     "logistic regression": (LogisticRegression(), True, numbers_only),
     "decision tree": (DecisionTreeClassifier(max_depth=4, random_state=0), True, numbers_only),
-    "decision tree regressor": (DecisionTreeRegressor(max_depth=4, random_state=0), False, numbers_only),
     "random forest": (RandomForestClassifier(n_estimators=8, max_depth=4, random_state=0), True, numbers_only),
-    "random forest regressor": (RandomForestRegressor(n_estimators=8, max_depth=4, random_state=0), False, numbers_only),
     "gradient boosting": (GradientBoostingClassifier(n_estimators=20, max_depth=3, random_state=0), True, numbers_only),
     "gradient boosting regressor": (GradientBoostingRegressor(n_estimators=20, max_depth=3, random_state=0), False, numbers_only),
     "pipeline + logistic regression": (LogisticRegression(), True, with_preprocessing),

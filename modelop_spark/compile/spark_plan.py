@@ -85,18 +85,27 @@ def compiled_scores(
     inputs = [c for c in df.columns if c != REJECTED_MARK]
     keys = {name: _KEY.format(i) for i, name in enumerate(key_columns)}
     carried = [*keys.values(), _REASONS, _RECORD] + ([_MARK] if marked else [])
-    reasons = _reasons(F, types, rules)
+    suspect, reasons = _reasons(F, types, rules)
     # Only the keys travel through the layers; a rejected row's record is made at once (and only
     # for rejected rows), so the projections stay narrow.
     whole = F.to_json(F.struct(*[F.col(_quoted(c)) for c in inputs]), {"ignoreNullFields": "false"})
     first = [
         *[F.col(_quoted(name)).alias(alias) for name, alias in keys.items()],
         reasons.alias(_REASONS),
-        F.when(reasons.isNotNull(), whole).alias(_RECORD),
+        F.when(suspect, whole).alias(_RECORD),
         *([F.from_json(F.col(REJECTED_MARK), _MARK_TYPE).alias(_MARK)] if marked else []),
         *[_feature(F, name, kind, types[name]).alias(name) for name, kind in compiled.features.items()],
     ]
+    # The row's verdict is settled before the model's layers (from columns, so no expression is
+    # repeated), and only these narrow columns travel with them.
     frame = df.select(*first)
+    rejected_here = F.col(_REASONS).isNotNull() & (F.col(_REASONS) != "[]")
+    frame = frame.select(
+        *[c for c in carried if c not in (_REASONS, _RECORD)],
+        F.when(rejected_here, F.col(_REASONS)).alias(_REASONS),
+        F.when(rejected_here, F.col(_RECORD)).alias(_RECORD),
+        *[F.col(_quoted(name)) for name in compiled.features],
+    )
     for layer in compiled.layers:
         frame = frame.select(*carried, *[F.expr(sql).alias(name) for name, sql in layer])
     rejected_here = F.col(_REASONS).isNotNull()
@@ -144,22 +153,38 @@ def _feature(F: Any, name: str, kind: str, spark_type: str) -> Any:
     return F.nanvl(value, F.lit(None).cast("double")) if spark_type in _FLOATING else value
 
 
-def _reasons(F: Any, types: Mapping[str, str], rules: FeatureRules) -> Any:
-    """The reasons as JSON text, null for a row to score. Built with ``concat_ws`` (which skips
-    nulls) rather than an array filter: a higher-order function would switch off whole-stage code
-    generation for the whole projection."""
+def _reasons(F: Any, types: Mapping[str, str], rules: FeatureRules) -> tuple[Any, Any]:
+    """Whether a row may be rejected (a cheap test), and its reasons as JSON text (null or
+    ``[]`` for a row to score).
+
+    The hot path is one cheap test: the sum of the numeric features the model checks is null,
+    NaN or infinite exactly when one of them is missing or not finite. Only for such rows are the
+    per-feature reasons built (``concat_ws`` skips nulls; a higher-order array filter would switch
+    off code generation, and a long chain of per-feature tests in every row keeps the generated
+    method too large for the JIT)."""
     import json
 
-    checks = []
-    for name in sorted(rules.rejects_missing):
-        checks.append((_missing(F, name, types), f"feature {name} is missing (null or NaN) and the model rejects missing values"))
-    for name in sorted(rules.rejects_non_finite):
-        if types.get(name) in _FLOATING:
-            checks.append((_infinite(F, name), f"feature {name} is infinite and the model rejects non-finite values"))
-    if not checks:
-        return F.lit(None).cast("string")
-    rejected = checks[0][0]
-    for condition, _ in checks[1:]:
-        rejected = rejected | condition
+    checked = [n for n in sorted(rules.rejects_missing | rules.rejects_non_finite) if types.get(n) in _FLOATING]
+    other = [n for n in sorted(rules.rejects_missing) if types.get(n) not in _FLOATING]
+    suspects = [F.col(_quoted(n)).isNull() for n in other]
+    if checked:
+        total = F.col(_quoted(checked[0])).cast("double")
+        for name in checked[1:]:
+            total = total + F.col(_quoted(name)).cast("double")
+        suspects.append(total.isNull() | F.isnan(total) | total.isin(float("inf"), float("-inf")))
+    if not suspects:
+        return F.lit(False), F.lit(None).cast("string")
+    suspect = suspects[0]
+    for more in suspects[1:]:
+        suspect = suspect | more
+    checks = [(_missing(F, n, types), f"feature {n} is missing (null or NaN) and the model rejects missing values") for n in sorted(rules.rejects_missing)]
+    checks += [
+        (_infinite(F, n), f"feature {n} is infinite and the model rejects non-finite values")
+        for n in sorted(rules.rejects_non_finite)
+        if types.get(n) in _FLOATING
+    ]
     listed = F.concat_ws(", ", *[F.when(condition, F.lit(json.dumps(text))) for condition, text in checks])
-    return F.when(rejected, F.concat(F.lit("["), listed, F.lit("]")))
+    # A suspect row may still be one the model scores (inf in a feature that only rejects
+    # missing values): its list is then empty, ``[]``, and the row is scored. (No ``nullif``
+    # here: it repeats the list, and Spark would hoist the repeat out of the branch, for every row.)
+    return suspect, F.when(suspect, F.concat(F.lit("["), listed, F.lit("]")))
