@@ -3,9 +3,11 @@
 ``choose_scoring_path`` runs on the driver before any task starts. ``auto`` (the default) uses the
 compiled plan only when all of these hold, and otherwise names the first that failed as the
 ``fallback_reason``: the snapshot names a scikit-learn model (``source``), orbital translates it
-within the size limit (``translate``), the score function is a batch function, and on a sample of
-the job's own input plus probe rows the compiled plan gives the Python path's answers
-(``check``). ``compiled`` fails the job instead of falling back; ``python`` never compiles.
+within the size limit (``translate``), the score function is a batch function, and on the
+complete rows of a sample of the job's own input the compiled plan gives the Python path's answers
+(``check``). ``compiled`` fails the job instead of falling back; ``python`` never compiles. Even
+when compiled, rows with a missing or non-finite feature, or set aside by the input checks, go to
+the Python path in the same job (``spark_plan.needs_python``).
 """
 
 from __future__ import annotations
@@ -15,16 +17,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from modelop_spark.compile.check import (
-    SAMPLE_ROWS,
-    first_mismatch,
-    goes_to_python,
-    good_row,
-    probe_feature_rules,
-    rejected_by,
-)
+from modelop_spark.compile.check import SAMPLE_ROWS, first_mismatch, is_complete
 from modelop_spark.compile.source import CompileSource, compile_source
-from modelop_spark.compile.spark_plan import FeatureRules, compiled_scores, needs_python
+from modelop_spark.compile.spark_plan import compiled_scores, needs_python
 from modelop_spark.compile.translate import (
     CompiledModel,
     NotCompilable,
@@ -47,7 +42,6 @@ if TYPE_CHECKING:
 ScoringPath = Literal["auto", "compiled", "python"]
 SCORING_PATHS: tuple[str, ...] = ("auto", "compiled", "python")
 _CHECK_ROW = "_ms_check_row"
-_REJECTED_CHECKS = 20  # rows the compiled plan rejects, each confirmed rejected by the Python path
 
 
 @dataclass(frozen=True)
@@ -111,12 +105,13 @@ def _compiled_pass(
     kinds = feature_kinds(dict(df.dtypes), source.features)
     compiled = _compiled(snapshot, source, kinds)
     outputs = output_names(compiled, {c: source.outputs[c] for c in model_columns})
-    rules = _check_against_python(df, plan, source, compiled, outputs, kinds, schema=schema, sample_frame=sample_frame)
+    _check_against_python(plan, source, compiled, outputs, kinds, schema=schema, sample_frame=sample_frame)
     try:
-        to_python = needs_python(df, rules)
-        if to_python is None:
-            return compiled_scores(df, compiled, outputs=outputs, schema=schema, key_columns=key_columns, rules=rules)
-        compiled_rows = compiled_scores(df.where(~to_python), compiled, outputs=outputs, schema=schema, key_columns=key_columns, rules=rules)
+        to_python = needs_python(df, kinds)
+        complete = df.where(~to_python)
+        if REJECTED_MARK in df.columns:
+            complete = complete.drop(REJECTED_MARK)
+        compiled_rows = compiled_scores(complete, compiled, outputs=outputs, schema=schema, key_columns=key_columns)
         return compiled_rows.unionByName(python_pass(df.where(to_python)))
     except Exception as exc:  # an expression Spark's analyzer refuses
         raise NotCompilable(f"Spark cannot plan the compiled expression: {_first_line(exc)}") from exc
@@ -144,7 +139,6 @@ def _compiled(snapshot: Snapshot, source: CompileSource, kinds: dict[str, str]) 
 
 
 def _check_against_python(
-    df: DataFrame,
     plan: ScorePlan,
     source: CompileSource,
     compiled: CompiledModel,
@@ -153,38 +147,24 @@ def _check_against_python(
     *,
     schema: StructType,
     sample_frame: DataFrame,
-) -> FeatureRules:
-    """Score a sample of the input (and probe rows) through both paths; NotCompilable on any
-    difference. Returns the feature rules the compiled path must apply to match rejections."""
-
+) -> None:
+    """Score the complete rows of a sample of the input through both paths; NotCompilable on any
+    difference (the other rows never reach the compiled plan)."""
     F = functions_for(sample_frame)
     if REJECTED_MARK in sample_frame.columns:
         sample_frame = sample_frame.where(F.col(REJECTED_MARK).isNull()).drop(REJECTED_MARK)
     sample = sample_frame.limit(SAMPLE_ROWS).toArrow().to_pandas()
-    score = _python_scorer(plan)
-    base = good_row(sample, list(kinds))
-    if base is None:
-        raise NotCompilable("no sample row has every feature present, so the check cannot run")
-    if _fails(score, base):
-        raise NotCompilable("the score function rejects the first complete sample row, so the check cannot run")
-    rules, _ = probe_feature_rules(score, base, kinds)
-    rows = sample[[not goes_to_python(rules, row) for row in sample.to_dict("records")]].reset_index(drop=True)
-    rejected = [rejected_by(rules, row) for row in rows.to_dict("records")]
-    for index in [i for i, r in enumerate(rejected) if r][:_REJECTED_CHECKS]:
-        if not _fails(score, rows.iloc[[index]].reset_index(drop=True)):
-            raise NotCompilable(f"sample row {index} is one the compiled plan rejects, but the Python path scores it")
-    kept = rows[[not r for r in rejected]].reset_index(drop=True)
-    if kept.empty:
-        return rules
+    rows = sample[[is_complete(row, kinds) for row in sample.to_dict("records")]].reset_index(drop=True)
+    if rows.empty:
+        raise NotCompilable("no sample row has every feature present and finite, so the check cannot run")
     try:
-        expected = score(kept)
+        expected = _python_scorer(plan)(rows)
     except Exception as exc:
         raise NotCompilable(f"the Python path rejects sample rows the compiled plan would score ({_first_line(exc)})") from exc
-    actual = _compiled_on(df, kept, compiled, outputs, kinds, schema=schema)
+    actual = _compiled_on(sample_frame, rows, compiled, outputs, kinds, schema=schema)
     mismatch = first_mismatch(expected.reset_index(drop=True), actual, {f: source.outputs[f] for f in outputs})
     if mismatch:
         raise NotCompilable(f"the sample check failed: {mismatch}")
-    return rules
 
 
 def _python_scorer(plan: ScorePlan) -> Any:
@@ -196,14 +176,6 @@ def _python_scorer(plan: ScorePlan) -> Any:
             return function(frame.copy())
 
     return score
-
-
-def _fails(score: Any, frame: Any) -> bool:
-    try:
-        result = score(frame)
-    except Exception:
-        return True
-    return result is None or len(result) != len(frame)
 
 
 def _compiled_on(df: DataFrame, rows: Any, compiled: CompiledModel, outputs: dict[str, str], kinds: dict[str, str], *, schema: StructType) -> Any:
@@ -224,7 +196,7 @@ def _compiled_on(df: DataFrame, rows: Any, compiled: CompiledModel, outputs: dic
     check = session.createDataFrame(frame, StructType(fields))
     check_schema = StructType([StructField(_CHECK_ROW, LongType(), True), *[f for f in schema.fields if f.name in outputs or f.name.startswith("_ms_")]])
     try:
-        scored = compiled_scores(check, compiled, outputs=outputs, schema=check_schema, key_columns=[_CHECK_ROW], rules=FeatureRules())
+        scored = compiled_scores(check, compiled, outputs=outputs, schema=check_schema, key_columns=[_CHECK_ROW])
         result = scored.toPandas()
     except Exception as exc:
         raise NotCompilable(f"Spark cannot run the compiled expression: {_first_line(exc)}") from exc
