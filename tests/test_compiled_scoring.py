@@ -263,3 +263,43 @@ def test_compiled_scoring_on_a_connect_session(connect_spark, tmp_path):
     assert scored.scoring_path == "compiled"
     expected = pd.DataFrame({"id": data["id"], "prediction": model.predict(data[columns])})
     assert_same_outputs(expected, scored.outputs().toPandas(), exact=["prediction"])
+
+
+@pytest.mark.cluster
+def test_a_compiled_job_on_a_standalone_cluster(tmp_path):
+    import subprocess
+
+    from tests.cluster import spark_env, standalone_cluster
+
+    model, columns = fitted("gradient boosting")
+    folder = mlflow_model(tmp_path / "model", model, generated(10, seed=3)[["id", *columns]])
+    data = generated(500, seed=9)[["id", *columns]]
+    data.loc[7, "x2"] = np.nan  # scored by the Python branch on the executors: rejected
+    data.to_parquet(tmp_path / "input.parquet")
+    job = tmp_path / "job.json"
+    job.write_text(json.dumps({
+        "job_id": "compiled-cluster-job",
+        "job_type": "scoring",
+        "snapshot": str(folder),
+        "inputs": [{"url": str(tmp_path / "input.parquet"), "format": "parquet"}],
+        "outputs": [{"url": str(tmp_path / "out"), "format": "parquet"}],
+        "options": {"key_columns": ["id"], "scoring_path": "compiled"},
+    }))
+    env = spark_env(tmp_path)
+    root = Path(__file__).resolve().parent.parent
+    with standalone_cluster(tmp_path / "cluster") as master:
+        run = subprocess.run(
+            [str(Path(env["SPARK_HOME"]) / "bin" / "spark-submit"), "--master", master, "--conf", "spark.executor.memory=1g",
+             "--conf", "spark.ui.enabled=false", str(root / "submit" / "run_job.py"), str(job), "--json"],
+            env=env, capture_output=True, text=True, timeout=300,
+        )
+    assert "{" in run.stdout, run.stderr[-3000:]
+    result = json.loads(run.stdout[run.stdout.index("{"):])
+    assert result["status"] == "COMPLETE", result["error"]
+    assert result["details"]["scoring_path"] == "compiled"
+    assert result["rows"] == {"in": 500, "scored": 499, "rejected": 1, "out": 499, "rejected_by_stage": {"model": 1}}
+    written = pd.read_parquet(tmp_path / "out").sort_values("id")
+    expected = data.drop(index=7)
+    assert sorted(written["id"]) == sorted(expected["id"])
+    by_id = dict(zip(expected["id"], model.predict(expected[columns]), strict=True))
+    assert [by_id[i] for i in written["id"]] == written["prediction"].tolist()
