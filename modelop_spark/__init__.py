@@ -118,12 +118,15 @@ def score(
     key_columns: Sequence[str] = (),
     output_schema: StructType | None = None,
     job: dict[str, Any] | None = None,
+    scoring_path: str = "auto",
 ) -> DataFrame:
     """Score ``df`` with the snapshot's score function; a lazy DataFrame of the outputs.
 
     A record the model fails on fails the query with that record's reason (nothing is dropped
     silently); use ``score_with_rejects`` to keep going and collect such rows instead.
-    ``job`` is what ``init(job_json)`` receives.
+    ``job`` is what ``init(job_json)`` receives. ``scoring_path``: ``auto`` (a scikit-learn
+    model that compiles to Spark expressions and agrees with the Python path on a sample runs
+    compiled, anything else in the Python workers), ``compiled`` (fail if it cannot) or ``python``.
     """
     if REJECTED_MARK in df.columns:
         raise SchemaError(
@@ -132,7 +135,8 @@ def score(
         )
     functions = ModelFunctions.resolve(_snapshot(snapshot), job_document=job)
     declared = _declared_output(functions.snapshot, output_schema)
-    scored = apply_function(df, functions, key_columns=key_columns, on_error="fail", output_schema=declared)
+    scored = apply_function(df, functions, key_columns=key_columns, on_error="fail", output_schema=declared,
+                             scoring_path=scoring_path)
     return scored.outputs()
 
 
@@ -143,15 +147,18 @@ def score_with_rejects(
     key_columns: Sequence[str] = (),
     output_schema: StructType | None = None,
     job: dict[str, Any] | None = None,
+    scoring_path: str = "auto",
 ):
     """Score ``df``, keeping rows the model fails on: returns ``Scored`` with ``outputs()``,
     ``rejected()`` (key columns, ``_stage``, ``_reasons``, ``_record``) and ``counts()``.
     ``df`` may be ``validate(...).in_band()``: rows the checks marked are set aside in the same
     pass, with their reasons. Persist ``.combined`` first if you use more than one of them, or
-    the model runs again."""
+    the model runs again. ``scoring_path`` as for ``score``; ``.scoring_path`` and
+    ``.fallback_reason`` say which path runs and why."""
     functions = ModelFunctions.resolve(_snapshot(snapshot), job_document=job)
     declared = _declared_output(functions.snapshot, output_schema)
-    return apply_function(df, functions, key_columns=key_columns, on_error="reject", output_schema=declared)
+    return apply_function(df, functions, key_columns=key_columns, on_error="reject", output_schema=declared,
+                          scoring_path=scoring_path)
 
 
 def train(

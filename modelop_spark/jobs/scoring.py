@@ -90,6 +90,7 @@ def _score(spark: Any, spec: JobSpec, functions: ModelFunctions, *, in_python_wo
         timeout=spec.options.model_timeout_seconds,
         when_empty=declared if spec.options.allow_empty_input else None,
         declared_output=declared,
+        scoring_path=spec.options.scoring_path,
     )
     combined = scored.combined.persist(StorageLevel.MEMORY_AND_DISK)
     staged: list[StagedOutput] = []
@@ -118,7 +119,7 @@ def _score(spark: Any, spec: JobSpec, functions: ModelFunctions, *, in_python_wo
         rows=rows,
         outputs=tuple(replace(s.written, rows=rows.rows_out) for s in outputs),
         rejected_output=replace(rejected.written, rows=rows.rows_rejected) if rejected is not None else None,
-        details=details,
+        details=details | {"scoring_path": scored.scoring_path, "fallback_reason": scored.fallback_reason},
     )
 
 

@@ -39,6 +39,7 @@ _KNOWN_OPTIONS = {
     "on_model_error",
     "allow_empty_input",
     "model_timeout_seconds",
+    "scoring_path",
 }
 
 
@@ -110,6 +111,7 @@ class JobOptions:
     on_model_error: Literal["reject", "fail"] = "reject"
     allow_empty_input: bool = False
     model_timeout_seconds: float | None = None  # one model call (a record, a batch) may take this long
+    scoring_path: Literal["auto", "compiled", "python"] = "auto"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -123,6 +125,7 @@ class JobOptions:
             on_model_error=data.get("on_model_error", "reject"),
             allow_empty_input=bool(data.get("allow_empty_input", False)),
             model_timeout_seconds=data.get("model_timeout_seconds"),
+            scoring_path=data.get("scoring_path", "auto"),
             extra={k: v for k, v in data.items() if k not in _KNOWN_OPTIONS},
         )
 

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from modelop_spark.errors import AssetError, ModelFunctionError, SchemaError, SnapshotError
 from modelop_spark.quarantine import REASONS_COLUMN, RECORD_COLUMN, REJECTED_MARK, STAGE_COLUMN
+from modelop_spark.runtime.compiled import check_scoring_path, choose_scoring_path
 from modelop_spark.runtime.executor import (
     COUNT,
     INTERNAL_FIELDS,
@@ -55,6 +56,8 @@ class Scored:
     key_columns: tuple[str, ...]
     model_columns: tuple[str, ...]
     counted_in_band: bool  # the tally rows count inputs; False for Spark functions
+    scoring_path: str = "python"  # "compiled", "python" (the Arrow path) or "spark" (a Spark function)
+    fallback_reason: str | None = None  # why "auto" did not compile
 
     def outputs(self) -> DataFrame:
         F = functions_for(self.combined)
@@ -94,8 +97,8 @@ class Scored:
             columns += [F.lit(0).alias(f"rejected_{kind}") for kind in REJECTED_KINDS]
         else:
             output = F.col(KIND) == "out"
-            columns = [
-                F.coalesce(F.sum(F.when(F.col(KIND) == "tally", F.col(COUNT))), F.lit(0)).alias("rows_in"),
+            columns = [  # tally rows count a batch's inputs; compiled rows count 1 each
+                F.coalesce(F.sum(F.col(COUNT)), F.lit(0)).alias("rows_in"),
                 F.count(F.when(output, 1)).alias("rows_out"),
                 *[F.count(F.when(F.col(KIND) == kind, 1)).alias(f"rejected_{kind}") for kind in REJECTED_KINDS],
             ]
@@ -192,15 +195,21 @@ def apply_function(
     timeout: float | None = None,
     when_empty: StructType | None = None,
     declared_output: StructType | None = None,
+    scoring_path: str = "auto",
 ) -> Scored:
     """Apply ``role`` over ``df``: lazily, except for a small driver-side sample run over the
     first rows of ``sample_frame`` (default ``df``; give the same rows without observations when
-    ``df`` carries any, or the sample would fill them)."""
+    ``df`` carries any, or the sample would fill them). ``scoring_path``: ``auto`` (compiled when
+    the model compiles and agrees with the Python path on a sample), ``compiled`` or ``python``."""
+
+    check_scoring_path(scoring_path)
     missing = [k for k in key_columns if k not in df.columns]
     if missing:
         raise SchemaError(f"key column {missing[0]!r} is not in the input; its columns are {', '.join(df.columns)}")
     convention = functions.convention(role)
     if convention.name == "spark":
+        if scoring_path == "compiled":
+            raise SnapshotError(f"scoring_path compiled: snapshot {functions.snapshot.name} has a Spark score function, which runs as it is")
         if REJECTED_MARK in df.columns:
             raise SchemaError(
                 "a Spark score function cannot set aside rows marked by the input checks; give it the "
@@ -238,13 +247,41 @@ def apply_function(
         plan = ScorePlan(**{**plan.__dict__, "input_names": tuple(df.columns)})
         df = df.toDF(*[f"_ms_column_{i}" for i in range(len(df.columns))])
     spark_schema = _arrow_to_spark(pa.schema([*schema, *INTERNAL_FIELDS]))
-    combined = df.mapInArrow(partial(score_batches, plan), spark_schema)
+    model_columns = tuple(f.name for f in model_fields)
+    python_pass = partial(_python_pass, plan=plan, schema=spark_schema)
+    # The one decision point between the compiled path (Spark expressions) and the Arrow path.
+    choice = choose_scoring_path(
+        scoring_path,
+        df,
+        functions.snapshot,
+        plan,
+        schema=spark_schema,
+        key_columns=key_columns,
+        model_columns=model_columns,
+        sample_frame=sample_frame if sample_frame is not None else df,
+        python_pass=python_pass,
+    )
+    if choice.combined is not None:
+        return Scored(
+            combined=choice.combined,
+            key_columns=tuple(key_columns),
+            model_columns=model_columns,
+            counted_in_band=True,
+            scoring_path="compiled",
+        )
+    combined = python_pass(df)
     return Scored(
         combined=combined,
         key_columns=tuple(key_columns),
-        model_columns=tuple(f.name for f in model_fields),
+        model_columns=model_columns,
         counted_in_band=True,
+        fallback_reason=choice.fallback_reason,
     )
+
+
+def _python_pass(df: DataFrame, *, plan: ScorePlan, schema: StructType) -> DataFrame:
+    """The model pass in the Python workers (the Arrow path)."""
+    return df.mapInArrow(partial(score_batches, plan), schema)
 
 
 def _apply_spark(df: DataFrame, functions: ModelFunctions, *, role: str, key_columns: tuple[str, ...]) -> Scored:
@@ -255,4 +292,4 @@ def _apply_spark(df: DataFrame, functions: ModelFunctions, *, role: str, key_col
             f"{functions.source}: a Spark {role} function must return a DataFrame, it returned {type(result).__name__}"
         )
     model_columns = tuple(c for c in result.columns if c not in key_columns)
-    return Scored(combined=result, key_columns=key_columns, model_columns=model_columns, counted_in_band=False)
+    return Scored(combined=result, key_columns=key_columns, model_columns=model_columns, counted_in_band=False, scoring_path="spark")

@@ -97,7 +97,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def _plain(value: Any) -> Any:
-    """A JSON-ready value: NaN (pandas' missing) becomes null, numpy scalars Python ones."""
+    """A JSON-ready value: NaN (pandas' missing) becomes null, an infinity its name, numpy scalars Python ones."""
     if hasattr(value, "item") and not isinstance(value, list | dict | str | bytes):
         try:
             value = value.item()
@@ -105,6 +105,8 @@ def _plain(value: Any) -> Any:
             return str(value)
     if isinstance(value, float) and math.isnan(value):
         return None
+    if isinstance(value, float) and math.isinf(value):
+        return str(value)  # "inf" / "-inf": JSON has no infinity, and the record must still be written
     return value
 
 

@@ -32,6 +32,10 @@ def _line_in(path: Path, tb: Any) -> int | None:
     return frames[-1].lineno if frames else None
 
 
+def _absolute(path: str) -> str:
+    return os.path.abspath(path) if path and not os.path.isabs(path) else path
+
+
 def import_model_source(root: Path, source: str, *, module_name: str) -> ModuleType:
     """Execute the model source once and return it as a module registered in ``sys.modules``
     (so objects it defines pickle by reference)."""
@@ -40,6 +44,12 @@ def import_model_source(root: Path, source: str, *, module_name: str) -> ModuleT
     path = root / source
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))  # helper modules shipped beside the source import too
+    # Spark puts files added with addPyFile (this package, on a cluster) on sys.path by relative
+    # path: make them absolute, or importing from them fails once we chdir into the snapshot.
+    sys.path[:] = [_absolute(p) for p in sys.path]
+    for name, module in list(sys.modules.items()):  # packages already imported from such a path
+        if name.split(".")[0] == "modelop_spark" and isinstance(getattr(module, "__path__", None), list):
+            module.__path__[:] = [_absolute(p) for p in module.__path__]
     spec = importlib.util.spec_from_file_location(module_name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
