@@ -113,11 +113,12 @@ def _execute(args: argparse.Namespace, read_jobs: Callable[[], list[dict[str, An
     documents: list[dict[str, Any]] = []
     specs: list[JobSpec] = []
     try:
-        documents = [job_with_parameters(document, parameter_pairs(args.param)) for document in read_jobs()]
+        documents = read_jobs()
+        parameters, settings = parameter_pairs(args.param), conf_pairs(args.conf)
+        documents = [job_with_parameters(document, parameters) for document in documents]
         specs = [coerce_spec(document) for document in documents]  # a bad job fails here, before Spark starts
         # The first job's Spark settings (ModelOp's spark-submit flags) apply when Spark starts here.
-        spark = session_for_job(specs[0], master=args.master, conf=conf_pairs(args.conf),
-                                use_job_master=getattr(args, "use_job_master", False))
+        spark = session_for_job(specs[0], master=args.master, conf=settings, use_job_master=getattr(args, "use_job_master", False))
         quiet_spark_logs(spark)
         ship_package(spark)
     except ModelOpSparkError as exc:
