@@ -123,8 +123,9 @@ def _execute(args: argparse.Namespace, read_jobs: Callable[[], list[dict[str, An
         ship_package(spark)
     except ModelOpSparkError as exc:
         # Name the job as far as it could be read, so a scheduler can match the result to it.
-        document = documents[len(specs)] if len(specs) < len(documents) else (documents[0] if documents else {})
-        spec = specs[0] if specs and len(specs) == len(documents) else None
+        failed = len(specs) if len(specs) < len(documents) else 0  # the job being checked, else the first
+        document = documents[failed] if documents else {}
+        spec = specs[failed] if failed < len(specs) else None
         job_id = spec.job_id if spec else str(document.get("job_id") or document.get("id") or "unknown")
         job_type = spec.job_type if spec else str(document.get("job_type") or document.get("jobType") or "unknown")
         return report(args, [failed_result(exc, job_id=job_id, job_type=job_type)])
