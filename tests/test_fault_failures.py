@@ -6,8 +6,10 @@ import json
 import os
 import subprocess
 import sys
+import threading
 
 from modelop_spark._failures import one_line
+from modelop_spark._model_stdout import model_prints_to_stderr
 from modelop_spark.jobs.runner import run_job
 from modelop_spark.runtime.session import with_task_retries
 from tests.snapshots import make_snapshot
@@ -92,3 +94,26 @@ def test_the_cli_prints_one_line_and_keeps_json_clean_when_a_model_prints_and_fa
     spark_lines = [line for line in done.stderr.splitlines() if not line.startswith(("scoring", "loading", "WARNING: Using incubator"))]
     assert spark_lines == []  # no Java or Python trace on the console
     assert "Traceback" in (logs / "modelop-spark.log").read_text()  # the stack is in the log file
+
+
+def test_a_model_printing_in_one_thread_leaves_other_threads_stdout_alone(capsys):
+    # The in-process runtime agent runs jobs in threads beside the process's own output (moc
+    # --json in the same process, a notebook's cells): only the model's prints go to stderr, and
+    # stdout is what it was once the model is done, even if it was replaced meanwhile.
+    inside, release = threading.Event(), threading.Event()
+
+    def model_call():
+        with model_prints_to_stderr():
+            print("from the model")
+            inside.set()
+            release.wait(5)
+
+    worker = threading.Thread(target=model_call)
+    worker.start()
+    inside.wait(5)
+    print("from the caller")
+    release.set()
+    worker.join(5)
+    captured = capsys.readouterr()
+    assert captured.out == "from the caller\n" and captured.err == "from the model\n"
+    assert sys.stdout is not None and not type(sys.stdout).__name__.startswith("_ModelAware")

@@ -231,7 +231,7 @@ def test_rejected_rows_are_committed_with_the_document_not_before(spark, labeled
     result = run_job(job, spark=spark)
     assert not result.ok and "already exists and mode is 'error'" in result.error["message"]
     assert not (tmp_path / "m_rejected").exists()
-    outputs[0].update(mode="overwrite", replace_foreign=True)  # m.json is not a job output of ours
+    outputs[0].update(mode="overwrite", options={"replace_foreign": True})  # m.json is not a job output of ours
     result = run_job(job, spark=spark)
     assert result.ok, result.error
     assert result.rows.rows_rejected > 0 and result.rejected_output.location == str(tmp_path / "m_rejected")

@@ -138,7 +138,7 @@ def check_foreign(fs: FileSystem, url: str, mode: str, *, label: str, replace_fo
         what = "folder" if fs.is_dir(url) else "file"
         raise AssetError(
             f"output {label}: {url} is a non-empty {what} this runtime did not write; overwrite would "
-            "delete it. Choose a new location, or set \"replace_foreign\": true on the output to replace it"
+            "delete it. Choose a new location, or set \"replace_foreign\": true in the output's options to replace it"
         )
 
 

@@ -15,7 +15,6 @@ import contextlib
 import json
 import math
 import signal
-import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from modelop_spark._model_stdout import model_prints_to_stderr
 from modelop_spark._redact import redact
 from modelop_spark.errors import ModelFunctionError
 from modelop_spark.quarantine import REJECTED_MARK
@@ -84,11 +84,6 @@ def time_limit(seconds: float | None) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
-
-
-def quiet_stdout() -> contextlib.AbstractContextManager[Any]:
-    """A model's ``print`` goes to stderr (the log): stdout may be carrying ``--json``."""
-    return contextlib.redirect_stdout(sys.stderr)
 
 
 def _describe(exc: BaseException) -> str:
@@ -389,7 +384,7 @@ def score_batches(plan: ScorePlan, batches: Iterable[pa.RecordBatch]) -> Iterato
         data, set_aside = split_off_rejected(batch)
         collector = _Collector(plan, [set_aside] if set_aside is not None else None)
         if data.num_rows:
-            with model.working_directory(), quiet_stdout():
+            with model.working_directory(), model_prints_to_stderr():
                 if plan.shape == "record":
                     _score_records(plan, function, data, collector)
                 else:
@@ -411,7 +406,7 @@ def _score_iterator(plan: ScorePlan, function: Callable[..., Any], batches: Iter
             if data.num_rows:
                 yield data.to_pandas()
 
-    with model.working_directory(), quiet_stdout():
+    with model.working_directory(), model_prints_to_stderr():
         try:
             for result in function(frames()):
                 collector = _Collector(plan)
@@ -434,7 +429,7 @@ def sample_schema(plan: ScorePlan, batch: pa.RecordBatch) -> tuple[pa.Schema | N
     if function is None:
         raise ModelFunctionError(f"{plan.payload.source}: no {plan.role} function")
     collector = _Collector(plan)
-    with model.working_directory(), quiet_stdout():
+    with model.working_directory(), model_prints_to_stderr():
         if plan.shape == "record":
             _score_records(plan, function, batch, collector)
             rows = [row for _, outputs in collector.produced for row in outputs]

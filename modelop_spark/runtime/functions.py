@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from modelop_spark._model_stdout import model_prints_to_stderr
 from modelop_spark.errors import ModelFunctionError, SnapshotError
 from modelop_spark.runtime.conventions import (
     Convention,
@@ -29,7 +30,7 @@ from modelop_spark.runtime.conventions import (
     pyspark_convention_in_source,
     takes_slot,
 )
-from modelop_spark.runtime.executor import MODEL_FAILURES, quiet_stdout
+from modelop_spark.runtime.executor import MODEL_FAILURES
 from modelop_spark.runtime.model_cache import LoadedModel, ModelPayload, forget, loaded_model
 from modelop_spark.runtime.snapshot import Snapshot
 
@@ -111,7 +112,7 @@ class ModelFunctions:
         """Run ``role`` once on the driver, in the model's folder; a failure is our error."""
         function = self.function(role)
         try:
-            with self.model.working_directory(), quiet_stdout():  # model prints go to stderr
+            with self.model.working_directory(), model_prints_to_stderr():  # model prints go to stderr
                 return function(*args)
         except ModelFunctionError:
             raise

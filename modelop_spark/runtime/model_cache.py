@@ -12,7 +12,6 @@ keyed by the snapshot's digest.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import shutil
@@ -24,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelop_spark._model_stdout import model_prints_to_stderr
 from modelop_spark._redact import remember_secrets, secrets_in
 from modelop_spark.cache import cache_folder
 from modelop_spark.errors import ModelFunctionError
@@ -150,7 +150,7 @@ def loaded_model(payload: ModelPayload) -> LoadedModel:
             remember_secrets(secrets_in(json.loads(payload.init_argument)))
         if init is not None:
             try:
-                with model.working_directory(), contextlib.redirect_stdout(sys.stderr):
+                with model.working_directory(), model_prints_to_stderr():
                     if takes_argument(init):
                         init(init_argument(payload))
                     else:

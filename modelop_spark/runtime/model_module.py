@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import os
 import sys
@@ -13,6 +12,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from modelop_spark._model_stdout import model_prints_to_stderr
 from modelop_spark.errors import SnapshotError
 
 
@@ -55,7 +55,7 @@ def import_model_source(root: Path, source: str, *, module_name: str) -> ModuleT
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
     try:
-        with working_directory(root), contextlib.redirect_stdout(sys.stderr):  # prints: the log
+        with working_directory(root), model_prints_to_stderr():  # prints: the log
             spec.loader.exec_module(module)
     except SyntaxError as exc:
         del sys.modules[module_name]

@@ -13,10 +13,11 @@ the Python path in the same job (``spark_plan.needs_python``).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from modelop_spark._model_stdout import model_prints_to_stderr
 from modelop_spark.errors import SnapshotError, SpecError
 from modelop_spark.quarantine import REJECTED_MARK
 from modelop_spark.runtime.compiled.check import SAMPLE_ROWS, first_mismatch, is_complete
@@ -24,6 +25,7 @@ from modelop_spark.runtime.compiled.source import CompileSource, compile_source
 from modelop_spark.runtime.compiled.spark_plan import compiled_scores, needs_python
 from modelop_spark.runtime.compiled.translate import (
     CompiledModel,
+    FeatureKind,
     NotCompilable,
     compile_model,
     feature_kinds,
@@ -121,7 +123,7 @@ _COMPILED: dict[tuple[str, tuple[tuple[str, str], ...]], CompiledModel | NotComp
 _COMPILED_LOCK = threading.Lock()
 
 
-def _compiled(snapshot: Snapshot, source: CompileSource, kinds: dict[str, str]) -> CompiledModel:
+def _compiled(snapshot: Snapshot, source: CompileSource, kinds: Mapping[str, FeatureKind]) -> CompiledModel:
     """Translate once per snapshot content and feature types (a large ensemble takes a second)."""
     key = (snapshot.digest, tuple(kinds.items()))
     with _COMPILED_LOCK:
@@ -143,7 +145,7 @@ def _check_against_python(
     source: CompileSource,
     compiled: CompiledModel,
     outputs: dict[str, str],
-    kinds: dict[str, str],
+    kinds: Mapping[str, FeatureKind],
     *,
     schema: StructType,
     sample_frame: DataFrame,
@@ -170,15 +172,16 @@ def _check_against_python(
 def _python_scorer(plan: ScorePlan) -> Any:
     model = loaded_model(plan.payload)
     function = model.function(plan.role)
+    assert function is not None  # resolved on the driver before any path is chosen
 
     def score(frame: Any) -> Any:
-        with model.working_directory():
+        with model.working_directory(), model_prints_to_stderr():
             return function(frame.copy())
 
     return score
 
 
-def _compiled_on(df: DataFrame, rows: Any, compiled: CompiledModel, outputs: dict[str, str], kinds: dict[str, str], *, schema: StructType) -> Any:
+def _compiled_on(df: DataFrame, rows: Any, compiled: CompiledModel, outputs: dict[str, str], kinds: Mapping[str, FeatureKind], *, schema: StructType) -> Any:
     """The compiled plan run by Spark over ``rows`` (features only, numbers as doubles)."""
     import pandas as pd
     from pyspark.sql.types import DoubleType, LongType, StringType, StructField, StructType
@@ -197,7 +200,7 @@ def _compiled_on(df: DataFrame, rows: Any, compiled: CompiledModel, outputs: dic
     check_schema = StructType([StructField(_CHECK_ROW, LongType(), True), *[f for f in schema.fields if f.name in outputs or f.name.startswith("_ms_")]])
     try:
         scored = compiled_scores(check, compiled, outputs=outputs, schema=check_schema, key_columns=[_CHECK_ROW])
-        result = scored.toPandas()
+        result: Any = scored.toPandas()
     except Exception as exc:
         raise NotCompilable(f"Spark cannot run the compiled expression: {_first_line(exc)}") from exc
     return result.sort_values(_CHECK_ROW).reset_index(drop=True)

@@ -81,7 +81,7 @@ def _from_mlflow(snapshot: Snapshot, lineage: Mapping[str, Any]) -> CompileSourc
 
     model = mlflow.sklearn.load_model(str(folder))
     signature = meta.signature
-    names = [getattr(spec, "name", None) for spec in (signature.inputs.inputs if signature is not None and signature.inputs else ())]
+    names: list[str] = [getattr(spec, "name", None) or "" for spec in (signature.inputs.inputs if signature is not None and signature.inputs else ())]
     features = tuple(names) if names and all(names) else _fitted_features(model)
     output = "label" if _is_classifier(model) else "value"
     return CompileSource(model=model, features=features, outputs={"prediction": output}, origin="MLflow sklearn flavor")
