@@ -164,7 +164,7 @@ class FileWriter(AssetWriter):
         check_format(df.sparkSession, asset, reading=False)
         url = absolute_url(asset.url)
         fs = filesystem_for(url, df.sparkSession)
-        replace_foreign = bool(asset.options.get("replace_foreign"))
+        replace_foreign = asset.replace_foreign
         check_mode(fs, url, asset.mode, label=asset.label)
         check_foreign(fs, url, asset.mode, label=asset.label, replace_foreign=replace_foreign)
         single = asset.single_file

@@ -66,6 +66,12 @@ class AssetSpec:
         return option_flag(self.options.get("single_file"))
 
     @property
+    def replace_foreign(self) -> bool:
+        """``options.replace_foreign``: an overwrite may replace a folder or file this runtime
+        did not write (``assets.commit.check_foreign``)."""
+        return option_flag(self.options.get("replace_foreign"))
+
+    @property
     def label(self) -> str:
         """How messages name this asset: its name, else its location."""
         return self.name or self.url or self.table or (self.query and "SQL query") or self.kind

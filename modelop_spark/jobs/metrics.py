@@ -407,9 +407,9 @@ def _stage_document(spark: Any, asset: AssetSpec, text: str, files: EvaluationFi
             if single:
                 if report and report_staging:
                     commit_directory(fs, report_staging, report, mode="overwrite", job_id=job_id)
-                commit_single_file(fs, staging, url, mode=asset.mode, job_id=job_id)
+                commit_single_file(fs, staging, url, mode=asset.mode, job_id=job_id, replace_foreign=asset.replace_foreign)
             else:
-                commit_directory(fs, staging, url, mode=asset.mode, job_id=job_id)
+                commit_directory(fs, staging, url, mode=asset.mode, job_id=job_id, replace_foreign=asset.replace_foreign)
         finally:
             _clean(fs, staging, report_staging)
 
