@@ -7,6 +7,10 @@ import os
 import sys
 from pathlib import Path
 
+from modelop_spark._logging import use_json_lines
+from modelop_spark.controlplane.leases import Timing
+from modelop_spark.controlplane.server import ServerSettings, serve
+from modelop_spark.controlplane.service import MB, Limits
 from modelop_spark.errors import ModelOpSparkError
 
 DATABASE_ENV = "MODELOP_DATABASE_URL"
@@ -38,10 +42,6 @@ def add_control_plane_commands(commands) -> None:
 def _serve(args: argparse.Namespace) -> int:
     import logging
 
-    from modelop_spark._logging import use_json_lines
-    from modelop_spark.controlplane.leases import Timing
-    from modelop_spark.controlplane.server import ServerSettings, serve
-    from modelop_spark.controlplane.service import MB, Limits
 
     if args.log_format == "json":
         use_json_lines()

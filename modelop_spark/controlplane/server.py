@@ -5,8 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from modelop_spark.controlplane.app import create_app
+from modelop_spark.controlplane.auth import TokenBook
+from modelop_spark.controlplane.blobs import BlobStore, S3BlobStore
+from modelop_spark.controlplane.database import default_url, make_engine, upgrade
 from modelop_spark.controlplane.leases import Timing
-from modelop_spark.controlplane.service import Limits
+from modelop_spark.controlplane.notifications import Notifier
+from modelop_spark.controlplane.service import ControlPlane, Limits
+from modelop_spark.controlplane.store import Store
 
 
 @dataclass(frozen=True)
@@ -26,13 +32,6 @@ class ServerSettings:
 
 def build_app(settings: ServerSettings, *, routers: tuple = ()):
     """The FastAPI app over a migrated database; raises ControlPlaneError with one clear line."""
-    from modelop_spark.controlplane.app import create_app
-    from modelop_spark.controlplane.auth import TokenBook
-    from modelop_spark.controlplane.blobs import BlobStore, S3BlobStore
-    from modelop_spark.controlplane.database import default_url, make_engine, upgrade
-    from modelop_spark.controlplane.notifications import Notifier
-    from modelop_spark.controlplane.service import ControlPlane
-    from modelop_spark.controlplane.store import Store
 
     tokens = TokenBook.load(tokens_file=settings.tokens_file)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
