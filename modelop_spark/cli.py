@@ -60,9 +60,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.set_defaults(handler=_run)
     from modelop_spark.agent.cli import add_runtime_commands
     from modelop_spark.controlplane.cli import add_control_plane_commands
+    from modelop_spark.mlc.cli import add_mlc_commands
 
     add_control_plane_commands(commands)
     add_runtime_commands(commands)
+    add_mlc_commands(commands)
     try:
         from modelop_spark.schema.cli import add_schema_commands
     except ImportError:
