@@ -25,6 +25,7 @@ test: venv
 
 lint: venv
 	$(VENV)/bin/ruff check modelop_spark tests submit examples bench
+	$(VENV)/bin/mypy
 
 bench: example
 	$(PY) -m bench

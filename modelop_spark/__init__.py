@@ -3,22 +3,27 @@
 The notebook API::
 
     import modelop_spark as ms
-    snapshot = ms.load_snapshot("examples/fraud/snapshot")
+    spark = ms.session()                       # the active session, or the embedded default
+    snapshot = ms.load_snapshot("examples/fraud/snapshot")   # or "models:/fraud@champion"
     scores = ms.score(df, snapshot, key_columns=["transaction_id"])
+    df.withColumn("score", ms.udf(snapshot)(*df.columns))
     result = ms.run_job("examples/fraud/jobs/score.json")
     new_version = ms.train("examples/training/churn/snapshot", [{"url": "train.csv"}])
     figures = ms.evaluate(scored_df, columns=ms.EvaluationColumns(label="is_fraud", score="p"))
 
 Nothing here creates a SparkSession at import; functions use the session of the DataFrame they
-are given, or the active one.
+are given, or the active one. Importing sets PYSPARK_PYTHON to this interpreter when unset, so
+any session created afterwards runs its Python workers here.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+import sys
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from modelop_spark.assets.spec import AssetSpec
 from modelop_spark.errors import (
     AssetError,
     ControlPlaneError,
@@ -31,9 +36,15 @@ from modelop_spark.errors import (
 )
 from modelop_spark.evaluation import EvaluationColumns, EvaluationOptions, drift, evaluate
 from modelop_spark.jobs.result import JobResult
-from modelop_spark.jobs.runner import run_job
+from modelop_spark.jobs.runner import run_job as _run_job
 from modelop_spark.jobs.spec import JobSpec
+from modelop_spark.progress import watch_progress
+from modelop_spark.quarantine import REJECTED_MARK
+from modelop_spark.runtime.apply import apply_function, snapshot_output_schema
+from modelop_spark.runtime.functions import ModelFunctions
+from modelop_spark.runtime.session import get_or_create_session, workers_use_this_interpreter
 from modelop_spark.runtime.snapshot import Snapshot, load_snapshot
+from modelop_spark.runtime.udf import snapshot_udf
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -59,14 +70,45 @@ __all__ = [
     "run_job",
     "score",
     "score_with_rejects",
+    "session",
     "train",
+    "udf",
 ]
 
 __version__ = "0.1.0"
 
+# Any session, the user's own included, runs its Python workers on this interpreter unless the
+# user chose one; this sets an environment default only and starts no session.
+workers_use_this_interpreter()
+
+
+def session(*, master: str | None = None, conf: Mapping[str, str] | None = None):
+    """The active SparkSession, or the embedded default (``local[*]``, quiet logs, the
+    runtime's ``conf/``) created for a notebook; ``master`` and ``conf`` apply only when one is
+    created."""
+    return get_or_create_session(master=master, conf=conf)
+
+
+def run_job(job: JobSpec | Mapping[str, Any] | str, *, spark: Any = None, progress: bool | None = None) -> JobResult:
+    """Run a job (a JobSpec, a job dict, or a job file path) and return its JobResult; never
+    raises for a failed job (check ``result.ok``). ``progress`` shows a progress bar while it runs
+    (a widget in Jupyter, text elsewhere); by default only in a notebook kernel."""
+    if progress is None:
+        progress = "ipykernel" in sys.modules
+    if not progress:
+        return _run_job(job, spark=spark)
+    spark = spark or get_or_create_session()
+    with watch_progress(spark, mode="bar"):
+        return _run_job(job, spark=spark)
+
 
 def _snapshot(snapshot: Snapshot | str | os.PathLike[str]) -> Snapshot:
     return snapshot if isinstance(snapshot, Snapshot) else load_snapshot(snapshot)
+
+
+def _declared_output(snapshot: Snapshot, output_schema: StructType | None) -> StructType | None:
+    """The output columns: the caller's, else the snapshot's output schema (no sample at all)."""
+    return output_schema if output_schema is not None else snapshot_output_schema(snapshot)
 
 
 def score(
@@ -76,24 +118,25 @@ def score(
     key_columns: Sequence[str] = (),
     output_schema: StructType | None = None,
     job: dict[str, Any] | None = None,
+    scoring_path: str = "auto",
 ) -> DataFrame:
     """Score ``df`` with the snapshot's score function; a lazy DataFrame of the outputs.
 
     A record the model fails on fails the query with that record's reason (nothing is dropped
     silently); use ``score_with_rejects`` to keep going and collect such rows instead.
-    ``job`` is what ``init(job_json)`` receives.
+    ``job`` is what ``init(job_json)`` receives. ``scoring_path``: ``auto`` (a scikit-learn
+    model that compiles to Spark expressions and agrees with the Python path on a sample runs
+    compiled, anything else in the Python workers), ``compiled`` (fail if it cannot) or ``python``.
     """
-    from modelop_spark.jobs.quarantine import REJECTED_MARK
-    from modelop_spark.runtime.apply import apply_function
-
     if REJECTED_MARK in df.columns:
         raise SchemaError(
             "score() returns outputs only, so rows the input checks marked would vanish; use "
             "score_with_rejects() on validate(...).in_band(), or score validate(...).valid"
         )
-    scored = apply_function(
-        df, _snapshot(snapshot), key_columns=key_columns, on_error="fail", output_schema=output_schema, job_document=job
-    )
+    functions = ModelFunctions.resolve(_snapshot(snapshot), job_document=job)
+    declared = _declared_output(functions.snapshot, output_schema)
+    scored = apply_function(df, functions, key_columns=key_columns, on_error="fail", output_schema=declared,
+                             scoring_path=scoring_path)
     return scored.outputs()
 
 
@@ -104,24 +147,58 @@ def score_with_rejects(
     key_columns: Sequence[str] = (),
     output_schema: StructType | None = None,
     job: dict[str, Any] | None = None,
+    scoring_path: str = "auto",
 ):
     """Score ``df``, keeping rows the model fails on: returns ``Scored`` with ``outputs()``,
     ``rejected()`` (key columns, ``_stage``, ``_reasons``, ``_record``) and ``counts()``.
     ``df`` may be ``validate(...).in_band()``: rows the checks marked are set aside in the same
     pass, with their reasons. Persist ``.combined`` first if you use more than one of them, or
-    the model runs again."""
-    from modelop_spark.runtime.apply import apply_function
+    the model runs again. ``scoring_path`` as for ``score``; ``.scoring_path`` and
+    ``.fallback_reason`` say which path runs and why."""
+    functions = ModelFunctions.resolve(_snapshot(snapshot), job_document=job)
+    declared = _declared_output(functions.snapshot, output_schema)
+    return apply_function(df, functions, key_columns=key_columns, on_error="reject", output_schema=declared,
+                          scoring_path=scoring_path)
 
-    return apply_function(
-        df, _snapshot(snapshot), key_columns=key_columns, on_error="reject", output_schema=output_schema, job_document=job
-    )
 
-
-def train(snapshot: Snapshot | str | os.PathLike[str], inputs: Sequence[Any], **options: Any) -> JobResult:
+def train(
+    snapshot: Snapshot | str | os.PathLike[str],
+    inputs: Sequence[Mapping[str, Any] | AssetSpec],
+    *,
+    output: str | None = None,
+    version: str | None = None,
+    job_id: str | None = None,
+    parameters: Mapping[str, Any] | None = None,
+    spark: Any = None,
+    **options: Any,
+) -> JobResult:
     """Run a training job from a notebook and return its JobResult, whose first output is the
     new snapshot version: ``ms.train("snap", [{"url": "train.csv"}], output="snap-2.tar.gz")``.
-    Keywords: ``output``, ``version``, ``job_id``, ``parameters``, ``spark`` and job options."""
-    from modelop_spark.jobs.training import train as run_training
-
+    ``options`` are the job options (``max_train_rows``, ``mlflow``, ...). Raises nothing for a
+    failed job (check ``result.ok``), like ``run_job``."""
     location = snapshot.location if isinstance(snapshot, Snapshot) else snapshot
-    return run_training(location, inputs, **options)
+    job: dict[str, Any] = {
+        "job_type": "training",
+        "snapshot": str(location),
+        "inputs": [a.to_dict() if isinstance(a, AssetSpec) else dict(a) for a in inputs],
+        "options": {**options, **({"snapshot_output": output} if output else {}), **({"snapshot_version": version} if version else {})},
+    }
+    if job_id:
+        job["job_id"] = job_id
+    if parameters:
+        job["parameters"] = dict(parameters)
+    return run_job(job, spark=spark)
+
+
+def udf(
+    snapshot: Snapshot | str | os.PathLike[str],
+    *,
+    result_type: StructType | str | None = None,
+    output: str | None = None,
+    job: dict[str, Any] | None = None,
+):
+    """The snapshot's score function as a column function, for ``withColumn``/``select``:
+    ``df.withColumn("score", ms.udf(snapshot)(*df.columns))`` gives a struct of the output
+    schema's fields (``result_type`` when the snapshot has none), ``output="name"`` one field.
+    One output per input row; a row the model fails on fails the query."""
+    return snapshot_udf(_snapshot(snapshot), result_type=result_type, output=output, job=job)

@@ -1,20 +1,48 @@
-"""Logging for the command-line entry points: one stderr handler, every line redacted."""
+"""Logging for the command-line entry points: one line per failure on stderr, the stack in a log
+file; every line redacted.
+
+stderr gets warnings and errors (everything with ``-v``); the log file gets everything with
+tracebacks: ``$MODELOP_SPARK_LOG_DIR/modelop-spark.log`` (default ``<tmp>/modelop-spark-logs``,
+beside Spark's own ``spark-jvm.log`` from ``conf/log4j2.properties``).
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
+import tempfile
+from pathlib import Path
 
 from modelop_spark._redact import RedactingFilter
+
+
+def log_dir() -> Path:
+    return Path(os.environ.get("MODELOP_SPARK_LOG_DIR") or Path(tempfile.gettempdir()) / "modelop-spark-logs")
+
+
+def log_file() -> Path:
+    return log_dir() / "modelop-spark.log"
 
 
 def configure_logging(*, verbose: bool = False) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
     handler.addFilter(RedactingFilter())
+    handler.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    handlers: list[logging.Handler] = [handler]
+    try:
+        log_dir().mkdir(parents=True, exist_ok=True)
+        to_file = logging.FileHandler(log_file(), encoding="utf-8")
+    except OSError:  # a read-only temp folder must not stop a job
+        pass
+    else:
+        to_file.setFormatter(logging.Formatter("%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"))
+        to_file.addFilter(RedactingFilter())
+        handlers.append(to_file)
     logger = logging.getLogger("modelop_spark")
-    logger.handlers[:] = [handler]
-    logger.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    logger.handlers[:] = handlers
+    logger.setLevel(logging.DEBUG)
     logger.propagate = False
     logging.getLogger("py4j").setLevel(logging.ERROR)
 
@@ -32,8 +60,9 @@ class JsonLinesFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        if getattr(record, "notification", None) is not None:
-            entry["notification"] = record.notification
+        notification = getattr(record, "notification", None)
+        if notification is not None:
+            entry["notification"] = notification
         if record.exc_text:
             entry["traceback"] = record.exc_text
         return json.dumps(entry, default=str)

@@ -35,7 +35,7 @@ class ModelOpSparkError(Exception):
     def __reduce__(self):
         return (type(self), (self.message,))
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, str]:
         return {"code": self.code, "message": self.message}
 
 

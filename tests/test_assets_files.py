@@ -58,6 +58,14 @@ def test_overwrite_rerun_and_single_file(spark, tmp_path, rows):
     assert read_asset(spark, target).count() == 40
 
 
+@pytest.mark.parametrize(("flag", "one_file"), [("false", False), ("true", True), (False, False), ("yes", True)])
+def test_single_file_means_the_same_given_as_text_or_boolean(spark, tmp_path, rows, flag, one_file):
+    # One reading of the option for every writer: the text "false" is false here as on S3.
+    assert spec("x.csv", options={"single_file": flag}).single_file is one_file
+    write_asset(rows, spec(tmp_path / "scores.csv", options={"single_file": flag}), job_id="job-1")
+    assert (tmp_path / "scores.csv").is_file() is one_file
+
+
 def test_staged_output_is_invisible_until_commit(spark, tmp_path, rows):
     target = spec(tmp_path / "out", format="json")
     staged = stage_asset(rows, target, job_id="job-1")

@@ -39,3 +39,14 @@ def test_run_job_on_a_connect_session_keeps_rejected_rows(connect_spark, tmp_pat
     assert result.ok, result.error
     assert (result.rows.rows_in, result.rows.rows_scored, result.rows.rows_rejected) == (20, 19, 1)
     assert connect_spark.read.parquet(str(tmp_path / "out")).count() == 19
+
+
+def test_udf_and_progress_on_a_connect_session(connect_spark, tmp_path):
+    from modelop_spark.progress import watch_progress
+
+    frame = connect_spark.range(10).selectExpr("cast(id as string) as id", "cast(id as double) as x")
+    snapshot = make_snapshot(tmp_path / "batch", BATCH_MODEL)
+    predict = ms.udf(snapshot, result_type="doubled double", output="doubled")
+    with watch_progress(connect_spark, mode="log"):  # no status store on a Connect client: shows nothing
+        got = sorted(r.y for r in frame.select(predict(frame.id, frame.x).alias("y")).collect())
+    assert got == [i * 2.0 for i in range(10)]

@@ -114,6 +114,41 @@ def test_regression_matches_sklearn(spark):
     assert r["mape"] == pytest.approx(skm.mean_absolute_percentage_error(y, yhat), rel=1e-9)
 
 
+def test_regression_distribution_counts_every_row_and_draws_both_plots(spark, tmp_path, caplog):
+    from modelop_spark.evaluation.plots import write_plots
+
+    rng = np.random.default_rng(3)
+    y = rng.normal(50, 10, 3000)
+    yhat = y + rng.normal(0, 2, 3000)
+    frame = pd.DataFrame({"y": y, "yhat": yhat, "region": rng.choice(["n", "s"], 3000)})
+    doc = evaluate(spark.createDataFrame(frame), columns=EvaluationColumns(label="y", score="yhat", protected=("region",)))
+    residuals = doc["regression_distribution"]["residuals"]
+    assert sum(residuals["counts"]) == 3000 and residuals["edges"][0] == pytest.approx((yhat - y).min())
+    expected, _ = np.histogram(yhat - y, bins=residuals["edges"])
+    assert residuals["counts"][1:-1] == expected.tolist()[1:-1]  # interior bins agree with numpy
+    grid = doc["regression_distribution"]["predicted_vs_actual"]["counts"]
+    assert sum(map(sum, grid)) == 3000 and len(grid) == 30
+    # fairness cannot apply to a regression: said, not silently empty
+    assert doc["fairness"] == [] and "region" in doc["warnings"][0]
+    assert any("not evaluated for fairness" in r.getMessage() for r in caplog.records)
+    written = write_plots(doc, tmp_path)
+    assert {"residuals", "predicted_vs_actual"} <= set(written)
+    assert all(written[k].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for k in ("residuals", "predicted_vs_actual"))
+
+
+def test_drift_without_named_features_leaves_identifiers_out(spark):
+    rng = np.random.default_rng(5)
+    def frame(seed_offset):
+        n = 500
+        return pd.DataFrame({"transaction_id": [f"tx-{seed_offset}-{i}" for i in range(n)],
+                             "amount": rng.normal(10, 2, n), "category": rng.choice(["a", "b"], n),
+                             "label": rng.integers(0, 2, n), "score": rng.random(n)})
+    doc = evaluate(spark.createDataFrame(frame(1)), columns=EvaluationColumns(label="label", score="score"),
+                   baseline=spark.createDataFrame(frame(0)))
+    assert set(doc["drift"]["features"]) == {"amount", "category"}
+    assert list(doc["drift"]["not_compared"]) == ["transaction_id"]
+
+
 def test_fairness_matches_fairlearn(scored_df, scored):
     y, s, g = scored["y"].to_numpy(), scored["s"].to_numpy(), scored["g"].to_numpy()
     doc = evaluate(scored_df, columns=EvaluationColumns(label="y", score="s", protected=("g",)),

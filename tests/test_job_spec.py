@@ -103,3 +103,44 @@ def test_a_modelop_training_job_names_its_new_snapshot_in_output_data():
     }
     spec = JobSpec.from_dict(document)
     assert spec.outputs == () and spec.options.extra["snapshot_output"] == "s3://models/churn-2.tar.gz"
+
+
+def _modelop_job(**extra):
+    document = json.loads((EXAMPLES / "modelop_score.json").read_text())
+    document.update(extra)
+    return document
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"input_schema_check": "bogus"}, "job: options.input_schema_check: 'bogus' is not one of"),
+        ({"arrow_batch_size": 0}, "job: options.arrow_batch_size: 0 is less than the minimum of 1"),
+    ],
+)
+def test_a_modelop_job_file_gets_the_same_schema_check(options, message):
+    # A ModelOp job is translated into the runtime's own document first, then checked like one.
+    with pytest.raises(SpecError, match=message):
+        JobSpec.from_dict(_modelop_job(options=options))
+
+
+@pytest.mark.parametrize(
+    "job_type, options, message",
+    [
+        ("metrics", {"builtin_evaluation": "sometimes"}, "options.builtin_evaluation: 'sometimes' is not valid"),
+        ("metrics", {"evaluation": {"thresholds": [2]}}, "evaluation option 'thresholds': 2 is not a number in"),
+        ("training", {"max_train_rows": 0}, "options.max_train_rows: expected a whole number >= 1"),
+        ("training", {"if_exists": "sometimes"}, "options.if_exists: expected replace_own, replace or error"),
+    ],
+)
+def test_options_are_typed_for_the_job_type_when_the_file_is_parsed(job_type, options, message):
+    with pytest.raises(SpecError, match=message):
+        JobSpec.from_dict(minimal(job_type=job_type, options=options, outputs=[]))
+
+
+def test_typed_options_of_each_job_type():
+    metrics = JobSpec.from_dict(minimal(job_type="metrics", options={"score_first": True}, parameters={"max_metrics_rows": 10}))
+    assert metrics.metrics.score_first and metrics.metrics.max_metrics_rows == 10 and metrics.training is None
+    training = JobSpec.from_dict(minimal(job_type="training", options={"max_train_rows": 5}, outputs=[]))
+    assert training.training.max_train_rows == 5 and training.metrics is None
+    assert JobSpec.from_dict(minimal()).metrics is None

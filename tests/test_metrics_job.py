@@ -211,3 +211,28 @@ def test_modelop_test_job_runs_the_fraud_models_metrics_and_builtin_together(spa
     assert builtin["thresholds"][0]["confusion_matrix"] == {"tp": tp, "fp": fp, "tn": tn, "fn": fn}
     assert json.loads(out.read_text())["model_metrics"] == own
     assert result.rows.rows_in == 2000
+
+
+def test_rejected_rows_are_committed_with_the_document_not_before(spark, labeled, tmp_path):
+    # The quarantine of a score-first run is staged, then committed with the metrics document:
+    # when the document cannot be written, no quarantine is left behind either.
+    _, data, _ = labeled
+    snap = make_snapshot(tmp_path / "snap", """
+        # modelop.score
+        def action(r):
+            if r["signal"] > 0.9:
+                raise ValueError("too sure")
+            return {"id": r["id"], "probability": r["signal"]}
+    """)
+    (tmp_path / "m.json").write_text("{}")
+    outputs = [{"url": str(tmp_path / "m.json"), "format": "json", "mode": "error"}]
+    job = metrics_job(snap, [(data, None)], outputs, key_columns=["id"], score_first=True,
+                      evaluation={"columns": {"label": "label", "score": "probability"}})
+    result = run_job(job, spark=spark)
+    assert not result.ok and "already exists and mode is 'error'" in result.error["message"]
+    assert not (tmp_path / "m_rejected").exists()
+    outputs[0].update(mode="overwrite", options={"replace_foreign": True})  # m.json is not a job output of ours
+    result = run_job(job, spark=spark)
+    assert result.ok, result.error
+    assert result.rows.rows_rejected > 0 and result.rejected_output.location == str(tmp_path / "m_rejected")
+    assert spark.read.json(str(tmp_path / "m_rejected")).count() == result.rows.rows_rejected

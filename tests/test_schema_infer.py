@@ -8,6 +8,7 @@ import json
 import fastavro
 import pytest
 
+from modelop_spark.runtime.session import get_or_create_session
 from modelop_spark.schema import (
     from_avro,
     infer_schema,
@@ -85,7 +86,7 @@ def test_inferred_avro_is_valid_and_reads_back_with_guesses(spark):
 
 def _cli(argv):
     parser = argparse.ArgumentParser(prog="modelop-spark")
-    add_schema_commands(parser.add_subparsers(dest="command", required=True))
+    add_schema_commands(parser.add_subparsers(dest="command", required=True), session=get_or_create_session)
     args = parser.parse_args(argv)
     return args.handler(args)
 

@@ -10,7 +10,7 @@ from chispa import assert_df_equality
 from pyspark.sql import types as T
 
 from modelop_spark.errors import SchemaError
-from modelop_spark.jobs.quarantine import QUARANTINE_DDL
+from modelop_spark.quarantine import QUARANTINE_DDL
 from modelop_spark.schema import load_schema, validate
 from modelop_spark.schema.rules import plan_checks
 

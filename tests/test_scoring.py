@@ -135,6 +135,24 @@ def test_iterator_function(spark, numbers, tmp_path):
     assert result.rows.to_dict()["in"] == 40 and result.rows.rows_out == 40
 
 
+def test_an_iterator_function_declared_in_the_manifest(spark, numbers, tmp_path):
+    # "batch_iter" in snapshot.json, as the README documents it, for a function without annotations.
+    source = ITERATOR_MODEL.replace("batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]", "batches)")
+    snapshot = make_snapshot(tmp_path / "iterator", source, manifest={"name": "iterator", "shapes": {"score": "batch_iter"}})
+    result = run_job(job(snapshot, numbers, tmp_path / "out"), spark=spark)
+    assert result.ok, result.error
+    assert result.rows.rows_out == 40 and spark.read.parquet(str(tmp_path / "out")).count() == 40
+
+
+def test_each_output_reports_its_own_location_and_rows(spark, numbers, record_snapshot, tmp_path):
+    outputs = [{"url": str(tmp_path / "a"), "format": "parquet"}, {"kind": "embedded", "name": "inline"}]
+    rejected = {"url": str(tmp_path / "bad"), "format": "json"}
+    result = run_job(job(record_snapshot, numbers, None, outputs=outputs, rejected_output=rejected), spark=spark)
+    assert result.ok, result.error
+    assert [(o.location, o.kind, o.rows) for o in result.outputs] == [(str(tmp_path / "a"), "file", 38), (None, "embedded", 38)]
+    assert (result.rejected_output.location, result.rejected_output.rows) == (str(tmp_path / "bad"), 2)
+
+
 SPARK_ML_MODEL = """
 import os
 from pyspark.ml import PipelineModel
@@ -160,10 +178,13 @@ def test_spark_function_with_a_saved_spark_ml_pipeline(spark, numbers, tmp_path)
     pipeline = Pipeline(stages=[VectorAssembler(inputCols=["x"], outputCol="features"), LogisticRegression(maxIter=20)])
     snapshot = make_snapshot(tmp_path / "sparkml", SPARK_ML_MODEL)
     pipeline.fit(training).save(str(snapshot / "pipeline"))
-    result = run_job(job(snapshot, numbers, tmp_path / "out"), spark=spark)
+    rejected = {"url": str(tmp_path / "rejected"), "format": "json"}
+    result = run_job(job(snapshot, numbers, tmp_path / "out", rejected_output=rejected), spark=spark)
     assert result.ok, result.error
     predictions = {r.id: r.prediction for r in spark.read.parquet(str(tmp_path / "out")).collect()}
     assert len(predictions) == 40 and predictions["37"] == 1.0 and predictions["0"] == 0.0
+    # A named quarantine output is written even when a Spark function rejects nothing: empty.
+    assert result.rejected_output.rows == 0 and (tmp_path / "rejected").is_dir()
 
 
 PYSPARK_CONVENTION_MODEL = """
@@ -374,7 +395,7 @@ def test_a_batch_output_that_does_not_fit_rejects_only_its_input_row(spark, numb
 def test_rows_the_input_checks_marked_skip_the_model():
     import pyarrow as pa
 
-    from modelop_spark.jobs.quarantine import REJECTED_MARK
+    from modelop_spark.quarantine import REJECTED_MARK
     from modelop_spark.runtime.executor import split_off_rejected
 
     mark = {"stage": "input_schema", "reasons": ["x: expected double, found '?'"], "record": '{"id": "b", "x": "?"}'}

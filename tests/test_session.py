@@ -49,3 +49,26 @@ def test_settings_layering(tmp_path):
 def test_under_spark_submit_its_master_wins(tmp_path):
     settings = spark_settings(master=None, directory=None, environ={}, under_spark_submit=True)
     assert "spark.master" not in settings
+
+
+def test_an_unreachable_standalone_master_is_one_line_in_seconds():
+    from modelop_spark.runtime.session import check_master_reachable, standalone_masters
+    from tests.conftest import free_port
+
+    assert standalone_masters("spark://a:7077,b:7078") == [("a", 7077), ("b", 7078)]
+    assert standalone_masters("local[2]") == [] and standalone_masters("yarn") == []
+    with pytest.raises(SessionError, match=r"nohost\.invalid does not resolve; check --master"):
+        check_master_reachable("spark://nohost.invalid:7077")
+    with pytest.raises(SessionError, match=r"unreachable: 127\.0\.0\.1:\d+ refuses"):
+        check_master_reachable(f"spark://127.0.0.1:{free_port()}")
+    check_master_reachable("local[*]")  # nothing to check
+
+
+def test_a_java_error_is_reduced_to_its_deepest_cause():
+    from modelop_spark._failures import one_line
+
+    text = ("An error occurred while calling None.SparkSession.\n: org.apache.spark.SparkException: boom\n"
+            "\tat x.y(Z.java:1)\nCaused by: java.io.IOException: Failed to connect\n"
+            "Caused by: java.net.UnknownHostException: nohost.invalid\n\tat a.b(C.java:2)")
+    assert one_line(RuntimeError(text)) == "java.net.UnknownHostException: nohost.invalid"
+    assert one_line(RuntimeError("just this")) == "RuntimeError: just this"

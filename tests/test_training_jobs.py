@@ -252,7 +252,7 @@ def test_an_empty_input_is_refused_before_training(spark, churn, tmp_path):
 
 
 def test_notebook_train_returns_the_job_result(spark, churn, tmp_path):
-    from modelop_spark.jobs.training import train
+    from modelop_spark import train
 
     result = train(churn / "snapshot", [{"url": str(churn / "data" / "train.csv")}], output=str(tmp_path / "v9"), version="9.0", spark=spark)
     assert result.ok, result.error

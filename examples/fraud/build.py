@@ -10,7 +10,6 @@ snapshot's model.pkl and snapshot.json (with sha256 checksums).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import pickle
 import shutil
@@ -23,11 +22,15 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from modelop_spark.commands.snapshot import build_manifest
+
 HERE = Path(__file__).resolve().parent
 CATEGORIES = ["grocery", "fuel", "travel", "electronics", "restaurants", "online_services", "jewelry"]
 AGE_GROUPS = ["18-25", "26-40", "41-65", "65+"]
 NUMERIC = ["amount", "hour", "distance_from_home_km", "is_online", "card_age_days", "transactions_last_24h"]
 MISSING_AMOUNT_ROWS = 3
+DESCRIPTION = "Credit-card fraud classifier (logistic regression on synthetic transactions)"
+SCHEMAS = {"input": "input_schema.avsc", "output": "output_schema.avsc"}
 
 
 def transactions(rows: int, *, seed: int) -> pd.DataFrame:
@@ -78,10 +81,6 @@ def train(frame: pd.DataFrame) -> Pipeline:
     return model.fit(frame, frame["is_fraud"])
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def build(out: Path = HERE, *, rows: int = 20_000, seed: int = 7) -> Path:
     """Write the example under ``out`` (its snapshot folder and data); return the snapshot path."""
     snapshot = out / "snapshot"
@@ -96,15 +95,9 @@ def build(out: Path = HERE, *, rows: int = 20_000, seed: int = 7) -> Path:
     scoring.loc[: MISSING_AMOUNT_ROWS - 1, "amount"] = np.nan
     scoring.drop(columns=["is_fraud"]).to_csv(data / "transactions.csv", index=False)
     transactions(rows, seed=seed + 2).to_csv(data / "labeled.csv", index=False)
-    manifest = {
-        "name": "cc-fraud",
-        "version": "1.0.0",
-        "description": "Credit-card fraud classifier (logistic regression on synthetic transactions)",
-        "tags": ["cc-fraud"],
-        "source": "fraud_model.py",
-        "schemas": {"input": "input_schema.avsc", "output": "output_schema.avsc"},
-        "assets": [{"path": name, "sha256": sha256(snapshot / name)} for name in ("model.pkl", "input_schema.avsc", "output_schema.avsc")],
-    }
+    # What `modelop-spark snapshot build` writes: the source, the version, a sha256 per file.
+    (snapshot / "snapshot.json").write_text(json.dumps({"tags": ["cc-fraud"], "schemas": SCHEMAS}) + "\n")
+    manifest = build_manifest(snapshot, name="cc-fraud", version="1.0.0", description=DESCRIPTION)
     (snapshot / "snapshot.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return snapshot
 

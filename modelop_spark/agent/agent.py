@@ -26,12 +26,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tenacity import Retrying, retry_if_exception_type, stop_when_event_set, wait_exponential
+
 from modelop_spark._redact import redact, redacted_logger
 from modelop_spark.agent.executors import Executor
 from modelop_spark.agent.outbox import Outbox
 from modelop_spark.controlplane.client import ApiError, Client, Unreachable
 from modelop_spark.controlplane.jobrequest import SNAPSHOT_PLACEHOLDER, TRAINED_SNAPSHOT_PLACEHOLDER
 from modelop_spark.errors import ControlPlaneError, ModelOpSparkError
+from modelop_spark.runtime.archive import extract_archive, pack_folder
 
 log = redacted_logger("modelop_spark.agent")
 
@@ -161,15 +164,10 @@ class Agent:
             self.stop()
 
     def _retry_forever(self, call: Callable[[], Any], what: str) -> Any:
-        from tenacity import Retrying, retry_if_exception_type, stop_any, wait_exponential
-
-        def stopped(_state: Any) -> bool:
-            return self._stop.is_set()
-
         for attempt in Retrying(
             retry=retry_if_exception_type(Unreachable),
             wait=wait_exponential(multiplier=0.5, max=min(self.heartbeat_interval, 10.0)),
-            stop=stop_any(stopped),
+            stop=stop_when_event_set(self._stop),
             reraise=True,
             before_sleep=lambda state: log.warning("%s: control plane unreachable, retrying (attempt %d)", what, state.attempt_number),
         ):
@@ -204,7 +202,7 @@ class Agent:
     def heartbeat_once(self) -> None:
         with self._running_lock:
             jobs = list(self.running.values())
-        reports = [{"job_id": job.job_id, "attempt": job.attempt, "progress": job.progress, "log": job.drain()} for job in jobs]
+        reports: list[dict[str, Any]] = [{"job_id": job.job_id, "attempt": job.attempt, "progress": job.progress, "log": job.drain()} for job in jobs]
         try:
             answer = self.client.post(f"/runtimes/{self.runtime_id}/heartbeat", {"running": reports})
         except Unreachable:
@@ -241,9 +239,6 @@ class Agent:
                     log.debug("progress of job %s not sampled", job.job_id, exc_info=True)
 
     def _claim_loop(self) -> None:
-        from tenacity import wait_exponential
-
-        backoff = wait_exponential(multiplier=0.5, max=10)
         failures = 0
         while not self._stop.is_set():
             if len(self.running) >= self.settings.max_jobs:
@@ -255,7 +250,7 @@ class Agent:
                 failures = 0
             except Unreachable:
                 failures += 1
-                self._stop.wait(backoff(_Attempt(failures)))
+                self._stop.wait(backoff_seconds(failures))
                 continue
             except ApiError as exc:
                 failures += 1
@@ -263,7 +258,7 @@ class Agent:
                     self._retry_forever(self.register, "register")
                 else:
                     log.warning("claim refused: %s", exc.message)
-                    self._stop.wait(backoff(_Attempt(failures)))
+                    self._stop.wait(backoff_seconds(failures))
                 continue
             if claimed:
                 self._start_job(claimed)
@@ -344,8 +339,6 @@ class Agent:
         return entries[0] if len(entries) == 1 and entries[0].is_dir() else target  # an archive of one folder
 
     def _download_and_extract(self, snapshot: dict[str, Any], folder: Path, target: Path) -> None:
-        from modelop_spark.runtime.archive import extract_archive
-
         data, _ = self.client.snapshot_archive(snapshot["id"])
         digest = hashlib.sha256(data).hexdigest()
         if digest != snapshot["sha256"]:
@@ -362,7 +355,6 @@ class Agent:
 
     def _register_trained(self, job: _RunningJob, result: dict[str, Any], target: Path) -> dict[str, Any]:
         """Upload the new snapshot version a training job wrote, as a snapshot of the same model."""
-        from modelop_spark.runtime.archive import pack_folder
 
         data = pack_folder(target) if target.is_dir() else target.read_bytes()
         response = self.client.request(
@@ -397,13 +389,9 @@ def _safe_name(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name).strip(".") or "snapshot"
 
 
-@dataclass(frozen=True)
-class _Attempt:
-    """What tenacity's wait strategies read: the attempt number."""
-
-    attempt_number: int
-    outcome: Any = None
-    idle_for: float = 0.0
+def backoff_seconds(failures: int, *, first: float = 0.5, longest: float = 10.0) -> float:
+    """How long to wait after ``failures`` failed calls in a row: doubling, capped."""
+    return min(longest, first * 2 ** max(failures - 1, 0))
 
 
 __all__ = ["STAGE_TAGS", "Agent", "AgentSettings", "split_tags"]

@@ -14,7 +14,13 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from modelop_spark._logging import use_json_lines
+from modelop_spark.agent.agent import Agent, AgentSettings, split_tags
+from modelop_spark.agent.executors import InProcessExecutor, SparkSubmitExecutor
+from modelop_spark.commands.arguments import conf_pairs
+from modelop_spark.config import conf_dir
 from modelop_spark.errors import ModelOpSparkError
+from modelop_spark.runtime.session import get_or_create_session
 
 
 def add_runtime_commands(commands) -> None:
@@ -35,8 +41,6 @@ def add_runtime_commands(commands) -> None:
 
 
 def _config(path: Path | None) -> dict[str, Any]:
-    from modelop_spark.config import conf_dir
-
     if path is None:
         folder = conf_dir()
         path = folder / "runtime.toml" if folder else None
@@ -49,9 +53,6 @@ def _config(path: Path | None) -> dict[str, Any]:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from modelop_spark._logging import use_json_lines
-    from modelop_spark.agent.agent import Agent, AgentSettings, split_tags
-    from modelop_spark.cli import _conf_pairs
 
     if args.log_format == "json":
         use_json_lines()
@@ -64,7 +65,7 @@ def _serve(args: argparse.Namespace) -> int:
         name = args.name or config.get("name") or socket.gethostname()
         stages, services = split_tags(list(args.tag if args.tag is not None else config.get("tags", [])))
         master = args.master or config.get("master")
-        conf = {**{str(k): str(v) for k, v in (config.get("conf") or {}).items()}, **_conf_pairs(args.conf)}
+        conf = {**{str(k): str(v) for k, v in (config.get("conf") or {}).items()}, **conf_pairs(args.conf)}
         work = args.work_dir or Path(config.get("work_dir") or Path.home() / ".modelop-spark" / f"runtime-{name}")
         settings = AgentSettings(
             control_plane=url, name=name, work_dir=Path(work).expanduser(), stage_tags=tuple(stages), service_tags=tuple(services),
@@ -79,10 +80,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _executor(master: str | None, conf: dict[str, str]):
-    from modelop_spark.agent.executors import InProcessExecutor, SparkSubmitExecutor
-
     if master:
         return SparkSubmitExecutor(master, conf=conf)
-    from modelop_spark.runtime.session import get_or_create_session
 
     return InProcessExecutor(get_or_create_session(conf=conf))

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from modelop_spark.agent.submit import spark_submit_binary, spark_submit_command
+from modelop_spark.jobs.runner import run_job
 
 
 def spark_progress(spark: Any, group: str) -> dict[str, Any]:
@@ -69,8 +70,6 @@ class InProcessExecutor(Executor):
         self.spark = spark
 
     def run(self, job_id: str, job_file: Path, work: Path, log: Callable[[str], None]) -> dict[str, Any]:
-        from modelop_spark.jobs.runner import run_job
-
         self.spark.sparkContext.setJobGroup(job_id, f"modelop job {job_id}", interruptOnCancel=True)
         try:
             return run_job(str(job_file), spark=self.spark).to_dict()

@@ -14,6 +14,7 @@ from urllib.parse import urlparse
 import pyarrow.fs as pa_fs
 
 from modelop_spark.assets.s3_settings import S3Settings
+from modelop_spark.assets.s3_source import make_filesystem
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,6 @@ class FsSpec:
     def filesystem(self) -> pa_fs.FileSystem:
         if self.s3 is None:
             return pa_fs.LocalFileSystem()
-        from modelop_spark.assets.s3_source import make_filesystem
 
         return make_filesystem(self.s3)
 

@@ -242,8 +242,8 @@ def write_batches(
                 writer.write_batch(batch)
                 rows += batch.num_rows
     else:
-        codec = None if options.compression in (None, "none") else options.compression
-        with fs.open_output_stream(path, compression=codec) as sink:
+        stream_codec = None if options.compression in (None, "none") else options.compression
+        with fs.open_output_stream(path, compression=stream_codec) as sink:
             if options.format == "csv":
                 write_options = pa_csv.WriteOptions(include_header=options.header, delimiter=options.delimiter)
                 with pa_csv.CSVWriter(sink, first.schema, write_options=write_options) as writer:

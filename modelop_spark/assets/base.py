@@ -56,6 +56,9 @@ class StagedOutput:
     written: WrittenAsset
     commit: Callable[[], None] = _nothing
     abort: Callable[[], None] = _nothing
+    # File-system outputs: plan this output's share of the job's one commit transaction
+    # (``assets.commit.commit_staged_outputs``), instead of committing on its own.
+    prepare: Callable[[], Any] | None = None
 
 
 class AssetReader(ABC):
@@ -69,6 +72,11 @@ class AssetReader(ABC):
     def read(self, spark: SparkSession, asset: AssetSpec, *, schema: StructType | None = None) -> DataFrame:
         """A DataFrame over the asset; with ``schema``, read with it (no inference pass)."""
 
+    def reads_text_lines(self, asset: AssetSpec, spark: SparkSession) -> bool:
+        """True when Spark's own ``text`` source reads this asset line by line here (the schema
+        checks read JSON Lines as text to see keys the schema does not name)."""
+        return False
+
 
 class AssetWriter(ABC):
     """Writes a DataFrame to one kind of asset (driver side), staged and committed once."""
@@ -81,6 +89,11 @@ class AssetWriter(ABC):
     def stage(self, df: DataFrame, asset: AssetSpec, *, job_id: str) -> StagedOutput:
         """Write ``df`` out of sight, to be made visible by ``commit`` in one step (``abort``
         removes it). A job stages every output before committing any."""
+
+    def write_text(self, spark: SparkSession, asset: AssetSpec, url: str, text: str) -> str:
+        """Write one small text object at ``url`` beside the output (the job's result record);
+        returns where it went. Only writers of file outputs have one."""
+        raise NotImplementedError(f"output {asset.label}: no result file beside a {asset.kind} output")
 
     def write(self, df: DataFrame, asset: AssetSpec, *, job_id: str) -> WrittenAsset:
         """Stage and commit at once. On failure nothing is visible at the target; a rerun with

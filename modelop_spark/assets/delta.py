@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from modelop_spark.assets import delta_source, staging
 from modelop_spark.assets.arrow_fs import FsSpec, is_local_url, local_path
 from modelop_spark.assets.base import (
     AssetReader,
@@ -27,6 +28,9 @@ from modelop_spark.assets.base import (
     StagedOutput,
     WrittenAsset,
 )
+from modelop_spark.assets.s3 import location_of, resolve_settings
+from modelop_spark.assets.s3_settings import explain_s3_error, is_s3_url
+from modelop_spark.assets.s3_source import arrow_schema, spark_schema
 from modelop_spark.errors import AssetError
 
 if TYPE_CHECKING:
@@ -43,6 +47,7 @@ _UNSUPPORTED_READER_FEATURES = ("deletionVectors", "columnMapping", "v2Checkpoin
 def delta_spark_available(spark: SparkSession) -> bool:
     try:
         jvm = spark.sparkContext._jvm
+        assert jvm is not None
         jvm.java.lang.Class.forName(_DELTA_SPARK_CLASS, False, jvm.Thread.currentThread().getContextClassLoader())
         return True
     except Exception:
@@ -67,8 +72,6 @@ class TableLocation:
         if is_local_url(url):
             path = local_path(url)
             return cls(uri=path, path=path, fs_spec=FsSpec())
-        from modelop_spark.assets.s3 import location_of, resolve_settings
-        from modelop_spark.assets.s3_settings import is_s3_url
 
         if is_s3_url(url):
             location = location_of(asset)
@@ -126,8 +129,6 @@ def _open(location: TableLocation, asset: AssetSpec, *, version: int | str | Non
 
 
 def _first_line(exc: BaseException) -> str:
-    from modelop_spark.assets.s3_settings import explain_s3_error
-
     return explain_s3_error(exc)
 
 
@@ -145,9 +146,6 @@ class DeltaReader(AssetReader):
                 "classpath; give the table's path as url instead"
             )
         import pyarrow as pa
-
-        from modelop_spark.assets import delta_source
-        from modelop_spark.assets.s3_source import spark_schema
 
         location = TableLocation.of(asset)
         table = _open(location, asset, version=travel)
@@ -195,7 +193,6 @@ class DeltaWriter(AssetWriter):
                 f"asset {asset.label!r}: writing Delta table {asset.table!r} by name needs delta-spark on Spark's "
                 "classpath; give the table's path as url instead"
             )
-        from modelop_spark.assets import delta_source, staging
 
         location = TableLocation.of(asset)
         partition_by = partition_columns(asset)
@@ -256,8 +253,6 @@ class DeltaWriter(AssetWriter):
 
 
 def _arrow_schema(df: DataFrame):
-    from modelop_spark.assets.s3_source import arrow_schema
-
     return arrow_schema(df.schema)
 
 

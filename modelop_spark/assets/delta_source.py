@@ -16,7 +16,7 @@ import posixpath
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import unquote
 
 import pyarrow as pa
@@ -72,7 +72,7 @@ class DeltaFileReader(DataSourceReader):
     def partitions(self) -> list[InputPartition]:
         return list(self.files)
 
-    def read(self, partition: InputPartition) -> Iterator[pa.RecordBatch]:
+    def read(self, partition: Any) -> Iterator[pa.RecordBatch]:  # one of ``self.files``
         fs = self.fs_spec.filesystem()
         with fs.open_input_file(partition.path) as handle:
             parquet = pq.ParquetFile(handle)

@@ -17,6 +17,11 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlparse
 
+from modelop_spark.assets.hdfs import WEBHDFS_URL_ENV, WebHdfs, WebHdfsSettings
+from modelop_spark.assets.s3 import location_of, resolve_settings
+from modelop_spark.assets.s3_settings import explain_s3_error
+from modelop_spark.assets.s3_source import make_filesystem
+from modelop_spark.assets.spec import AssetSpec
 from modelop_spark.errors import AssetError, SnapshotError
 
 HTTP_TIMEOUT = 60.0
@@ -51,11 +56,6 @@ def fetch_to_local(url: str, dest_dir: Path | str) -> Path:
 def _fetch_s3(url: str, local: Path) -> None:
     import pyarrow.fs as pa_fs
 
-    from modelop_spark.assets.s3 import location_of, resolve_settings
-    from modelop_spark.assets.s3_settings import explain_s3_error
-    from modelop_spark.assets.s3_source import make_filesystem
-    from modelop_spark.assets.spec import AssetSpec
-
     asset = AssetSpec(kind="file", name="snapshot", url=url, format=None)
     location = location_of(asset)
     try:
@@ -74,8 +74,6 @@ def _fetch_s3(url: str, local: Path) -> None:
 
 
 def _fetch_hdfs(url: str, local: Path) -> None:
-    from modelop_spark.assets.hdfs import WEBHDFS_URL_ENV, WebHdfs, WebHdfsSettings
-
     settings = WebHdfsSettings.from_sources()
     if settings is None:
         raise AssetError(f"fetching from HDFS needs the namenode's WebHDFS endpoint: set {WEBHDFS_URL_ENV} (http://namenode:9870)")

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 from typing import TYPE_CHECKING, Any
 
 from modelop_spark.assets.base import AssetReader, AssetWriter, StagedOutput, WrittenAsset
 from modelop_spark.assets.commit import (
+    RESULT_FILE,
+    check_foreign,
     check_mode,
-    commit_directory,
-    commit_single_file,
+    commit_publications,
+    plan_publication,
+    remove_if_empty,
     split_parent,
     staging_path,
+    staging_root,
 )
 from modelop_spark.assets.filesystem import absolute_url, filesystem_for, is_local, local_path
 from modelop_spark.assets.spec import AssetSpec
@@ -21,17 +24,35 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import StructType
 
-RESULT_FILE = "_modelop_job_result.json"
-
 # Options that are ours, not the Spark reader's or writer's.
-_OWN_OPTIONS = {"single_file", "partitionBy", "presign", "max_rows", "allow_empty"}
+_OWN_OPTIONS = {"single_file", "partitionBy", "presign", "max_rows", "allow_empty", "replace_foreign"}
 
 
 def spark_options(asset: AssetSpec, *, reading: bool) -> dict[str, str]:
     options = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in asset.options.items() if k not in _OWN_OPTIONS}
     if asset.format == "csv":
         options.setdefault("header", "true")
+        if reading:  # RFC 4180: quoted fields may hold newlines, and a quote is escaped by doubling it
+            options.setdefault("multiLine", "true")
+            options.setdefault("escape", '"')
     return options
+
+
+# The first bytes of the formats a .csv or .json file most often turns out to be.
+_MAGIC = {b"PAR1": "parquet", b"PK\x03\x04": "a zip archive", b"\x1f\x8b": "gzip-compressed", b"Obj\x01": "avro", b"ORC": "orc"}
+
+
+def sniff_format(url: str) -> str | None:
+    """What a local text-format input really is, when its first bytes say it is not text."""
+    if not is_local(url):
+        return None
+    path = local_path(url)
+    files = sorted(p for p in path.rglob("*") if p.is_file() and not p.name.startswith(("_", "."))) if path.is_dir() else [path]
+    if not files or not files[0].is_file() or files[0].name.endswith(".gz"):
+        return None
+    with files[0].open("rb") as handle:
+        head = handle.read(4)
+    return next((kind for magic, kind in _MAGIC.items() if head.startswith(magic)), None)
 
 
 def looks_like_json_array(url: str) -> bool:
@@ -110,12 +131,16 @@ class FileReader(AssetReader):
     def read(self, spark: SparkSession, asset: AssetSpec, *, schema: StructType | None = None) -> DataFrame:
         assert asset.url is not None
         check_format(spark, asset, reading=True)
+        if asset.format in ("csv", "json") and (actual := sniff_format(asset.url)):
+            raise AssetError(
+                f"input {asset.label}: {asset.url} is {actual}, not {asset.format}; set the asset's format to match the file"
+            )
         options = spark_options(asset, reading=True)
         if asset.format == "csv" and schema is None:
             options.setdefault("inferSchema", "true")
         if asset.format == "json" and "multiLine" not in options and looks_like_json_array(asset.url):
             options["multiLine"] = "true"
-        reader = spark.read.format(asset.format).options(**options)
+        reader = spark.read.format(asset.format or "parquet").options(**options)
         if schema is not None:
             reader = reader.schema(schema)
         try:
@@ -125,6 +150,9 @@ class FileReader(AssetReader):
         if not df.columns:
             raise AssetError(f"input {asset.label}: {asset.url} is empty (no columns, no rows); check the upstream output")
         return df
+
+    def reads_text_lines(self, asset: AssetSpec, spark: SparkSession) -> bool:
+        return True
 
 
 class FileWriter(AssetWriter):
@@ -136,43 +164,54 @@ class FileWriter(AssetWriter):
         check_format(df.sparkSession, asset, reading=False)
         url = absolute_url(asset.url)
         fs = filesystem_for(url, df.sparkSession)
+        replace_foreign = asset.replace_foreign
         check_mode(fs, url, asset.mode, label=asset.label)
-        single = bool(asset.options.get("single_file"))
-        staging = staging_path(url, job_id)
-        fs.delete(staging)  # a killed earlier attempt of this job may have left one
-        writer = (df.coalesce(1) if single else df).write.mode("overwrite").format(asset.format)
+        check_foreign(fs, url, asset.mode, label=asset.label, replace_foreign=replace_foreign)
+        single = asset.single_file
+        staging = staging_path(url, job_id)  # this attempt's own folder
+        writer = (df.coalesce(1) if single else df).write.mode("overwrite").format(asset.format or "parquet")
         writer = writer.options(**spark_options(asset, reading=False))
         partition_by = asset.options.get("partitionBy")
         if partition_by and not single:
             writer = writer.partitionBy(*([partition_by] if isinstance(partition_by, str) else partition_by))
+
+        def abort() -> None:
+            fs.delete(staging)
+            remove_if_empty(fs, staging_root(url))
+
         try:
             writer.save(staging)
         except Exception as exc:
-            fs.delete(staging)
+            abort()
             raise asset_error(asset, exc, reading=False) from exc
+
+        def prepare() -> Any:
+            try:
+                return plan_publication(
+                    fs, staging, url, mode=asset.mode, job_id=job_id, single=single, label=asset.label,
+                    replace_foreign=replace_foreign,
+                )
+            except AssetError:
+                raise
+            except Exception as exc:
+                raise asset_error(asset, exc, reading=False) from exc
 
         def commit() -> None:
             try:
-                if single:
-                    commit_single_file(fs, staging, url, mode=asset.mode)
-                else:
-                    commit_directory(fs, staging, url, mode=asset.mode, job_id=job_id)
+                commit_publications([prepare()], job_id=job_id)
             except AssetError:
                 raise
             except Exception as exc:
                 raise asset_error(asset, exc, reading=False) from exc
             finally:
-                fs.delete(staging)
-                _remove_if_empty(fs, split_parent(staging)[0])
+                abort()
 
         written = WrittenAsset(name=asset.name, kind="file", location=asset.url, format=asset.format)
-        return StagedOutput(written=written, commit=commit, abort=lambda: fs.delete(staging))
+        return StagedOutput(written=written, commit=commit, abort=abort, prepare=prepare)
 
-
-def _remove_if_empty(fs: Any, folder: str) -> None:
-    with contextlib.suppress(OSError):  # a concurrent job may be staging there right now
-        if fs.exists(folder) and not fs.list(folder):
-            fs.delete(folder)
+    def write_text(self, spark: SparkSession, asset: AssetSpec, url: str, text: str) -> str:
+        filesystem_for(url, spark).write_text(url, text)
+        return url
 
 
 def result_location(asset: AssetSpec, *, is_file: bool = False) -> str | None:
@@ -180,25 +219,7 @@ def result_location(asset: AssetSpec, *, is_file: bool = False) -> str | None:
     inside an output folder, or next to an output that is one file."""
     if asset.kind != "file" or not asset.url:
         return None
-    if is_file or asset.options.get("single_file"):
+    if is_file or asset.single_file:
         parent, name = split_parent(asset.url)
         return f"{parent}/_{name}.job_result.json"
     return f"{asset.url.rstrip('/')}/{RESULT_FILE}"
-
-
-def write_result_file(spark: Any, asset: AssetSpec, text: str) -> str | None:
-    is_file = bool(asset.url) and is_local(asset.url) and local_path(asset.url).is_file()
-    location = result_location(asset, is_file=is_file)
-    if location is None:
-        return None
-    from modelop_spark.assets import s3
-
-    if s3.is_s3_asset(asset) and not s3.s3a_available(spark):
-        s3.write_text(asset, location, text)  # no Hadoop S3 connector: pyarrow writes it
-        return location
-    from modelop_spark.assets.hdfs import hdfs_url, is_hdfs_asset
-
-    if is_hdfs_asset(asset):  # a bare path in an HDFS repository
-        location = hdfs_url(location, asset.repository, where=f"output {asset.label}")
-    filesystem_for(location, spark).write_text(location, text)
-    return location

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from modelop_spark.errors import AssetError
+
 
 def is_local(url: str) -> bool:
     scheme = urlparse(url).scheme
@@ -32,6 +34,8 @@ def local_path(url: str) -> Path:
 
 
 class FileSystem(ABC):
+    store = "local"  # which kind of store: a commit journal names it, so recovery uses the right one
+
     @abstractmethod
     def exists(self, path: str) -> bool: ...
 
@@ -95,6 +99,8 @@ class LocalFileSystem(FileSystem):
 class HadoopFileSystem(FileSystem):
     """Hadoop's FileSystem through py4j (classic sessions only)."""
 
+    store = "hadoop"
+
     def __init__(self, spark: Any, url: str) -> None:
         jvm = spark._jvm
         self._jvm = jvm
@@ -139,12 +145,64 @@ class HadoopFileSystem(FileSystem):
         return bool(self._fs.isDirectory(self._path(path)))
 
 
+class ArrowFileSystem(FileSystem):
+    """A pyarrow filesystem (S3 without Hadoop's connector); paths are ``bucket/key``. Object
+    stores have no rename: a move copies then deletes, and a folder moves file by file."""
+
+    store = "arrow"
+
+    def __init__(self, fs: Any) -> None:
+        import pyarrow.fs as pa_fs
+
+        self._fs, self._pa = fs, pa_fs
+
+    def _type(self, path: str) -> Any:
+        return self._fs.get_file_info(path.rstrip("/")).type
+
+    def exists(self, path: str) -> bool:
+        return self._type(path) != self._pa.FileType.NotFound
+
+    def is_dir(self, path: str) -> bool:
+        return self._type(path) == self._pa.FileType.Directory
+
+    def rename(self, source: str, target: str) -> None:
+        if not self.is_dir(source):
+            self._fs.move(source, target)
+            return
+        selector = self._pa.FileSelector(source.rstrip("/"), recursive=True)
+        for info in self._fs.get_file_info(selector):
+            if info.type == self._pa.FileType.File:
+                self._fs.move(info.path, target.rstrip("/") + info.path[len(source.rstrip("/")) :])
+        self.delete(source)
+
+    def delete(self, path: str) -> None:
+        kind = self._type(path)
+        if kind == self._pa.FileType.Directory:
+            self._fs.delete_dir(path.rstrip("/"))
+        elif kind == self._pa.FileType.File:
+            self._fs.delete_file(path)
+
+    def list(self, path: str) -> list[str]:
+        selector = self._pa.FileSelector(path.rstrip("/"), allow_not_found=True)
+        return sorted(info.path for info in self._fs.get_file_info(selector))
+
+    def mkdirs(self, path: str) -> None:
+        self._fs.create_dir(path.rstrip("/"), recursive=True)
+
+    def write_text(self, path: str, text: str) -> None:
+        self._fs.create_dir(path.rsplit("/", 1)[0], recursive=True)  # on S3 at most an empty marker
+        with self._fs.open_output_stream(path) as sink:
+            sink.write(text.encode())
+
+    def read_text(self, path: str) -> str:
+        with self._fs.open_input_stream(path) as stream:
+            return stream.read().decode()
+
+
 def filesystem_for(url: str, spark: Any) -> FileSystem:
     if is_local(url):
         return LocalFileSystem()
     if getattr(spark, "_jvm", None) is None:
-        from modelop_spark.errors import AssetError
-
         raise AssetError(
             f"{url}: committing outputs on {urlparse(url).scheme}:// needs a classic Spark session "
             "(Spark Connect clients reach only local paths here)"

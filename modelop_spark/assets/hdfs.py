@@ -29,6 +29,7 @@ from modelop_spark.assets.base import (
     AssetWriter,
     StagedOutput,
 )
+from modelop_spark.assets.files import FileReader, FileWriter
 from modelop_spark.errors import AssetError
 
 if TYPE_CHECKING:
@@ -58,9 +59,12 @@ def hdfs_url(url: str, repository: Mapping[str, Any], *, environ: Mapping[str, s
         return url
     if parsed.scheme:
         raise AssetError(f"{where}: expected an hdfs:// URL or a path in the HDFS repository, found {url!r}")
+    host = repository.get("host")
+    if host and repository.get("port") and ":" not in str(host).split("://")[-1]:
+        host = f"{host}:{repository['port']}"  # ModelOp's repositoryInfo holds them apart
     base = (
         repository.get("hdfsUrl") or repository.get("defaultFs") or repository.get("nameNode")
-        or repository.get("host") or environ.get(HDFS_URL_ENV)
+        or host or environ.get(HDFS_URL_ENV)
     )
     if not base:
         raise AssetError(
@@ -157,19 +161,20 @@ class HdfsReader(AssetReader):
         return is_hdfs_asset(asset)
 
     def read(self, spark: SparkSession, asset: AssetSpec, *, schema: StructType | None = None) -> DataFrame:
-        from modelop_spark.assets.files import FileReader
-
         where = f"asset {asset.label!r}"
         full = replace(asset, url=hdfs_url(asset.url or "", asset.repository, where=where))
         settings = WebHdfsSettings.from_sources(asset.repository)
         if settings is not None:
             try:
-                found = WebHdfs(settings).exists(full.url)
+                found = WebHdfs(settings).exists(full.url or "")
             except AssetError as exc:
                 raise AssetError(f"{where}: {exc.message}") from None
             if not found:
                 raise AssetError(f"{where}: nothing at {full.url}; check the path")
         return FileReader().read(spark, full, schema=schema)
+
+    def reads_text_lines(self, asset: AssetSpec, spark: SparkSession) -> bool:
+        return True
 
 
 class HdfsWriter(AssetWriter):
@@ -177,8 +182,10 @@ class HdfsWriter(AssetWriter):
         return is_hdfs_asset(asset)
 
     def stage(self, df: DataFrame, asset: AssetSpec, *, job_id: str) -> StagedOutput:
-        from modelop_spark.assets.files import FileWriter
-
         where = f"asset {asset.label!r}"
         full = replace(asset, url=hdfs_url(asset.url or "", asset.repository, where=where))
         return FileWriter().stage(df, full, job_id=job_id)
+
+    def write_text(self, spark: SparkSession, asset: AssetSpec, url: str, text: str) -> str:
+        # a bare path in an HDFS repository becomes a full hdfs:// URL
+        return FileWriter().write_text(spark, asset, hdfs_url(url, asset.repository, where=f"output {asset.label}"), text)

@@ -34,6 +34,7 @@ from modelop_spark.assets.base import (
     WrittenAsset,
 )
 from modelop_spark.assets.sql import JDBC_DIALECTS, check_read_only, conform_to_schema
+from modelop_spark.assets.staging import safe_job_id
 from modelop_spark.errors import AssetError
 
 if TYPE_CHECKING:
@@ -118,6 +119,7 @@ class JdbcSettings:
 def _check_driver(spark: SparkSession, settings: JdbcSettings, where: str) -> None:
     try:
         jvm = spark.sparkContext._jvm
+        assert jvm is not None
         jvm.java.lang.Class.forName(settings.driver, True, jvm.Thread.currentThread().getContextClassLoader())
     except Exception:
         raise AssetError(
@@ -200,8 +202,6 @@ class JdbcWriter(AssetWriter):
         return asset.kind == "jdbc"
 
     def stage(self, df: DataFrame, asset: AssetSpec, *, job_id: str) -> StagedOutput:
-        from modelop_spark.assets.staging import safe_job_id
-
         where = f"asset {asset.label!r}"
         if not asset.table:
             raise AssetError(f"{where}: a jdbc output needs table (the target table's name)")
@@ -231,7 +231,7 @@ class JdbcWriter(AssetWriter):
             with _Connection(spark, settings, where) as connection:
                 try:
                     details["rows"] = connection.move_rows(
-                        staging_table, asset.table, columns, mode=asset.mode, job_id=job_id
+                        staging_table, asset.table or "", columns, mode=asset.mode, job_id=job_id
                     )
                 except AssetError:
                     raise

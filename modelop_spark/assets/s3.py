@@ -1,18 +1,23 @@
 """S3 file assets (``s3://``, ``s3a://``, ModelOp ``S3_REPOSITORY``).
 
-With Hadoop's S3A connector on Spark's classpath, Spark's own readers and writers do the work
-(``s3a://``, endpoint and region passed as per-bucket Hadoop settings). Without it, as with a
-pip-installed PySpark, the Python data source in ``s3_source`` does: parallel pyarrow reads, and
-writes staged under the job id and committed once. Every failure becomes one ``AssetError``
+The one decision, made here for every S3 read, write and result file (:func:`s3a_available`):
+with Hadoop's S3A connector on Spark's classpath, the file reader and writer (``assets.files``)
+do the work on ``s3a://`` exactly as on any Hadoop file system (same options, same CSV type
+inference, same ``single_file``), with endpoint and region passed as per-bucket Hadoop settings.
+Without it, as with a pip-installed PySpark, the Python data source in ``s3_source`` does:
+parallel pyarrow reads, and writes staged under the job id and committed once. Every failure becomes one ``AssetError``
 line naming the asset and the cause, with no credential in it.
 """
 
 from __future__ import annotations
 
 import logging
+import posixpath
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from modelop_spark.assets import arrow_io, commit, s3_source, staging
 from modelop_spark.assets.base import (
     AssetReader,
     AssetSpec,
@@ -20,6 +25,8 @@ from modelop_spark.assets.base import (
     StagedOutput,
     WrittenAsset,
 )
+from modelop_spark.assets.files import FileReader, FileWriter
+from modelop_spark.assets.filesystem import ArrowFileSystem
 from modelop_spark.assets.s3_settings import (
     S3Location,
     S3Settings,
@@ -47,6 +54,7 @@ def s3a_available(spark: SparkSession) -> bool:
     """True when Hadoop's S3A filesystem class loads in this session's JVM (never on Connect)."""
     try:
         jvm = spark.sparkContext._jvm  # Connect sessions have no sparkContext: they raise here
+        assert jvm is not None
         jvm.java.lang.Class.forName(_S3A_CLASS, False, jvm.Thread.currentThread().getContextClassLoader())
         return True
     except Exception:
@@ -73,6 +81,10 @@ def resolve_settings(asset: AssetSpec) -> S3Settings:
     return settings.with_credentials(frozen.access_key, frozen.secret_key, frozen.token)
 
 
+def s3a_url(location: S3Location) -> str:
+    return f"s3a://{location.path}"
+
+
 def fail(asset: AssetSpec, action: str, exc: BaseException) -> AssetError:
     location = asset.url or asset.label
     return AssetError(f"asset {asset.label!r}: cannot {action} {location}: {explain_s3_error(exc)}")
@@ -86,9 +98,8 @@ class S3Reader(AssetReader):
         location = location_of(asset)
         settings = resolve_settings(asset)
         if s3a_available(spark):
-            return _read_with_s3a(spark, asset, location, settings, schema)
-        from modelop_spark.assets import arrow_io, s3_source
-
+            _set_hadoop_options(spark, location, settings)
+            return FileReader().read(spark, replace(asset, url=s3a_url(location)), schema=schema)
         options = _format_options(asset)
         # Check on the driver, before any task: a clear error now beats a wrapped one later.
         try:
@@ -128,6 +139,10 @@ class S3Reader(AssetReader):
             reader = reader.option(key, value)
         return reader.load()
 
+    def reads_text_lines(self, asset: AssetSpec, spark: SparkSession) -> bool:
+        """Through S3A, yes; the pyarrow data source reads data formats, not text."""
+        return s3a_available(spark)
+
 
 class S3Writer(AssetWriter):
     def accepts(self, asset: AssetSpec, spark: SparkSession) -> bool:
@@ -138,11 +153,11 @@ class S3Writer(AssetWriter):
         settings = resolve_settings(asset)
         spark = df.sparkSession
         if s3a_available(spark):
-            return _stage_with_s3a(df, asset, location, settings, job_id=job_id)
-        from modelop_spark.assets import s3_source, staging
-
+            # S3A is a Hadoop FileSystem: the file writer's staging and commit apply as they are.
+            _set_hadoop_options(spark, location, settings)
+            return FileWriter().stage(df, replace(asset, url=s3a_url(location)), job_id=job_id)
         options = _format_options(asset)
-        single = _single_file(asset)
+        single = asset.single_file
         try:
             fs = s3_source.make_filesystem(settings)
             if _bucket_missing(fs, location):
@@ -155,6 +170,8 @@ class S3Writer(AssetWriter):
                     f"asset {asset.label!r}: {location.url} already holds data and mode is 'error'; "
                     "choose mode overwrite or append, or another location"
                 )
+            # Under the job's lock: finish or undo an interrupted commit, then clear leftovers.
+            commit.recover(lambda _: ArrowFileSystem(fs), [location.path], job_id)
             staging.discard_staging(fs, location.path, job_id)  # leftovers of a killed attempt
         except OSError as exc:
             raise fail(asset, "write", exc) from exc
@@ -183,37 +200,71 @@ class S3Writer(AssetWriter):
             details=details,
         )
 
-        def commit() -> None:
+        def prepare() -> commit.Publication:
             try:
-                files = staging.staged_files(fs, location.path, job_id)
-                if single:
-                    summary = staging.commit_single_file(fs, files, target=location.path, job_id=job_id)
-                else:
-                    summary = staging.commit_staged(
-                        fs, files, target=location.path, job_id=job_id,
-                        mode="overwrite" if asset.mode == "error" else asset.mode,
-                        extension=options.extension(),
-                    )
+                publication, files = _publication(fs, location.path, job_id=job_id, mode=asset.mode, single=single,
+                                                  extension=options.extension(), label=asset.label)  # fmt: skip
             except (OSError, ValueError) as exc:
                 raise fail(asset, "commit", exc) from exc
-            details["files"] = summary["files"]
+            details["files"] = files
+            return publication
+
+        def commit_alone() -> None:
+            try:
+                commit.commit_publications([prepare()], job_id=job_id)
+            except (OSError, ValueError) as exc:
+                raise fail(asset, "commit", exc) from exc
 
         return StagedOutput(
-            written=written, commit=commit, abort=lambda: staging.discard_staging(fs, location.path, job_id)
-        )
+            written=written, commit=commit_alone, prepare=prepare,
+            abort=lambda: staging.discard_staging(fs, location.path, job_id),
+        )  # fmt: skip
 
 
-def write_text(asset: AssetSpec, url: str, text: str) -> None:
-    """Write one small text object (a job's result record) at ``url`` with the asset's settings."""
-    from modelop_spark.assets import s3_source
+def _publication(fs: Any, target: str, *, job_id: str, mode: str, single: bool, extension: str, label: str) -> tuple[Any, list[str]]:
+    """This output's share of the job's commit (``assets.commit``): the files Spark's successful
+    tasks staged (the listing, so a failed task attempt's leftovers are never published) move to
+    their part names; whatever they replace, and the previous commit record, move aside first."""
+    import json
 
-    settings = resolve_settings(asset)
-    target = S3Location.parse(url, bucket=location_of(asset).bucket, where=f"asset {asset.label!r}")
-    try:
-        with s3_source.make_filesystem(settings).open_output_stream(target.path) as sink:
-            sink.write(text.encode())
-    except OSError as exc:
-        raise fail(asset, "write", exc) from exc
+
+    store = ArrowFileSystem(fs)
+    folder = staging.staging_dir(target, job_id)
+    files = staging.staged_files(fs, target, job_id)
+    if single:
+        if len(files) > 1:
+            raise ValueError(f"expected one staged file for single-file output {target}, found {len(files)}")
+        aside: tuple[str, ...] = (target,) if files and store.exists(target) else ()
+        moves: tuple[tuple[str, str], ...] = ((files[0].path, target),) if files else ()
+        publication = commit.Publication(label=label, target=target, staging=folder, aside=aside, moves=moves, fs=store)
+        return publication, [posixpath.basename(target)]
+    existing = staging.existing_files(fs, target)
+    plan = staging.plan_commit(existing=existing, staged=[w.path for w in files], target=target, job_id=job_id,
+                               mode="overwrite" if mode == "error" else mode, extension=extension)  # fmt: skip
+    names = [posixpath.basename(dst) for _, dst in plan.moves]
+    record = {"job_id": job_id, "mode": mode, "files": names, "rows": sum(w.rows for w in files)}
+    staged_marker = posixpath.join(folder, staging.MARKER)
+    store.write_text(staged_marker, json.dumps(record))
+    replaced = {dst for _, dst in plan.moves} | {plan.marker}
+    aside = tuple(sorted(set(plan.delete) | (replaced & set(existing))))
+    moves = (*plan.moves, (staged_marker, plan.marker))
+    return commit.Publication(label=label, target=target, staging=folder, aside=aside, moves=moves, fs=store), names
+
+
+    def write_text(self, spark: SparkSession, asset: AssetSpec, url: str, text: str) -> str:
+        """A job's result record at ``url``, by the same route as the output itself."""
+        settings = resolve_settings(asset)
+        target = S3Location.parse(url, bucket=location_of(asset).bucket, where=f"asset {asset.label!r}")
+        if s3a_available(spark):
+            _set_hadoop_options(spark, target, settings)
+            FileWriter().write_text(spark, asset, s3a_url(target), text)
+            return url
+        try:
+            with s3_source.make_filesystem(settings).open_output_stream(target.path) as sink:
+                sink.write(text.encode())
+        except OSError as exc:
+            raise fail(asset, "write", exc) from exc
+        return url
 
 
 def _bucket_missing(fs, location: S3Location) -> bool:
@@ -221,8 +272,6 @@ def _bucket_missing(fs, location: S3Location) -> bool:
 
 
 def _format_options(asset: AssetSpec):
-    from modelop_spark.assets import arrow_io
-
     try:
         return arrow_io.FormatOptions.from_options(asset.format or "parquet", asset.options, where=f"asset {asset.label!r}")
     except ValueError as exc:
@@ -241,16 +290,10 @@ def _wants_link(options: Mapping[str, Any]) -> bool:
     return str(value).lower() in ("true", "1", "yes") or (isinstance(value, int | float) and value > 0)
 
 
-def _single_file(asset: AssetSpec) -> bool:
-    return str(asset.options.get("single_file", "false")).lower() in ("true", "1", "yes")
-
-
 def presigned_link(asset: AssetSpec, location: S3Location, settings: S3Settings, *, single: bool) -> str:
     """A time-limited GET link (boto3) to the single output object, or a folder's commit record."""
     import boto3
     from botocore.config import Config
-
-    from modelop_spark.assets import staging
 
     expires = asset.options.get("presign_seconds") or asset.options.get("link_seconds") or DEFAULT_LINK_SECONDS
     client = boto3.client(
@@ -280,28 +323,7 @@ def _hadoop_options(location: S3Location, settings: S3Settings) -> dict[str, str
     return out
 
 
-def _read_with_s3a(spark, asset, location, settings, schema):
+def _set_hadoop_options(spark: SparkSession, location: S3Location, settings: S3Settings) -> None:
     hadoop = spark.sparkContext._jsc.hadoopConfiguration()
     for key, value in _hadoop_options(location, settings).items():
         hadoop.set(key, value)
-    reader = spark.read.format(asset.format or "parquet")
-    if asset.format == "csv":
-        reader = reader.option("header", str(asset.options.get("header", True)).lower())
-    if schema is not None:
-        reader = reader.schema(schema)
-    try:
-        return reader.load(f"s3a://{location.path}")
-    except Exception as exc:
-        raise fail(asset, "read", exc) from exc
-
-
-def _stage_with_s3a(df, asset, location, settings, *, job_id) -> StagedOutput:
-    from dataclasses import replace
-
-    from modelop_spark.assets.files import FileWriter
-
-    hadoop = df.sparkSession.sparkContext._jsc.hadoopConfiguration()
-    for key, value in _hadoop_options(location, settings).items():
-        hadoop.set(key, value)
-    # S3A is a Hadoop FileSystem: the file writer's staging and commit apply as they are.
-    return FileWriter().stage(df, replace(asset, url=f"s3a://{location.path}"), job_id=job_id)

@@ -97,7 +97,7 @@ class S3Settings:
             options.get("endpoint")
             or repository.get("endpoint")
             or repository.get("endpointUrl")
-            or repository.get("host")
+            or _repository_host(repository)
             or environ.get("AWS_ENDPOINT_URL_S3")
             or environ.get("AWS_ENDPOINT_URL")
         )
@@ -138,6 +138,14 @@ class S3Settings:
 
     def to_dict(self) -> dict[str, Any]:
         return {"endpoint": self.endpoint, "region": self.region}
+
+
+def _repository_host(repository: Mapping[str, Any]) -> str | None:
+    """ModelOp's repositoryInfo keeps the host and the port apart."""
+    host, port = repository.get("host"), repository.get("port")
+    if host and port and ":" not in str(host).split("://")[-1]:
+        return f"{host}:{port}"
+    return host
 
 
 def _normalise_endpoint(endpoint: str) -> str:

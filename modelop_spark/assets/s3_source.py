@@ -15,7 +15,7 @@ import posixpath
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pyarrow as pa
 import pyarrow.fs as pa_fs
@@ -124,7 +124,7 @@ class S3FileReader(DataSourceReader):
         )
         return [_Piece(p) for p in pieces]
 
-    def read(self, partition: InputPartition) -> Iterator[pa.RecordBatch]:
+    def read(self, partition: Any) -> Iterator[pa.RecordBatch]:  # a ``_Piece``
         fs = make_filesystem(self.settings)
         yield from arrow_io.read_piece(fs, partition.piece, self.format_options, self.schema)
 

@@ -60,12 +60,26 @@ class AssetSpec:
     repository: Mapping[str, Any] = field(default_factory=dict)
 
     @property
+    def single_file(self) -> bool:
+        """``options.single_file``: one data file at ``url`` rather than a folder of parts. The
+        one reading of the option for every file writer (``"false"`` is false)."""
+        return option_flag(self.options.get("single_file"))
+
+    @property
+    def replace_foreign(self) -> bool:
+        """``options.replace_foreign``: an overwrite may replace a folder or file this runtime
+        did not write (``assets.commit.check_foreign``)."""
+        return option_flag(self.options.get("replace_foreign"))
+
+    @property
     def label(self) -> str:
         """How messages name this asset: its name, else its location."""
         return self.name or self.url or self.table or (self.query and "SQL query") or self.kind
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, where: str = "asset") -> AssetSpec:
+    def from_dict(cls, data: Mapping[str, Any], *, where: str = "asset", require_format: bool = True) -> AssetSpec:
+        """``require_format=False`` lets a file asset have no data format (a ModelOp asset only
+        its PySpark model reads; reading or writing it here is refused then)."""
         kind = data.get("kind") or _infer_kind(data)
         if kind not in KINDS:
             raise SpecError(f"{where}.kind: expected one of {', '.join(KINDS)}, found {kind!r}")
@@ -75,7 +89,7 @@ class AssetSpec:
             if not url:
                 raise SpecError(f"{where}.url: a file asset needs a url (a path, file://, hdfs:// or s3:// URL)")
             file_format = file_format or format_from_url(url)
-            if file_format not in FILE_FORMATS:
+            if file_format not in FILE_FORMATS and (require_format or file_format is not None):
                 raise SpecError(
                     f"{where}.format: expected one of {', '.join(FILE_FORMATS)}, found {file_format!r}; "
                     "set format, or give the url a .csv, .json or .parquet extension"
@@ -87,7 +101,7 @@ class AssetSpec:
         if kind == "embedded" and records is not None and not isinstance(records, list | tuple):
             raise SpecError(f"{where}.records: expected a list of records, found {type(records).__name__}")
         return cls(
-            kind=kind,
+            kind=kind,  # type: ignore[arg-type]  # checked against KINDS above
             name=data.get("name"),
             url=url,
             format=file_format,
@@ -115,6 +129,13 @@ class AssetSpec:
         if self.repository:
             out["repository"] = dict(self.repository)
         return out
+
+
+def option_flag(value: Any) -> bool:
+    """A yes/no asset option given as JSON true/false, 1/0 or text ("true", "yes", "false")."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "1", "yes")
+    return bool(value)
 
 
 def _infer_kind(data: Mapping[str, Any]) -> str:

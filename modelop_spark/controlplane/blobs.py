@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from modelop_spark.assets.s3_settings import S3Location
 from modelop_spark.errors import ControlPlaneError
 
 
@@ -115,7 +116,6 @@ class S3BlobStore(BlobStore):
 
     def __init__(self, staging: Path, url: str, *, client=None) -> None:
         super().__init__(staging)
-        from modelop_spark.assets.s3_settings import S3Location
 
         location = S3Location.parse(url, where="--blob-store")
         self.bucket, self.prefix = location.bucket, location.key.strip("/")

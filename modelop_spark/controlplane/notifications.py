@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from modelop_spark._redact import redact, redacted_logger
+from modelop_spark.controlplane.resources import iso
 from modelop_spark.controlplane.store import Store
 
 log = redacted_logger("modelop_spark.controlplane.notifications")
@@ -37,8 +38,6 @@ SEVERITY = {
 
 
 def as_resource(row: dict[str, Any]) -> dict[str, Any]:
-    from modelop_spark.controlplane.resources import iso
-
     return {**row, "at": iso(row["at"])}
 
 

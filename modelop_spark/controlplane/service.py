@@ -32,7 +32,7 @@ from modelop_spark.controlplane.matching import (
     NoMatch,
     choose_runtime,
 )
-from modelop_spark.controlplane.notifications import Kind, Notifier
+from modelop_spark.controlplane.notifications import Kind, Notifier, as_resource
 from modelop_spark.controlplane.states import JobStatus
 from modelop_spark.controlplane.store import NotFound, Store, new_id
 from modelop_spark.errors import ControlPlaneError, ModelOpSparkError, SpecError
@@ -204,17 +204,19 @@ class ControlPlane:
             owner = (existing or {}).get("details", {}).get("registered_by")
             if existing and owner != principal.name:
                 raise Forbidden(f"runtime {name} was registered by another user; choose another name")
+        stage_tags = [str(t) for t in body.get("stage_tags") or ()]
+        service_tags = [str(t) for t in body.get("service_tags") or ()]
         values = {
             "type": body.get("type") or SPARK_RUNTIME_TYPE,
             "endpoint": body.get("endpoint"),
-            "stage_tags": [str(t) for t in body.get("stage_tags") or ()],
-            "service_tags": [str(t) for t in body.get("service_tags") or ()],
+            "stage_tags": stage_tags,
+            "service_tags": service_tags,
             "capacity": max(int(body.get("capacity") or 1), 1),
             "details": {**dict(body.get("details") or {}), "registered_by": principal.name if principal else None},
         }
         row, came_up = self.store.register_runtime(name=name, values=values, now=time.time())
         if came_up:
-            log.info("runtime %s registered (%s)", name, ", ".join(values["stage_tags"] + values["service_tags"]))
+            log.info("runtime %s registered (%s)", name, ", ".join(stage_tags + service_tags))
         self.dispatch(time.time())
         return {"runtime": resources.runtime({**row, "jobs_running": 0}), "timing": self.timing.to_dict()}
 
@@ -416,8 +418,6 @@ class ControlPlane:
         return [resources.log_line(r) for r in self.store.logs(job_id, tail=tail)]
 
     def notifications(self, *, limit: int = 100, job_id: str | None = None) -> list[dict[str, Any]]:
-        from modelop_spark.controlplane.notifications import as_resource
-
         return [as_resource(n) for n in self.store.notifications(limit=limit, job_id=job_id)]
 
 
@@ -485,8 +485,8 @@ def read_manifest(archive: Path, name: str) -> dict[str, Any]:
                 member = next((n for n in bundle.namelist() if n.rstrip("/").split("/")[-1] == "snapshot.json" and n.count("/") <= 1), None)
                 return json.loads(bundle.read(member)) if member else {}
         with tarfile.open(archive) as bundle:
-            member = next((m for m in bundle.getmembers() if m.isfile() and Path(m.name).name == "snapshot.json" and len(Path(m.name).parts) <= 2), None)
-            handle = bundle.extractfile(member) if member else None
+            entry = next((m for m in bundle.getmembers() if m.isfile() and Path(m.name).name == "snapshot.json" and len(Path(m.name).parts) <= 2), None)
+            handle = bundle.extractfile(entry) if entry else None
             return json.loads(io.TextIOWrapper(handle, encoding="utf-8").read()) if handle else {}
     except (zipfile.BadZipFile, tarfile.TarError, EOFError) as exc:
         raise SpecError(f"snapshot archive {name or archive.name} is not a readable .zip or .tar.gz: {exc}") from exc

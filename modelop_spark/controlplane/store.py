@@ -136,7 +136,7 @@ class Store:
             done = s.execute(
                 update(RuntimeRow).where(RuntimeRow.id == runtime_id).values(last_heartbeat=now, status=RuntimeStatus.UP)
             )
-            return done.rowcount == 1
+            return _rows_changed(done) == 1
 
     def get_runtime(self, runtime_id: str) -> dict[str, Any]:
         with self.session() as s:
@@ -155,7 +155,7 @@ class Store:
             rows = s.execute(
                 select(JobRow.runtime_id, func.count()).where(JobRow.status.in_(_LOADED), JobRow.runtime_id.is_not(None)).group_by(JobRow.runtime_id)
             )
-            return {runtime_id: count for runtime_id, count in rows}
+            return {str(runtime_id): count for runtime_id, count in rows}
 
     def runtime_views(self) -> list[RuntimeView]:
         return [
@@ -175,7 +175,7 @@ class Store:
                 .where(RuntimeRow.id == runtime_id, RuntimeRow.status == RuntimeStatus.UP, RuntimeRow.last_heartbeat <= silent_since)
                 .values(status=RuntimeStatus.DOWN)
             )
-            return done.rowcount == 1
+            return _rows_changed(done) == 1
 
     def restart_grace(self, *, now: float, lease_until: float) -> None:
         """After a restart the downtime does not count: runtimes and leases get a fresh clock."""
@@ -215,7 +215,7 @@ class Store:
                 .where(JobRow.id == job_id, JobRow.status.in_(sources_of(target) | ({target} if target == JobStatus.WAITING else set())), *where)
                 .values(status=target, **values)
             )
-            return done.rowcount == 1
+            return _rows_changed(done) == 1
 
     def queue(self, job_id: str, *, runtime_id: str | None, now: float) -> bool:
         """CREATED or WAITING (unassigned) -> WAITING, assigned to ``runtime_id`` or to none."""
@@ -231,7 +231,7 @@ class Store:
     def mark_no_match_notified(self, job_id: str) -> bool:
         with self.session() as s, s.begin():
             done = s.execute(update(JobRow).where(JobRow.id == job_id, JobRow.no_match_notified.is_(False)).values(no_match_notified=True))
-            return done.rowcount == 1
+            return _rows_changed(done) == 1
 
     def unassigned_jobs(self) -> list[dict[str, Any]]:
         with self.session() as s:
@@ -250,7 +250,7 @@ class Store:
                 .where(JobRow.runtime_id == runtime_id, JobRow.status == JobStatus.WAITING)
                 .values(runtime_id=None, updated_at=now)
             )
-            return done.rowcount
+            return _rows_changed(done)
 
     def claim_next(self, runtime_id: str, *, now: float, lease_until: float) -> dict[str, Any] | None:
         """Atomically take the oldest WAITING job assigned to this runtime: RUNNING, leased."""
@@ -284,7 +284,7 @@ class Store:
                     .where(JobRow.id == job_id, JobRow.status == JobStatus.RUNNING, JobRow.lease_owner == runtime_id, JobRow.attempt == attempt)
                     .values(lease_expires=until)
                 )
-                if done.rowcount != 1:
+                if _rows_changed(done) != 1:
                     lost.append(job_id)
         return lost
 
@@ -370,3 +370,8 @@ class Store:
 
 
 __all__ = ["Conflict", "NotFound", "Store", "new_id"]
+
+
+def _rows_changed(result: Any) -> int:
+    """The rows an UPDATE changed (a CursorResult's rowcount; the generic Result type hides it)."""
+    return int(result.rowcount)

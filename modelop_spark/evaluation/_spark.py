@@ -26,7 +26,9 @@ __all__ = [
     "confusion_counts",
     "equals_value",
     "group_confusions",
+    "identifier_columns",
     "numeric_bin_counts",
+    "regression_distribution_counts",
     "regression_sums",
     "require_columns",
     "score_column",
@@ -190,10 +192,59 @@ def regression_sums(df: DataFrame, *, label: str, score: str) -> tuple[dict[str,
         F.sum(F.abs(err) / F.greatest(F.abs(y), F.lit(_EPS))).alias("abs_percentage_error"),
         F.var_pop(F.when(valid, y)).alias("label_var_pop"),
     ).first()
+    assert row is not None  # an aggregate always has its one row
     sums = {k: (row[k] if row[k] is not None else 0.0) for k in
             ("n", "abs_error", "squared_error", "abs_percentage_error", "label_var_pop")}
     counts = {"input": row["input"], "evaluated": row["n"], "missing": row["input"] - row["n"]}
     return sums, counts
+
+
+IDENTIFIER_MIN_ROWS = 100
+IDENTIFIER_DISTINCT_SHARE = 0.95
+
+
+def identifier_columns(df: DataFrame, names: Sequence[str]) -> list[str]:
+    """String and integer columns whose values are (nearly) all distinct: identifiers, which no
+    drift measure can compare (every value is new). One approximate aggregation; a small frame
+    (under ``IDENTIFIER_MIN_ROWS`` rows) tells nothing, so none are found there."""
+    kinds = (T.StringType, T.IntegerType, T.LongType)
+    candidates = [n for n in names if isinstance(df.schema[n].dataType, kinds)]
+    if not candidates:
+        return []
+    row = df.agg(F.count(F.lit(1)).alias("_rows"), *[F.approx_count_distinct(n).alias(f"_d{i}") for i, n in enumerate(candidates)]).first()
+    assert row is not None  # an aggregate without grouping has one row
+    if row["_rows"] < IDENTIFIER_MIN_ROWS:
+        return []
+    return [n for i, n in enumerate(candidates) if row[f"_d{i}"] >= IDENTIFIER_DISTINCT_SHARE * row["_rows"]]
+
+
+def _bucket(value: Column, low: float, high: float, bins: int) -> Column:
+    if high <= low:
+        return F.lit(0)
+    return F.least(F.floor((value - F.lit(low)) / F.lit((high - low) / bins)), F.lit(bins - 1)).cast("int")
+
+
+def regression_distribution_counts(df: DataFrame, *, label: str, score: str, bins: int) -> dict[str, Any] | None:
+    """Ranges and binned counts of residuals and of (actual, predicted) pairs over every row with
+    both values: at most ``bins`` + ``bins``² numbers reach the driver. None without such rows."""
+    y, yhat = F.col(label).cast("double"), F.col(score).cast("double")
+    valid = df.where(y.isNotNull() & yhat.isNotNull() & ~F.isnan(y) & ~F.isnan(yhat))
+    bounds = valid.agg(
+        F.least(F.min(y), F.min(yhat)).alias("low"), F.greatest(F.max(y), F.max(yhat)).alias("high"),
+        F.min(yhat - y).alias("residual_low"), F.max(yhat - y).alias("residual_high"),
+    ).first()
+    assert bounds is not None  # an aggregate without grouping has one row
+    if bounds["low"] is None:
+        return None
+    low, high, r_low, r_high = (float(bounds[k]) for k in ("low", "high", "residual_low", "residual_high"))
+    residuals = valid.groupBy(_bucket(yhat - y, r_low, r_high, bins).alias("b")).count().collect()
+    pairs = valid.groupBy(_bucket(y, low, high, bins).alias("a"), _bucket(yhat, low, high, bins).alias("p")).count().collect()
+    return {
+        "range": (low, high),
+        "residual_range": (r_low, r_high),
+        "residual_counts": {int(r["b"]): int(r["count"]) for r in residuals},
+        "pair_counts": {(int(r["a"]), int(r["p"])): int(r["count"]) for r in pairs},
+    }
 
 
 def group_confusions(
@@ -237,7 +288,10 @@ def numeric_bin_counts(
     quantiles = baseline.select(
         *[F.percentile_approx(F.col(f).cast("double"), probs, accuracy).alias(f"q{i}") for i, f in enumerate(features)]
     ).first()
-    splits_psi, splits_ks, usable = [], [], []
+    assert quantiles is not None  # an aggregate always has its one row
+    splits_psi: list[Any] = []
+    splits_ks: list[Any] = []
+    usable: list[str] = []
     for i, f in enumerate(features):
         q = quantiles[f"q{i}"]
         if q is None:  # the baseline has no value for this feature
@@ -277,14 +331,14 @@ def numeric_bin_counts(
             "psi_edges": splits_psi[i][1:-1],
         }
     for r in rows:
-        f = out[usable[r["f"]]]
+        feature = out[usable[r["f"]]]
         prefix = "psi" if r["kind"] == 0 else "ks"
         side = "expected" if r["_side"] == 0 else "actual"
-        counts = f[f"{prefix}_{side}"]
+        counts = feature[f"{prefix}_{side}"]
         b = r["b"]
         if b is None or b >= len(counts):  # Bucketizer leaves null as null and puts NaN past the end
             if prefix == "psi":
-                f[f"missing_{side}"] += r["n"]
+                feature[f"missing_{side}"] += r["n"]
         else:
             counts[int(b)] += r["n"]
     return out

@@ -11,6 +11,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from modelop_spark._redact import redacted_logger
 from modelop_spark.errors import SpecError
 from modelop_spark.evaluation import _spark
 from modelop_spark.evaluation.binary import binary_metrics
@@ -18,11 +19,17 @@ from modelop_spark.evaluation.drift import categorical_drift, numeric_drift
 from modelop_spark.evaluation.fairness import fairness_metrics
 from modelop_spark.evaluation.multiclass import multiclass_metrics
 from modelop_spark.evaluation.options import EvaluationColumns, EvaluationOptions
-from modelop_spark.evaluation.regression import regression_metrics
+from modelop_spark.evaluation.regression import (
+    DISTRIBUTION_BINS,
+    regression_distribution,
+    regression_metrics,
+)
 
 __all__ = ["FORMAT_VERSION", "choose_kind", "drift", "evaluate"]
 
 FORMAT_VERSION = 1
+
+log = redacted_logger("modelop_spark.evaluation")
 
 
 def choose_kind(df: DataFrame, columns: EvaluationColumns, options: EvaluationOptions) -> str:
@@ -107,16 +114,31 @@ def evaluate(
         )
         doc["multiclass"] = multiclass_metrics(labels, matrix)
     else:
-        sums, counts = _spark.regression_sums(df, label=label, score=_require(columns.score, name="score", kind=kind))
+        score = _require(columns.score, name="score", kind=kind)
+        sums, counts = _spark.regression_sums(df, label=label, score=score)
         doc["regression"] = regression_metrics(sums)
+        doc["regression_distribution"] = regression_distribution(
+            _spark.regression_distribution_counts(df, label=label, score=score, bins=DISTRIBUTION_BINS)
+        )
     doc["rows"] = counts
     doc["fairness"] = _fairness(df, columns, options, kind) if columns.protected and kind != "regression" else []
+    if columns.protected and kind == "regression":
+        # The group rates fairness compares need a predicted class; a regression has none.
+        warning = (f"protected columns {', '.join(columns.protected)} are not evaluated for fairness: fairness "
+                   "compares classification rates per group, and these are regression metrics")
+        log.warning("evaluation: %s", warning)
+        doc["warnings"] = [warning]
     doc["drift"] = None
     if baseline is not None:
         # Without named features: every shared column but the label and the model's outputs.
         own = {columns.label, columns.score, columns.prediction}
         features = columns.features or tuple(c for c in baseline.columns if c in set(df.columns) and c not in own)
+        # Chosen for the user (no schema, no option): identifiers are not features.
+        identifiers = [] if columns.features else _spark.identifier_columns(baseline, features)
+        features = tuple(f for f in features if f not in identifiers)
         doc["drift"] = drift(baseline, df, features=features, options=options) if features else {"features": {}}
+        if identifiers:
+            doc["drift"]["not_compared"] = {name: "identifier: (nearly) every value is distinct" for name in identifiers}
     doc["options"] = options.to_dict()
     return doc
 

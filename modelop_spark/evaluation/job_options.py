@@ -107,6 +107,15 @@ class MetricsOptions:
             mlflow=MlflowTarget.from_dict(data["mlflow"]) if data.get("mlflow") else None,
         )
 
+    @classmethod
+    def from_job(cls, options: Mapping[str, Any], parameters: Mapping[str, Any]) -> MetricsOptions:
+        """From a job's options; a ModelOp job may carry the same keys in ``jobParameters``
+        (the job's options win)."""
+        keys = set(cls.__dataclass_fields__) - {"columns"}
+        merged = {k: v for k, v in parameters.items() if k in keys}
+        merged.update({k: v for k, v in options.items() if k in keys})
+        return cls.from_dict(merged)
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "builtin_evaluation": self.builtin_evaluation,

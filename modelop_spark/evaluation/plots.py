@@ -102,6 +102,31 @@ def _drift_bars(doc: dict[str, Any], path: Path) -> Path:
     return _save(fig, path)
 
 
+def _residuals(doc: dict[str, Any], path: Path) -> Path:
+    section = doc["regression_distribution"]["residuals"]
+    edges, counts = section["edges"], section["counts"]
+    fig = Figure(figsize=(5, 4))
+    ax = fig.add_subplot()
+    widths = [edges[i + 1] - edges[i] for i in range(len(counts))]
+    ax.bar(edges[: len(counts)], counts, width=[w or 1.0 for w in widths], align="edge", edgecolor="white")
+    ax.axvline(0, color="grey", linestyle="--", linewidth=1)
+    ax.set(xlabel="Residual (predicted - actual)", ylabel="Rows", title="Residuals")
+    return _save(fig, path)
+
+
+def _predicted_vs_actual(doc: dict[str, Any], path: Path) -> Path:
+    section = doc["regression_distribution"]["predicted_vs_actual"]
+    edges, counts = section["edges"], section["counts"]
+    fig = Figure(figsize=(5, 5))
+    ax = fig.add_subplot()
+    masked = [[value if value else float("nan") for value in row] for row in counts]  # empty cells stay blank
+    mesh = ax.pcolormesh(edges, edges, masked, cmap="Blues", shading="flat")  # rows: actual (y), columns: predicted (x)
+    fig.colorbar(mesh, ax=ax, fraction=0.046, label="rows")
+    ax.plot([edges[0], edges[-1]], [edges[0], edges[-1]], linestyle="--", color="grey", linewidth=1)
+    ax.set(xlabel="Predicted", ylabel="Actual", title="Predicted vs actual")
+    return _save(fig, path)
+
+
 def _file_name(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
 
@@ -126,6 +151,9 @@ def write_plots(doc: dict[str, Any], directory: str | Path) -> dict[str, Path]:
     if "multiclass" in doc:
         cm = doc["multiclass"]["confusion_matrix"]
         written["confusion_matrix"] = _matrix(cm["labels"], cm["matrix"], "Confusion matrix", out / "confusion_matrix.png")
+    if doc.get("regression_distribution"):
+        written["residuals"] = _residuals(doc, out / "residuals.png")
+        written["predicted_vs_actual"] = _predicted_vs_actual(doc, out / "predicted_vs_actual.png")
     for section in doc.get("fairness") or []:
         if section["groups"]:
             name = f"fairness_{_file_name(section['column'])}"

@@ -6,7 +6,9 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["REGRESSION_SUMS", "regression_metrics"]
+__all__ = ["DISTRIBUTION_BINS", "REGRESSION_SUMS", "regression_distribution", "regression_metrics"]
+
+DISTRIBUTION_BINS = 30  # residual histogram bins, and the predicted-vs-actual grid's side
 
 # Keys the Spark layer fills: row count, sums of absolute / squared / relative errors, and the
 # population variance of the label (Spark's stable one-pass moment, for R2's denominator).
@@ -31,4 +33,29 @@ def regression_metrics(sums: Mapping[str, float]) -> dict[str, Any]:
         "rmse": math.sqrt(mse),
         "r2": r2,
         "mape": sums["abs_percentage_error"] / n,
+    }
+
+
+def _edges(low: float, high: float, bins: int) -> list[float]:
+    if high <= low:
+        return [low, high]
+    step = (high - low) / bins
+    return [low + i * step for i in range(bins)] + [high]
+
+
+def regression_distribution(counts: Mapping[str, Any] | None, *, bins: int = DISTRIBUTION_BINS) -> dict[str, Any] | None:
+    """What the residual and predicted-vs-actual plots draw, from binned counts over every row
+    (``mlflow.evaluate`` draws the same two from the rows themselves)."""
+    if counts is None:
+        return None
+    low, high = counts["range"]
+    r_low, r_high = counts["residual_range"]
+    size = bins if high > low else 1
+    r_size = bins if r_high > r_low else 1
+    grid = [[0] * size for _ in range(size)]  # rows: actual bin, columns: predicted bin
+    for (actual, predicted), n in counts["pair_counts"].items():
+        grid[actual][predicted] = n
+    return {
+        "residuals": {"edges": _edges(r_low, r_high, bins), "counts": [counts["residual_counts"].get(i, 0) for i in range(r_size)]},
+        "predicted_vs_actual": {"edges": _edges(low, high, bins), "counts": grid},
     }

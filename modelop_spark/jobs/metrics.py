@@ -14,13 +14,17 @@ plots and a self-contained ``report.html`` go beside a file output; MLflow loggi
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from pyspark import StorageLevel
+
 from modelop_spark._redact import redacted_logger
-from modelop_spark.assets import read_asset, stage_asset
+from modelop_spark.assets import StagedOutput, read_asset, stage_asset
 from modelop_spark.assets.base import WrittenAsset
 from modelop_spark.assets.commit import (
     check_mode,
@@ -30,7 +34,7 @@ from modelop_spark.assets.commit import (
     staging_path,
 )
 from modelop_spark.assets.filesystem import absolute_url, filesystem_for, is_local, local_path
-from modelop_spark.assets.spec import AssetSpec
+from modelop_spark.assets.spec import AssetSpec, format_from_url
 from modelop_spark.errors import (
     AssetError,
     ModelFunctionError,
@@ -46,12 +50,20 @@ from modelop_spark.evaluation import (
     write_report,
 )
 from modelop_spark.evaluation.job_options import MetricsOptions
-from modelop_spark.evaluation.report import EvaluationFiles, to_json
+from modelop_spark.evaluation.report import EvaluationFiles
 from modelop_spark.evaluation.user_metrics import collect_metrics, jsonable
 from modelop_spark.jobs.result import Outcome, RowCounts
+from modelop_spark.jobs.scoring import default_rejected_output
 from modelop_spark.jobs.spec import JobSpec
-from modelop_spark.runtime.apply import apply_function, function_shape
+from modelop_spark.runtime.apply import apply_function
+from modelop_spark.runtime.functions import ModelFunctions, takes_pyspark_convention
+from modelop_spark.runtime.pyspark_convention import call_pyspark_convention, written_asset
+from modelop_spark.runtime.pyspark_outputs import ModelOutput
+from modelop_spark.runtime.session_guard import runtime_session_kept
 from modelop_spark.runtime.snapshot import Snapshot
+from modelop_spark.schema.loader import load_schema
+from modelop_spark.schema.roles import roles_of
+from modelop_spark.spark_compat import session_conf
 
 __all__ = ["run_metrics"]
 
@@ -60,12 +72,20 @@ log = redacted_logger(__name__)
 ARROW_CONF = "spark.sql.execution.arrow.pyspark.enabled"
 
 
+def check_metrics(spec: JobSpec, snapshot: Snapshot) -> None:
+    """Before Spark: inputs given, the baseline named exists, every output can hold the document."""
+    options = spec.metrics or MetricsOptions()
+    split_inputs(spec, options)
+    if takes_pyspark_convention(snapshot, "metrics") is not True:  # otherwise the model writes them
+        for asset in spec.outputs:
+            _check_document_output(asset)
+
+
 def run_metrics(spark: Any, spec: JobSpec, snapshot: Snapshot) -> Outcome:
     """The runner for job type ``metrics``; ``jobs.runner.run_job`` dispatches here."""
-    options = MetricsOptions.from_dict(_option_block(spec))
-    if not spec.inputs:
-        raise SpecError("inputs: a metrics job needs at least one input asset (the labeled data)")
-    shape = _user_shape(snapshot, spec, options)
+    options = spec.metrics or MetricsOptions()
+    functions = ModelFunctions.resolve(snapshot, job_document=spec.document)
+    shape = _user_shape(functions, options)
     builtin = options.builtin_evaluation in ("always", "only") or (
         options.builtin_evaluation == "auto" and shape is None
     )
@@ -75,58 +95,68 @@ def run_metrics(spark: Any, spec: JobSpec, snapshot: Snapshot) -> Outcome:
             "tag one with '# modelop.metrics', or let the built-in evaluation run"
         )
     run_user = shape is not None and options.builtin_evaluation != "only"
-    return _MetricsRun(spark, spec, snapshot, options).run(shape=shape if run_user else None, builtin=builtin)
+    return _MetricsRun(spark, spec, functions, options).run(shape=shape if run_user else None, builtin=builtin)
 
 
-def _option_block(spec: JobSpec) -> dict[str, Any]:
-    """Job options; a ModelOp job may carry the same keys in ``jobParameters``."""
-    merged = {k: v for k, v in (spec.parameters or {}).items() if k in _OPTION_KEYS}
-    merged.update({k: v for k, v in spec.options.extra.items() if k in _OPTION_KEYS})
-    return merged
-
-
-_OPTION_KEYS = set(MetricsOptions.__dataclass_fields__) - {"columns"}
-
-
-def _user_shape(snapshot: Snapshot, spec: JobSpec, options: MetricsOptions) -> str | None:
-    """pandas | spark | modelop_pyspark, or None when the snapshot has no metrics function."""
-    shape = function_shape(snapshot, role="metrics", job_document=spec.document)
-    if shape is None:
+def _user_shape(functions: ModelFunctions, options: MetricsOptions) -> str | None:
+    """What the metrics function gets: pandas | spark | modelop_pyspark (asset dicts), from the
+    job's ``metrics_shape`` or the function's calling convention; None without one."""
+    if not functions.has("metrics"):
         return None
-    if options.metrics_shape:
-        return options.metrics_shape
-    return shape if shape in ("spark", "modelop_pyspark") else "pandas"
+    whole_input = functions.convention("metrics", declared=options.metrics_shape and _DECLARED[options.metrics_shape]).whole_input
+    return "modelop_pyspark" if whole_input == "assets" else whole_input
+
+
+# ``options.metrics_shape`` names what the function gets; the convention that gives it.
+_DECLARED = {"pandas": "batch", "spark": "spark"}
+
+
+def split_inputs(spec: JobSpec, options: MetricsOptions) -> tuple[list[AssetSpec], AssetSpec | None]:
+    """The data to evaluate and the drift baseline (named by ``options.baseline_input``, else the
+    input whose role is ``baseline``)."""
+    if not spec.inputs:
+        raise SpecError("inputs: a metrics job needs at least one input asset (the labeled data)")
+    name = options.baseline_input
+    baseline = [a for a in spec.inputs if (name and a.name == name) or (not name and a.role == "baseline")]
+    if name and not baseline:
+        raise SpecError(f"options.baseline_input: no input is named {name!r}; inputs are "
+                        f"{', '.join(a.label for a in spec.inputs)}")
+    data = [a for a in spec.inputs if a not in baseline[:1]]
+    if not data:
+        raise SpecError("inputs: every input is the drift baseline; add the labeled data to evaluate")
+    return data, (baseline[0] if baseline else None)
+
+
+def _check_document_output(asset: AssetSpec) -> None:
+    if asset.kind == "embedded":
+        return
+    if asset.kind != "file" or not asset.url:
+        raise SpecError(f"output {asset.label}: a metrics job writes its JSON document to a file or embedded output")
+    if asset.format not in (None, "json"):
+        raise SpecError(f"output {asset.label}: a metrics job writes one JSON document; use format json, found {asset.format}")
+    if asset.mode == "append":
+        raise SpecError(f"output {asset.label}: a metrics document cannot be appended to; use mode overwrite")
 
 
 class _MetricsRun:
-    def __init__(self, spark: Any, spec: JobSpec, snapshot: Snapshot, options: MetricsOptions) -> None:
-        self.spark, self.spec, self.snapshot, self.options = spark, spec, snapshot, options
-        self.rejected_output: WrittenAsset | None = None
+    def __init__(self, spark: Any, spec: JobSpec, functions: ModelFunctions, options: MetricsOptions) -> None:
+        self.spark, self.spec, self.functions, self.options = spark, spec, functions, options
+        self.snapshot = functions.snapshot
+        self.staged_rejected: StagedOutput | None = None  # committed with the documents, not before
         self.rows_rejected = 0
+        self.rows_in: int | None = None
+        self._persisted: list[Any] = []
+        self.data_assets: list[AssetSpec] = []
+        self.model_outputs: tuple[ModelOutput, ...] = ()  # what a PySpark metrics function wrote
 
     # -- inputs ---------------------------------------------------------------------------------
-    def _split_inputs(self) -> tuple[list[AssetSpec], AssetSpec | None]:
-        name = self.options.baseline_input
-        baseline = [a for a in self.spec.inputs if (name and a.name == name) or (not name and a.role == "baseline")]
-        if name and not baseline:
-            raise SpecError(f"options.baseline_input: no input is named {name!r}; inputs are "
-                            f"{', '.join(a.label for a in self.spec.inputs)}")
-        data = [a for a in self.spec.inputs if a not in baseline[:1]]
-        if not data:
-            raise SpecError("inputs: every input is the drift baseline; add the labeled data to evaluate")
-        return data, (baseline[0] if baseline else None)
-
     def _scored(self, frame: Any, source: AssetSpec) -> Any:
         """Score with the snapshot's score function (the scoring job's path), keep the columns
         the evaluation needs, and quarantine rows the model rejected."""
-        from pyspark import StorageLevel
-
-        from modelop_spark.jobs.scoring import default_rejected_output
-
         keys = self.spec.options.key_columns
         scored = apply_function(
-            frame, self.snapshot, role="score", key_columns=keys, on_error=self.spec.options.on_model_error,
-            job_document=self.spec.document, input_label=f"input {source.label}",
+            frame, self.functions, role="score", key_columns=keys, on_error=self.spec.options.on_model_error,
+            input_label=f"input {source.label}",
         )
         scored.combined.persist(StorageLevel.MEMORY_AND_DISK)
         self._persisted.append(scored.combined)
@@ -134,9 +164,7 @@ class _MetricsRun:
         self.rows_in, self.rows_rejected = counts["rows_in"], counts["rows_rejected"]
         if counts["rows_rejected"]:
             target = self.spec.rejected_output or default_rejected_output(self.spec)
-            staged = stage_asset(scored.rejected(), target, job_id=self.spec.job_id)
-            staged.commit()
-            self.rejected_output = staged.written
+            self.staged_rejected = stage_asset(scored.rejected(), target, job_id=self.spec.job_id)
         outputs = scored.outputs()
         extra = [c for c in frame.columns if c not in outputs.columns]
         if not extra:
@@ -150,7 +178,7 @@ class _MetricsRun:
         return outputs.join(frame.select(*keys, *extra), on=list(keys), how="inner")
 
     def _frames(self) -> tuple[list[Any], Any]:
-        data, baseline = self._split_inputs()
+        data, baseline = split_inputs(self.spec, self.options)
         frames = [read_asset(self.spark, a) for a in data]
         if self.options.score_first:
             frames[0] = self._scored(frames[0], data[0])
@@ -158,32 +186,31 @@ class _MetricsRun:
         return frames, (read_asset(self.spark, baseline) if baseline else None)
 
     # -- the user's function --------------------------------------------------------------------
-    def _function(self) -> tuple[Any, Any]:
-        from modelop_spark.runtime.model_cache import ModelPayload, loaded_model
-
-        payload = ModelPayload.from_snapshot(self.snapshot, job_document=self.spec.document, for_tasks=False)
-        model = loaded_model(payload)
-        return model, model.function("metrics")
-
-    def _call_user(self, shape: str, frames: list[Any]) -> dict[str, Any]:
-        source = self.snapshot.manifest.source or "model"
+    def _call_user(self, shape: str, frames: list[Any]) -> dict[str, Any] | None:
+        source = self.functions.source
         if shape == "modelop_pyspark":
-            from modelop_spark.runtime.pyspark_convention import call_pyspark_convention
-
-            return collect_metrics(call_pyspark_convention(self.spark, self.spec, self.snapshot, role="metrics"), source=source)
+            return self._call_pyspark(source)
         arguments = frames if shape == "spark" else [self._to_pandas(f, a) for f, a in zip(frames, self.data_assets, strict=True)]
-        model, function = self._function()
-        try:
-            with model.working_directory():
-                return collect_metrics(function(*arguments), source=source)
-        except ModelFunctionError:
-            raise
-        except Exception as exc:
-            raise ModelFunctionError(f"{source}: metrics raised {type(exc).__name__}: {exc}") from exc
+        with runtime_session_kept(self.spark):  # a stop() of the runtime's session is ignored
+            return collect_metrics(self.functions.call("metrics", *arguments), source=source)
+
+    def _call_pyspark(self, source: str) -> dict[str, Any] | None:
+        """ModelOp's PySpark metrics: it may return (or yield) its metrics, or return nothing
+        after writing them itself to its outputs; then None, and ``self.model_outputs`` says
+        what it wrote."""
+        call = call_pyspark_convention(self.spark, self.spec, self.functions, role="metrics")
+        self.model_outputs = call.outputs
+        if call.returned is not None and call.returned != []:
+            return collect_metrics(call.returned, source=source)
+        if not any(o.written for o in call.outputs):
+            where = "wrote none of the job's outputs" if call.outputs else "the job has no output asset for it to write"
+            raise ModelFunctionError(
+                f"{source}: metrics returned nothing and {where}; return or yield a dict of metrics, "
+                "or write them to external_outputs"
+            )
+        return None
 
     def _to_pandas(self, frame: Any, asset: AssetSpec) -> Any:
-        from modelop_spark.jobs.scoring import session_conf
-
         cap = self.options.max_metrics_rows
         if frame.limit(cap + 1).count() > cap:
             raise AssetError(
@@ -210,11 +237,10 @@ class _MetricsRun:
 
     # -- the job --------------------------------------------------------------------------------
     def run(self, *, shape: str | None, builtin: bool) -> Outcome:
-        self._persisted: list[Any] = []
-        self.rows_in: int | None = None
         try:
             if shape == "modelop_pyspark" and not builtin and not self.options.score_first:
-                frames, baseline = [], None
+                frames: list[Any] = []
+                baseline = None
             else:
                 frames, baseline = self._frames()
             user = self._call_user(shape, frames) if shape else None
@@ -225,12 +251,18 @@ class _MetricsRun:
                     self.rows_in = doc["rows"]["input"]
                 if user is not None:
                     doc["model_metrics"] = user
+            elif user is None and self.model_outputs:
+                doc = self._read_back()
             else:
                 doc = user or {}
             doc = jsonable(doc)
             if self.rows_in is None:
                 self.rows_in = self._count_inputs(frames)
             return self._finish(doc, shape=shape, builtin=builtin)
+        except BaseException:
+            if self.staged_rejected is not None:
+                self.staged_rejected.abort()
+            raise
         finally:
             for frame in self._persisted:
                 frame.unpersist()
@@ -249,7 +281,12 @@ class _MetricsRun:
         try:
             files = write_report(doc, report_dir, plots=self.options.report and "format_version" in doc,
                                  title=f"{self.snapshot.name} {self.snapshot.version or ''}: evaluation".strip())
-            written = tuple(self._write(doc, asset, files) for asset in self.spec.outputs)
+            staged = self._stage_outputs(doc, files)
+            # Every output is staged: now the quarantine and the documents become visible together.
+            rejected = [self.staged_rejected] if self.staged_rejected is not None else []
+            for output in [*rejected, *staged]:
+                output.commit()
+            written = tuple(s.written for s in staged)
             details: dict[str, Any] = {"metrics_function": shape, "builtin_evaluation": builtin}
             if self.options.mlflow is not None:
                 m = self.options.mlflow
@@ -266,23 +303,59 @@ class _MetricsRun:
             rows_in=rows_in, rows_scored=rows_in - self.rows_rejected, rows_rejected=self.rows_rejected,
             rows_out=len(written), rejected_by_stage={"model": self.rows_rejected} if self.rows_rejected else {},
         )
-        return Outcome(rows=rows, outputs=written, rejected_output=self.rejected_output, metrics=doc, details=details)
+        rejected_output = self.staged_rejected.written if self.staged_rejected is not None else None
+        return Outcome(rows=rows, outputs=written, rejected_output=rejected_output, metrics=doc, details=details)
 
-    def _write(self, doc: dict[str, Any], asset: AssetSpec, files: EvaluationFiles) -> WrittenAsset:
+    def _stage_outputs(self, doc: dict[str, Any], files: EvaluationFiles) -> list[StagedOutput]:
+        """The document to each output, except those a PySpark model wrote itself (already
+        committed: listed as they are)."""
+        if not self.model_outputs:
+            return [self._stage(doc, asset, files) for asset in self.spec.outputs]
+        specs = list(self.spec.outputs) if len(self.spec.outputs) == len(self.model_outputs) else [None] * len(self.model_outputs)
+        staged = []
+        for output, asset in zip(self.model_outputs, specs, strict=True):
+            if output.written or asset is None or not doc:
+                staged.append(StagedOutput(written=written_asset(output, asset, rows=1 if output.written else None)))
+            else:
+                staged.append(self._stage(doc, asset, files))
+        return staged
+
+    def _read_back(self) -> dict[str, Any]:
+        """The metrics a PySpark model wrote itself, read from the first small JSON or CSV
+        document among its outputs ({} when there is none to read)."""
+        for output in self.model_outputs:
+            if not output.written or output.target is None:
+                continue
+            doc = read_model_document(self.spark, output)
+            if doc is not None:
+                return doc
+        return {}
+
+    def _stage(self, doc: dict[str, Any], asset: AssetSpec, files: EvaluationFiles) -> StagedOutput:
+        _check_document_output(asset)
         if asset.kind == "embedded":
-            return WrittenAsset(name=asset.name, kind="embedded", location=None, format="json", records=[doc])
-        if asset.kind != "file" or not asset.url:
-            raise SpecError(f"output {asset.label}: a metrics job writes its JSON document to a file or embedded output")
-        if asset.format not in (None, "json"):
-            raise SpecError(f"output {asset.label}: a metrics job writes one JSON document; use format json, found {asset.format}")
-        return _write_document(self.spark, asset, to_json(doc) + "\n", files if self.options.report else None,
+            return StagedOutput(written=WrittenAsset(name=asset.name, kind="embedded", location=None, format="json", records=[doc]))
+        return _stage_document(self.spark, asset, json_line(doc), files if self.options.report else None,
                                job_id=self.spec.job_id)
 
 
+def json_line(doc: dict[str, Any]) -> str:
+    """The metrics document as one JSON object on one line, as ModelOp writes it and as
+    ``pandas.read_json(lines=True)`` and Spark's JSON reader read it."""
+    return json.dumps(doc, sort_keys=True, allow_nan=False) + "\n"
+
+
+def _is_one_file(asset: AssetSpec, url: str) -> bool:
+    """A ``.json`` URL, or an output whose job said its format (a ModelOp ``fileFormat``: its
+    URL names a file even without an extension); any other URL is a folder."""
+    return url.endswith(".json") or asset.single_file
+
+
 def _report_location(url: str) -> str:
-    """``.../metrics.json`` -> ``.../metrics_report``: plots and report.html beside the JSON."""
+    """``.../metrics.json`` (or ``.../metrics``) -> ``.../metrics_report``: plots and report.html
+    beside the document, named after it."""
     parent, name = split_parent(url)
-    return f"{parent}/{name[: -len('.json')]}_report"
+    return f"{parent}/{name.removesuffix('.json')}_report"
 
 
 def _put_report(fs: Any, folder: str, files: EvaluationFiles) -> dict[str, Any]:
@@ -298,56 +371,96 @@ def _put_report(fs: Any, folder: str, files: EvaluationFiles) -> dict[str, Any]:
     return details
 
 
-def _write_document(spark: Any, asset: AssetSpec, text: str, files: EvaluationFiles | None, *, job_id: str) -> WrittenAsset:
-    """Staged, then committed with the scoring outputs' commit: nothing half-written is visible.
+def _stage_document(spark: Any, asset: AssetSpec, text: str, files: EvaluationFiles | None, *, job_id: str) -> StagedOutput:
+    """The document (and its report) written out of sight; committed with the job's other outputs.
 
-    A URL ending ``.json`` is that one file, with ``<stem>_report/`` beside it; any other URL is a
-    folder holding ``metrics.json``, ``report.html`` and ``plots/``."""
+    A URL ending ``.json`` (or a ModelOp output with a ``fileFormat``) is that one file, with
+    ``<stem>_report/`` beside it; any other URL is a folder holding ``metrics.json``,
+    ``report.html`` and ``plots/``."""
     url = absolute_url(asset.url or "")
-    if asset.mode == "append":
-        raise SpecError(f"output {asset.label}: a metrics document cannot be appended to; use mode overwrite")
     fs = filesystem_for(url, spark)
     check_mode(fs, url, asset.mode, label=asset.label)
     staging = staging_path(url, job_id)
-    fs.delete(staging)
+    single = _is_one_file(asset, url)
+    report = _report_location(url) if single and files is not None else None
+    report_staging = staging_path(report, job_id) if report else None
+    for folder in (staging, report_staging):
+        if folder:
+            fs.delete(folder)
     details: dict[str, Any] = {}
     try:
-        if url.endswith(".json"):
+        if single:
             fs.write_text(f"{staging}/{split_parent(url)[1]}", text)
-            if files is not None:
-                report = _report_location(url)
-                report_staging = staging_path(report, job_id)
-                fs.delete(report_staging)
-                details = _put_report(fs, report_staging, files)
-                commit_directory(fs, report_staging, report, mode="overwrite", job_id=job_id)
-                details = {k: (v.replace(report_staging, report) if isinstance(v, str)
-                               else {n: p.replace(report_staging, report) for n, p in v.items()})
-                           for k, v in details.items()}
-            commit_single_file(fs, staging, url, mode=asset.mode)
+            if report and report_staging and files is not None:
+                details = _moved(_put_report(fs, report_staging, files), report_staging, report)
         else:
             fs.write_text(f"{staging}/metrics.json", text)
             if files is not None:
-                details = _put_report(fs, staging, files)
-            commit_directory(fs, staging, url, mode=asset.mode, job_id=job_id)
-            details = {k: (v.replace(staging, url) if isinstance(v, str) else {n: p.replace(staging, url) for n, p in v.items()})
-                       for k, v in details.items()}
+                details = _moved(_put_report(fs, staging, files), staging, url)
             details["document"] = f"{url.rstrip('/')}/metrics.json"
-    finally:
+    except BaseException:
+        _clean(fs, staging, report_staging)
+        raise
+
+    def commit() -> None:
+        try:
+            if single:
+                if report and report_staging:
+                    commit_directory(fs, report_staging, report, mode="overwrite", job_id=job_id)
+                commit_single_file(fs, staging, url, mode=asset.mode, job_id=job_id, replace_foreign=asset.replace_foreign)
+            else:
+                commit_directory(fs, staging, url, mode=asset.mode, job_id=job_id, replace_foreign=asset.replace_foreign)
+        finally:
+            _clean(fs, staging, report_staging)
+
+    written = WrittenAsset(name=asset.name, kind="file", location=asset.url, format="json", rows=1, details=details)
+    return StagedOutput(written=written, commit=commit, abort=lambda: _clean(fs, staging, report_staging))
+
+
+def _moved(details: dict[str, Any], staging: str, target: str) -> dict[str, Any]:
+    """Report paths as they will be once the staging folder is committed to ``target``."""
+    return {k: (v.replace(staging, target) if isinstance(v, str) else {n: p.replace(staging, target) for n, p in v.items()})
+            for k, v in details.items()}
+
+
+def _clean(fs: Any, *stagings: str | None) -> None:
+    for staging in stagings:
+        if not staging:
+            continue
         fs.delete(staging)
         folder = split_parent(staging)[0]
         with contextlib.suppress(OSError):  # another job may be staging beside us right now
             if fs.exists(folder) and not fs.list(folder):
                 fs.delete(folder)
-    return WrittenAsset(name=asset.name, kind="file", location=asset.url, format="json", rows=1, details=details)
+
+
+_READ_BACK_ROWS = 100  # a metrics document is a handful of rows; a bigger output is data, not metrics
+
+
+def read_model_document(spark: Any, output: ModelOutput) -> dict[str, Any] | None:
+    """A small JSON or CSV document a PySpark model wrote to ``output`` (one row: that row;
+    several: ``{"results": [...]}``), or None when the output is not one (another format, more rows)."""
+    assert output.target is not None
+    fmt = str(output.asset.get("fileFormat") or format_from_url(output.target) or "").lower()
+    if fmt not in ("json", "csv"):
+        return None
+    asset = AssetSpec(kind="file", name=output.asset.get("filename"), url=output.target, format=fmt)
+    try:
+        frame = read_asset(spark, asset)
+        if frame.columns == ["_corrupt_record"]:  # one indented JSON document, not JSON lines
+            frame = read_asset(spark, replace(asset, options={"multiLine": "true"}))
+        rows = frame.limit(_READ_BACK_ROWS + 1).collect()
+    except Exception:  # the model's own file: not being able to read it back does not fail its job
+        log.warning("could not read the metrics the model wrote to %s", output.target, exc_info=True)
+        return None
+    if not rows or len(rows) > _READ_BACK_ROWS:
+        return None
+    documents = [jsonable(r.asDict(recursive=True)) for r in rows]
+    return documents[0] if len(documents) == 1 else {"results": documents}
 
 
 def _schema_roles(snapshot: Snapshot, spec: JobSpec) -> Any:
     """Roles from the snapshot's (or the job's) input and output schemas, when there are any."""
-    try:
-        from modelop_spark.schema.loader import load_schema
-        from modelop_spark.schema.roles import roles_of
-    except ImportError:  # the schema package is optional to this module
-        return None
     sources: list[Any] = [snapshot.schema_path("input"), snapshot.schema_path("output"),
                           spec.model.input_schema, spec.model.output_schema]
     schemas = []

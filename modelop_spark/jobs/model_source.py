@@ -6,8 +6,10 @@ import hashlib
 import json
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
+from modelop_spark.cache import cache_folder
 from modelop_spark.errors import SnapshotError
 from modelop_spark.jobs.spec import ModelRef
 from modelop_spark.runtime.snapshot import MANIFEST_FILE, Snapshot, load_snapshot
@@ -16,7 +18,7 @@ from modelop_spark.runtime.snapshot import MANIFEST_FILE, Snapshot, load_snapsho
 def _inline_folder(model: ModelRef) -> Path:
     """Write inline source (and its schemas and assets) to a folder named by its content."""
     content = json.dumps(model.to_dict(), sort_keys=True, default=str)
-    folder = Path(tempfile.gettempdir()) / "modelop_spark" / "inline" / hashlib.sha256(content.encode()).hexdigest()[:24]
+    folder = cache_folder("inline") / hashlib.sha256(content.encode()).hexdigest()[:24]
     if folder.is_dir():
         return folder
     staging = Path(tempfile.mkdtemp(prefix="inline-"))
@@ -52,4 +54,9 @@ def snapshot_for(model: ModelRef) -> Snapshot:
         return load_snapshot(_inline_folder(model))
     assert model.snapshot is not None
     source = model.source_name if model.source_name != "model.py" else None
-    return load_snapshot(model.snapshot, functions=model.functions or None, source=source)
+    snapshot = load_snapshot(model.snapshot, functions=model.functions or None, source=source)
+    if not (snapshot.root / MANIFEST_FILE).is_file() and (model.name or model.version):
+        # A ModelOp repository has no manifest: the job names the model and its version.
+        manifest = replace(snapshot.manifest, name=model.name or snapshot.manifest.name, version=model.version or snapshot.manifest.version)
+        snapshot = replace(snapshot, manifest=manifest)
+    return snapshot

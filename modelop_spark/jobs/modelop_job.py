@@ -1,24 +1,36 @@
-"""ModelOp Center job JSON -> JobSpec, so existing jobs run here unchanged.
+"""ModelOp Center job JSON -> the runtime's own job document, so existing jobs run here unchanged.
+
+``jobs.spec.JobSpec.from_dict`` calls :func:`runtime_document` first, then checks the result
+against ``job.schema.json`` like any job file: a ModelOp job gets the same validation.
 
 Fields honoured: ``jobType``, ``id``, ``inputData``/``outputData`` (``assetType`` EXTERNAL_FILE,
 EMBEDDED or SQL; ``fileUrl``, ``filename``, ``fileFormat``, ``assetRole``, ``repositoryInfo``),
-``model.storedModel.modelAssets`` (SOURCE_CODE: inline ``sourceCode`` or ``sourceCodeFilePath``
-inside ``repositoryInfo.repositoryDirectory``; ``initFunction``/``scoreFunction``/
-``metricsFunction``/``trainingFunction``), ``model.storedModel.modelMetaData`` (``name``,
-``inputSchema``, ``outputSchema``, ``enableInputSchemaChecking``, ``enableOutputSchemaChecking``),
-``jobParameters``. An optional top-level ``options`` object carries this runtime's own job options.
+``model.storedModel.modelAssets`` (SOURCE_CODE: ``sourceCodeFilePath`` inside the checked-out
+repository, ``repositoryInfo.repositoryDirectory`` on the asset, on ``modelMetaData`` or on the
+stored model; else inline ``sourceCode``, unless that is a placeholder; ``initFunction``/
+``scoreFunction``/``metricsFunction``/``trainingFunction``), ``model.storedModel.modelMetaData``
+(``name``, ``inputSchema``, ``outputSchema``, ``enableInputSchemaChecking``,
+``enableOutputSchemaChecking``), ``jobParameters`` (spark-submit flags in it, and
+``targetEngine.sparkConf``/``executorMemory``, become the job's Spark settings: ``jobs.spark_settings``).
+An optional top-level ``options`` object carries this runtime's own job options. Every other
+field ModelOp writes is ignored with a debug line.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from modelop_spark.assets.spec import AssetSpec, format_from_url
+from modelop_spark._redact import redacted_logger
+from modelop_spark.assets.spec import FILE_FORMATS, AssetKind, AssetSpec, format_from_url
 from modelop_spark.errors import SpecError
-from modelop_spark.jobs.spec import JobOptions, JobSpec, ModelRef, derived_job_id
+from modelop_spark.jobs.spark_settings import engine_spark_conf, split_job_parameters
+
+log = redacted_logger(__name__)
 
 JOB_TYPES = {
     "MODEL_BATCH_JOB": "scoring",
@@ -73,7 +85,7 @@ def translate_asset(asset: Mapping[str, Any], *, where: str, output: bool) -> As
         table = asset.get("tableName") or asset.get("table")
         jdbc_url = asset.get("jdbcUrl") or repository.get("jdbcUrl")
         options = {"url": jdbc_url} if jdbc_url else {}
-        kind = "jdbc" if jdbc_url else "sql"
+        kind: AssetKind = "jdbc" if jdbc_url else "sql"
         return AssetSpec(kind=kind, name=name, query=query, table=table, role=role, options=options, repository=repository)
     url = asset.get("fileUrl")
     if not url:
@@ -81,6 +93,11 @@ def translate_asset(asset: Mapping[str, Any], *, where: str, output: bool) -> As
     file_format = (asset.get("fileFormat") or format_from_url(url) or "").lower()
     if file_format == "delta":
         return AssetSpec(kind="delta", name=name, url=url, format="delta", role=role, repository=repository)
+    if file_format not in FILE_FORMATS:
+        # A PySpark model reads and writes such assets itself (a Spark ML model folder, a text
+        # file); the runtime refuses to read or write one only if it has to (assets.read_asset).
+        log.debug("ModelOp job: %s: no data format this runtime reads (%r)", where, asset.get("fileFormat"))
+        return AssetSpec(kind="file", name=name, url=url, role=role, repository=repository)
     options = {"single_file": True} if output and file_format in _HUMAN_FORMATS else {}
     return AssetSpec.from_dict(
         {"kind": "file", "name": name, "url": url, "format": file_format or None, "role": role, "options": options, "repository": repository},
@@ -109,7 +126,8 @@ def _schema_document(value: Any) -> Any:
     return value or None
 
 
-def translate_model(model: Mapping[str, Any]) -> ModelRef:
+def translate_model(model: Mapping[str, Any]) -> dict[str, Any]:
+    """``model.storedModel`` -> the runtime's ``model`` object (``snapshot`` or ``source_code``)."""
     stored = model.get("storedModel") or model
     metadata = stored.get("modelMetaData") or {}
     sources = [a for a in stored.get("modelAssets") or () if str(a.get("assetType", "")).upper() == "SOURCE_CODE"]
@@ -126,17 +144,57 @@ def translate_model(model: Mapping[str, Any]) -> ModelRef:
         "version": str(stored["version"]) if stored.get("version") is not None else None,
         "input_schema": _schema_document(metadata.get("inputSchema")),
         "output_schema": _schema_document(metadata.get("outputSchema")),
-        "assets": others,
+        "assets": list(others),
     }
-    directory = (primary.get("repositoryInfo") or {}).get("repositoryDirectory")
-    if primary.get("sourceCode"):
-        return ModelRef(source_code=primary["sourceCode"], source_name=primary.get("filename") or primary.get("name") or "model.py", **common)
+    common = {k: v for k, v in common.items() if v not in (None, {}, [])}
+    directory = _repository_directory(primary, metadata, stored)
+    path = primary.get("sourceCodeFilePath")
+    code = primary.get("sourceCode")
+    if directory and path and (Path(directory) / path).is_file():
+        # The checked-out repository: the file runs with the model's other files beside it.
+        if code and code != (Path(directory) / path).read_text(errors="replace"):
+            log.debug("ModelOp job: sourceCode differs from %s in the repository; the repository's file runs", path)
+        return {"snapshot": directory, "source_name": path, **common}
+    if is_real_source(code):
+        return {"source_code": code, "source_name": primary.get("filename") or primary.get("name") or "model.py", **common}
     if directory:
-        return ModelRef(snapshot=directory, source_name=primary.get("sourceCodeFilePath") or "model.py", **common)
-    raise SpecError("model.storedModel.modelAssets: the SOURCE_CODE asset has neither sourceCode nor repositoryInfo.repositoryDirectory")
+        return {"snapshot": directory, "source_name": path or "model.py", **common}
+    found = f"sourceCode is a placeholder ({str(code).strip()[:40]!r})" if code else "no sourceCode"
+    raise SpecError(
+        f"model.storedModel.modelAssets: the SOURCE_CODE asset has {found} and no repositoryInfo.repositoryDirectory "
+        "(on the asset or on modelMetaData); give the model source inline, or the repository and sourceCodeFilePath"
+    )
 
 
-def translate_modelop_job(document: Mapping[str, Any]) -> JobSpec:
+def _repository_directory(primary: Mapping[str, Any], metadata: Mapping[str, Any], stored: Mapping[str, Any]) -> str | None:
+    """ModelOp puts the model's checked-out repository on the source asset, on modelMetaData,
+    or on the stored model; the asset's own wins."""
+    for holder in (primary, metadata, stored):
+        directory = (holder.get("repositoryInfo") or {}).get("repositoryDirectory")
+        if directory:
+            return str(directory)
+    return None
+
+
+_BARE_NAME = re.compile(r"[\w./\\-]+")
+
+
+def is_real_source(code: Any) -> bool:
+    """Model source, not a placeholder that ModelOp's tooling has yet to fill in: text that
+    compiles and is more than a bare name (``model.py``, ``placeholder``)."""
+    if not isinstance(code, str) or not code.strip():
+        return False
+    if _BARE_NAME.fullmatch(code.strip()):
+        return False
+    try:
+        compile(code, "<sourceCode>", "exec")
+    except (SyntaxError, ValueError):
+        return False
+    return True
+
+
+def runtime_document(document: Mapping[str, Any]) -> dict[str, Any]:
+    """The runtime's own job document for a ModelOp job JSON (``job_id`` only when it has one)."""
     job_type = JOB_TYPES.get(str(document.get("jobType", "MODEL_BATCH_JOB")))
     if job_type is None:
         raise SpecError(f"jobType: expected one of {', '.join(JOB_TYPES)}, found {document.get('jobType')!r}")
@@ -155,6 +213,12 @@ def translate_modelop_job(document: Mapping[str, Any]) -> JobSpec:
             parameters = json.loads(parameters) if parameters.strip() else {}
         except json.JSONDecodeError as exc:
             raise SpecError(f"jobParameters: not a JSON object ({exc.msg})") from exc
+    if not isinstance(parameters, Mapping):
+        raise SpecError(f"jobParameters: expected a JSON object, found {type(parameters).__name__}")
+    parameters, flag_conf = split_job_parameters(parameters)
+    engine = document.get("targetEngine")
+    spark_conf = {**(engine_spark_conf(engine) if isinstance(engine, Mapping) else {}), **flag_conf}
+    _log_ignored(document)
     inputs = tuple(translate_asset(a, where=f"inputData[{i}]", output=False) for i, a in enumerate(document.get("inputData") or ()))
     outputs = []
     for index, asset in enumerate(document.get("outputData") or ()):
@@ -162,13 +226,37 @@ def translate_modelop_job(document: Mapping[str, Any]) -> JobSpec:
             options.setdefault("snapshot_output", asset["fileUrl"])  # where the new version goes
             continue
         outputs.append(translate_asset(asset, where=f"outputData[{index}]", output=True))
-    return JobSpec(
-        job_id=str(document.get("id") or document.get("jobId") or derived_job_id(document)),
-        job_type=job_type,  # type: ignore[arg-type]
-        model=model,
-        inputs=inputs,
-        outputs=tuple(outputs),
-        options=JobOptions.from_dict(options),
-        parameters=dict(parameters),
-        document=dict(document),
-    )
+    runtime: dict[str, Any] = {
+        "job_type": job_type,
+        "model": model,
+        "inputs": [a.to_dict() for a in inputs],
+        "outputs": [a.to_dict() for a in outputs],
+        "options": options,
+        "parameters": dict(parameters),
+    }
+    if spark_conf:
+        runtime["spark_conf"] = dict(spark_conf)
+    job_id = document.get("id") or document.get("jobId")
+    if job_id:
+        runtime["job_id"] = str(job_id)
+    return runtime
+
+
+# What the translation reads; ModelOp's other fields are bookkeeping (dates, group, version,
+# targetRuntimes, fileSize, ...), ignored with a debug line and never an error.
+_READ_FIELDS = {"id", "jobId", "jobType", "inputData", "outputData", "model", "jobParameters", "targetEngine", "options"}
+_READ_ASSET_FIELDS = {
+    "assetType", "fileUrl", "filename", "name", "fileFormat", "assetRole", "repositoryInfo", "data", "records",
+    "content", "query", "sqlQuery", "tableName", "table", "jdbcUrl",
+}
+
+
+def _log_ignored(document: Mapping[str, Any]) -> None:
+    ignored = sorted(k for k in document if k not in _READ_FIELDS)
+    if ignored:
+        log.debug("ModelOp job: ignoring %s (no meaning in this runtime)", ", ".join(ignored))
+    for key in ("inputData", "outputData"):
+        for index, asset in enumerate(document.get(key) or ()):
+            extra = sorted(k for k in asset if k not in _READ_ASSET_FIELDS) if isinstance(asset, Mapping) else []
+            if extra:
+                log.debug("ModelOp job: %s[%d]: ignoring %s", key, index, ", ".join(extra))

@@ -1,4 +1,9 @@
-"""run_job: parse, load the snapshot, dispatch to the runner for the job type, report.
+"""run_job: the one path every job takes.
+
+    parse + validate (jobs.spec)  ->  load the snapshot (runtime.snapshot, via jobs.model_source)
+    ->  the job type's checks (Runner.check: still no SparkSession)  ->  the session
+    ->  Runner.run: resolve the model's functions once (runtime.functions.ModelFunctions), run,
+        stage every output, commit once  ->  JobResult
 
 Every failure becomes a JobResult with status ERROR and one clear message (the traceback goes to
 the log at debug level); file outputs get the result JSON beside them.
@@ -6,39 +11,50 @@ the log at debug level); file outputs get the result JSON beside them.
 
 from __future__ import annotations
 
-import importlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from modelop_spark import errors
-from modelop_spark._redact import redacted_logger
-from modelop_spark.errors import ModelOpSparkError, SpecError
+from modelop_spark._failures import one_line
+from modelop_spark._redact import redacted_logger, remember_secrets, secrets_in
+from modelop_spark.assets import write_result_file
+from modelop_spark.assets.commit import job_lock, recover
+from modelop_spark.assets.filesystem import absolute_url, filesystem_for, is_local
+from modelop_spark.assets.locations import check_output_locations
+from modelop_spark.errors import ModelOpSparkError
+from modelop_spark.jobs.metrics import check_metrics, run_metrics
 from modelop_spark.jobs.model_source import snapshot_for
 from modelop_spark.jobs.result import JobResult, Outcome, utc_now
+from modelop_spark.jobs.scoring import check_scoring, default_rejected_output, run_scoring
+from modelop_spark.jobs.spark_settings import session_conf_for_job
 from modelop_spark.jobs.spec import JobSpec, load_job_file
+from modelop_spark.jobs.training import check_training, run_training
+from modelop_spark.runtime.session import active_session, get_or_create_session, under_spark_submit
+from modelop_spark.runtime.snapshot import Snapshot
 
 log = redacted_logger("modelop_spark")
 
-# job type -> "module:function"; each takes (spark, spec, snapshot) and returns an Outcome.
-RUNNERS: dict[str, str] = {
-    "scoring": "modelop_spark.jobs.scoring:run_scoring",
-    "metrics": "modelop_spark.jobs.metrics:run_metrics",
-    "training": "modelop_spark.jobs.training:run_training",
+
+@dataclass(frozen=True)
+class Runner:
+    """One job type. ``check`` sees only the job and the snapshot (no SparkSession exists yet);
+    ``run`` resolves the model's functions, runs, stages every output and commits once."""
+
+    check: Callable[[JobSpec, Snapshot], None]
+    run: Callable[[Any, JobSpec, Snapshot], Outcome]
+
+
+# Registered explicitly: one entry per job type of job.schema.json.
+RUNNERS: dict[str, Runner] = {
+    "scoring": Runner(check=check_scoring, run=run_scoring),
+    "metrics": Runner(check=check_metrics, run=run_metrics),
+    "training": Runner(check=check_training, run=run_training),
 }
 
 _OUR_ERROR = re.compile(r"modelop_spark\.errors\.(\w+): (.+)")
-
-
-def runner_for(job_type: str) -> Callable[[Any, JobSpec, Any], Outcome]:
-    module_name, _, function = RUNNERS[job_type].partition(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        raise SpecError(f"job_type: {job_type} jobs are not available in this build") from exc
-    return getattr(module, function)
 
 
 def as_our_error(exc: BaseException) -> ModelOpSparkError:
@@ -52,8 +68,31 @@ def as_our_error(exc: BaseException) -> ModelOpSparkError:
         cls = getattr(errors, name, ModelOpSparkError)
         if isinstance(cls, type) and issubclass(cls, ModelOpSparkError):
             return cls(message.strip())
-    first = next((line.strip() for line in text.splitlines() if line.strip()), type(exc).__name__)
-    return ModelOpSparkError(f"job failed: {type(exc).__name__}: {first}")
+    return ModelOpSparkError(f"job failed: {one_line(exc)}")
+
+
+def _rejected_output(spec: JobSpec) -> Any:
+    if spec.rejected_output is not None or not spec.outputs:
+        return spec.rejected_output
+    return default_rejected_output(spec)
+
+
+def check_job_locations(spec: JobSpec) -> None:
+    """Refuse outputs that are, hold or sit inside an input, the snapshot, the working
+    directory, each other or the rejected output (one line, before anything runs)."""
+    check_output_locations(spec.inputs, spec.outputs, rejected=_rejected_output(spec), snapshot=spec.model.snapshot)
+
+
+@contextmanager
+def guard_job(spark: Any, spec: JobSpec) -> Iterator[None]:
+    """Hold the job's lock while it runs; first finish or undo an interrupted commit of an
+    earlier run of the job and remove its dead attempts' staging folders."""
+    assets = [a for a in (*spec.outputs, _rejected_output(spec)) if a is not None and a.kind == "file" and a.url]
+    urls = [absolute_url(a.url) for a in assets if is_local(a.url) or a.url.startswith("hdfs://")]
+    with job_lock(spec.job_id):
+        for done in recover(lambda url: filesystem_for(url, spark), urls, spec.job_id):
+            log.warning("job %s: %s", spec.job_id, done)
+        yield
 
 
 def coerce_spec(job: JobSpec | Mapping[str, Any] | str) -> JobSpec:
@@ -75,13 +114,16 @@ def run_job(job: JobSpec | Mapping[str, Any] | str, *, spark: Any = None) -> Job
     snapshot = None
     try:
         spec = coerce_spec(job)
-        if spark is None:
-            from modelop_spark.runtime.session import get_or_create_session
-
-            spark = get_or_create_session()
+        remember_secrets(secrets_in(spec.document))  # masked by value in every line from here on
+        check_job_locations(spec)  # before anything is read or written
         snapshot = snapshot_for(spec.model)
+        runner = RUNNERS[spec.job_type]
+        runner.check(spec, snapshot)
+        if spark is None:
+            spark = session_for_job(spec)
         log.info("job %s: %s with snapshot %s %s", spec.job_id, spec.job_type, snapshot.name, snapshot.version or "")
-        outcome = runner_for(spec.job_type)(spark, spec, snapshot)
+        with guard_job(spark, spec):
+            outcome = runner.run(spark, spec, snapshot)
         result = JobResult(
             job_id=spec.job_id,
             job_type=spec.job_type,
@@ -112,10 +154,19 @@ def run_job(job: JobSpec | Mapping[str, Any] | str, *, spark: Any = None) -> Job
     return result
 
 
+def session_for_job(
+    spec: JobSpec, *, master: str | None = None, conf: Mapping[str, str] | None = None, use_job_master: bool = False
+) -> Any:
+    """The active session, or a new one started with the Spark settings the job asks for
+    (ModelOp's spark-submit flags), under the caller's ``master`` and ``conf``, which win. The
+    job's own master is used only with ``use_job_master`` and no ``master`` given."""
+    running = active_session() is not None or under_spark_submit()
+    chosen, job_conf = session_conf_for_job(spec.spark_conf, running=running, use_job_master=use_job_master, runtime_master=master)
+    return get_or_create_session(master=chosen, conf={**job_conf, **(conf or {})})
+
+
 def _write_result_files(spark: Any, spec: JobSpec, result: JobResult) -> None:
     """The result JSON beside each committed file output (an ERROR result has none to sit by)."""
-    from modelop_spark.assets.files import write_result_file
-
     if not result.ok:
         return
     text = result.to_json()
@@ -132,4 +183,4 @@ def _write_result_files(spark: Any, spec: JobSpec, result: JobResult) -> None:
         log.info("job result written to %s", ", ".join(written))
 
 
-__all__ = ["as_our_error", "coerce_spec", "run_job", "runner_for"]
+__all__ = ["RUNNERS", "Runner", "as_our_error", "coerce_spec", "run_job", "session_for_job"]

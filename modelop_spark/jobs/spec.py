@@ -1,7 +1,9 @@
-"""Job specs: the runtime's own job file, checked against ``job.schema.json`` before anything runs.
+"""Job specs: parse and validate a job file, before anything runs (no SparkSession needed).
 
-A ModelOp Center job JSON is accepted too: ``jobs.modelop_job`` translates it into the same
-``JobSpec``. Errors name the field (``options.arrow_batch_size: 0 is less than the minimum of 1``).
+One path for every job file: a ModelOp Center job JSON is first translated into the runtime's own
+document (``jobs.modelop_job``); that document is checked against ``job.schema.json``; then the
+options are typed for the job type (``MetricsOptions``, ``TrainingOptions``). Errors name the
+field (``options.arrow_batch_size: 0 is less than the minimum of 1``).
 """
 
 from __future__ import annotations
@@ -14,8 +16,13 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
+from jsonschema import Draft202012Validator
+
 from modelop_spark.assets.spec import AssetSpec
 from modelop_spark.errors import SpecError
+from modelop_spark.evaluation.job_options import MetricsOptions
+from modelop_spark.jobs.modelop_job import is_modelop_job, runtime_document
+from modelop_spark.jobs.training_options import TrainingOptions
 
 JobType = Literal["scoring", "metrics", "training"]
 CheckMode = Literal["off", "strict", "quarantine"]
@@ -31,6 +38,8 @@ _KNOWN_OPTIONS = {
     "extra_fields",
     "on_model_error",
     "allow_empty_input",
+    "model_timeout_seconds",
+    "scoring_path",
 }
 
 
@@ -41,8 +50,6 @@ def job_json_schema() -> dict[str, Any]:
 
 def check_against_schema(document: Mapping[str, Any], schema: Mapping[str, Any], *, what: str) -> None:
     """Raise SpecError naming the first invalid field."""
-    from jsonschema import Draft202012Validator
-
     errors = sorted(Draft202012Validator(schema).iter_errors(document), key=lambda e: list(e.absolute_path))
     if errors:
         error = errors[0]
@@ -68,6 +75,7 @@ class ModelRef:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelRef:
         return cls(
+            assets=tuple(data.get("assets") or ()),
             snapshot=data.get("snapshot"),
             source_code=data.get("source_code"),
             source_name=data.get("source_name", "model.py"),
@@ -88,6 +96,8 @@ class ModelRef:
             out["source_name"] = self.source_name
         if self.functions:
             out["functions"] = dict(self.functions)
+        if self.assets:
+            out["assets"] = list(self.assets)
         return out
 
 
@@ -100,6 +110,8 @@ class JobOptions:
     extra_fields: Literal["keep", "drop", "reject"] = "keep"
     on_model_error: Literal["reject", "fail"] = "reject"
     allow_empty_input: bool = False
+    model_timeout_seconds: float | None = None  # one model call (a record, a batch) may take this long
+    scoring_path: Literal["auto", "compiled", "python"] = "auto"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -112,6 +124,8 @@ class JobOptions:
             extra_fields=data.get("extra_fields", "keep"),
             on_model_error=data.get("on_model_error", "reject"),
             allow_empty_input=bool(data.get("allow_empty_input", False)),
+            model_timeout_seconds=data.get("model_timeout_seconds"),
+            scoring_path=data.get("scoring_path", "auto"),
             extra={k: v for k, v in data.items() if k not in _KNOWN_OPTIONS},
         )
 
@@ -137,32 +151,44 @@ class JobSpec:
     parameters: Mapping[str, Any] = field(default_factory=dict)
     # The job file as given (a ModelOp job JSON stays a ModelOp job JSON): what init(job_json) sees.
     document: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    # Spark settings the job asks for (ModelOp's spark-submit flags): applied only when the
+    # runtime starts the Spark application for this job (``jobs.spark_settings``).
+    spark_conf: Mapping[str, str] = field(default_factory=dict)
+    # The options of this job type, typed when the file is parsed (None for other job types).
+    metrics: MetricsOptions | None = field(default=None, repr=False)
+    training: TrainingOptions | None = field(default=None, repr=False)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> JobSpec:
-        """Parse a job document: the runtime's own, or a ModelOp job JSON."""
+        """Parse and validate a job document: the runtime's own, or a ModelOp job JSON (which is
+        translated into the runtime's own document first, then checked the same way)."""
         if not isinstance(data, Mapping):
             raise SpecError(f"job: expected a JSON object, found {type(data).__name__}")
-        from modelop_spark.jobs.modelop_job import is_modelop_job, translate_modelop_job
-
-        if is_modelop_job(data):
-            return translate_modelop_job(data)
-        check_against_schema(data, job_json_schema(), what="job")
-        model = ModelRef.from_dict(data.get("model") or {})
-        if data.get("snapshot"):
-            model = ModelRef(**{**model.__dict__, "snapshot": data["snapshot"]})
+        modelop = is_modelop_job(data)
+        document = runtime_document(data) if modelop else data
+        check_against_schema(document, job_json_schema(), what="job")
+        model = ModelRef.from_dict(document.get("model") or {})
+        if document.get("snapshot"):
+            model = ModelRef(**{**model.__dict__, "snapshot": document["snapshot"]})
         if model.snapshot is None and model.source_code is None:
             raise SpecError("job: snapshot: say which model to run (a snapshot folder, .zip or .tar.gz)")
+        job_type = document["job_type"]
+        options = JobOptions.from_dict(document.get("options") or {})
+        parameters = dict(document.get("parameters") or {})
+        rejected = document.get("rejected_output")
         return cls(
-            job_id=data.get("job_id") or derived_job_id(data),
-            job_type=data["job_type"],
+            job_id=document.get("job_id") or derived_job_id(data),
+            job_type=job_type,
             model=model,
-            inputs=tuple(AssetSpec.from_dict(a, where=f"inputs[{i}]") for i, a in enumerate(data["inputs"])),
-            outputs=tuple(AssetSpec.from_dict(a, where=f"outputs[{i}]") for i, a in enumerate(data.get("outputs") or ())),
-            rejected_output=AssetSpec.from_dict(data["rejected_output"], where="rejected_output") if data.get("rejected_output") else None,
-            options=JobOptions.from_dict(data.get("options") or {}),
-            parameters=dict(data.get("parameters") or {}),
+            inputs=tuple(_assets(document["inputs"], "inputs", require_format=not modelop)),
+            outputs=tuple(_assets(document.get("outputs") or (), "outputs", require_format=not modelop)),
+            rejected_output=AssetSpec.from_dict(rejected, where="rejected_output") if rejected else None,
+            options=options,
+            parameters=parameters,
             document=dict(data),
+            spark_conf=dict(document.get("spark_conf") or {}),
+            metrics=MetricsOptions.from_job(options.extra, parameters) if job_type == "metrics" else None,
+            training=TrainingOptions.from_dict(options.extra) if job_type == "training" else None,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -179,7 +205,13 @@ class JobSpec:
             out["options"] = options
         if self.parameters:
             out["parameters"] = dict(self.parameters)
+        if self.spark_conf:
+            out["spark_conf"] = dict(self.spark_conf)
         return out
+
+
+def _assets(items: Any, where: str, *, require_format: bool) -> list[AssetSpec]:
+    return [AssetSpec.from_dict(a, where=f"{where}[{i}]", require_format=require_format) for i, a in enumerate(items)]
 
 
 def derived_job_id(document: Mapping[str, Any]) -> str:

@@ -2,10 +2,12 @@
 
 Steps, on the driver:
 
-1. Check the options and open a draft of the new snapshot beside its target (a copy of the parent
-   snapshot: source, schemas, assets). A target another job wrote is refused here, before work.
-2. Import the model source from the draft and run ``init`` there, then ``train`` in the shape the
-   function has: ``train(df, ...)`` with one pandas DataFrame per input (at most
+1. Before Spark (``check_training``; the options were typed when the job file was parsed): inputs
+   given and a place for the new snapshot. Then open a draft of the new snapshot beside its
+   target (a copy of the parent snapshot: source, schemas, assets). A target another job wrote is
+   refused here, before work.
+2. Resolve the model's functions in the draft (``ModelFunctions.resolve(..., root=draft)``:
+   import, ``init`` there), then call ``train`` in its calling convention: ``train(df, ...)`` with one pandas DataFrame per input (at most
    ``max_train_rows`` rows each), ``train(df: pyspark.sql.DataFrame, ...)`` with Spark DataFrames
    (Spark ML estimators), or ModelOp's ``train(external_inputs, external_outputs,
    external_model_assets)``. The draft is the function's working directory: artifacts it writes
@@ -21,12 +23,8 @@ Steps, on the driver:
 from __future__ import annotations
 
 import inspect
-import json
-import os
 import pickle
-import sys
-import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,10 +33,14 @@ from typing import Any, Literal
 from modelop_spark._redact import redacted_logger
 from modelop_spark.assets import read_asset
 from modelop_spark.assets.base import WrittenAsset
+from modelop_spark.assets.filesystem import absolute_url
 from modelop_spark.assets.spec import AssetSpec
-from modelop_spark.errors import AssetError, ModelFunctionError, SnapshotError, SpecError
+from modelop_spark.errors import AssetError, SpecError
 from modelop_spark.jobs.result import Outcome, RowCounts
 from modelop_spark.jobs.spec import JobSpec
+from modelop_spark.jobs.training_options import TrainingOptions
+from modelop_spark.runtime.conventions import Convention
+from modelop_spark.runtime.functions import ModelFunctions, takes_pyspark_convention
 from modelop_spark.runtime.lineage import (
     InputLineage,
     Lineage,
@@ -48,27 +50,26 @@ from modelop_spark.runtime.lineage import (
     delta_table_version,
 )
 from modelop_spark.runtime.mlflow_snapshot import (
-    TrackingOptions,
     find_mlflow_models,
     log_training_run,
     sklearn_serialization_format,
 )
-from modelop_spark.runtime.model_module import (
-    import_model_source,
-    resolve_function,
-    working_directory,
+from modelop_spark.runtime.pyspark_convention import (
+    call_pyspark_convention,
+    job_assets,
+    written_asset,
 )
-from modelop_spark.runtime.shapes import detect_shape, takes_argument
+from modelop_spark.runtime.pyspark_outputs import ModelOutput
+from modelop_spark.runtime.session_guard import runtime_session_kept
 from modelop_spark.runtime.snapshot import Snapshot
 from modelop_spark.runtime.snapshot_writer import (
-    IfExists,
-    SnapshotDraft,
     WrittenSnapshot,
     bump_version,
     start_snapshot,
 )
+from modelop_spark.spark_compat import session_conf
 
-__all__ = ["TrainingOptions", "run_training", "train", "train_shape"]
+__all__ = ["check_training", "run_training", "train_shape"]
 
 log = redacted_logger(__name__)
 
@@ -76,55 +77,6 @@ TrainShape = Literal["pandas", "spark", "modelop_pyspark"]
 DEFAULT_MAX_ROWS = 1_000_000
 ARROW_CONF = "spark.sql.execution.arrow.pyspark.enabled"
 _OPTION_KEYS = ("snapshot_output", "snapshot_version", "if_exists", "max_train_rows", "model_artifact", "mlflow")
-
-
-@dataclass(frozen=True)
-class TrainingOptions:
-    """The training keys of a job's ``options`` (the runner keeps them in ``JobOptions.extra``)."""
-
-    snapshot_output: str | None = None  # folder, or a path ending .tar.gz / .tgz / .zip
-    snapshot_version: str | None = None  # default: the parent's version bumped
-    if_exists: IfExists = "replace_own"
-    max_train_rows: int = DEFAULT_MAX_ROWS  # per input, for pandas train functions
-    model_artifact: str | None = None  # where a returned model is saved inside the snapshot
-    mlflow: TrackingOptions | None = None
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> TrainingOptions:
-        if data.get("if_exists", "replace_own") not in ("replace_own", "replace", "error"):
-            raise SpecError(f"options.if_exists: expected replace_own, replace or error, found {data['if_exists']!r}")
-        rows = data.get("max_train_rows", DEFAULT_MAX_ROWS)
-        if not isinstance(rows, int) or isinstance(rows, bool) or rows < 1:
-            raise SpecError(f"options.max_train_rows: expected a whole number >= 1, found {rows!r}")
-        artifact = data.get("model_artifact")
-        if artifact is not None and (not isinstance(artifact, str) or artifact.startswith(("/", "..")) or not artifact.strip()):
-            raise SpecError(f"options.model_artifact: expected a relative path inside the snapshot, found {artifact!r}")
-        for key in ("snapshot_output", "snapshot_version"):
-            if data.get(key) is not None and not isinstance(data[key], str | int | float):
-                raise SpecError(f"options.{key}: expected text, found {type(data[key]).__name__}")
-        return cls(
-            snapshot_output=data.get("snapshot_output"),
-            snapshot_version=str(data["snapshot_version"]) if data.get("snapshot_version") is not None else None,
-            if_exists=data.get("if_exists", "replace_own"),
-            max_train_rows=rows,
-            model_artifact=artifact,
-            mlflow=TrackingOptions.from_dict(data["mlflow"]) if data.get("mlflow") else None,
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        out = {k: getattr(self, k) for k in _OPTION_KEYS if k != "mlflow" and getattr(self, k) is not None}
-        if self.mlflow is not None:
-            out["mlflow"] = self.mlflow.to_dict()
-        return out
-
-
-def train_shape(function: Any, declared: str | None) -> TrainShape:
-    """How to call ``train``: ModelOp's PySpark convention, Spark DataFrames, or pandas (the
-    default: ModelOp's ``train(df)`` gets pandas, annotated or not)."""
-    shape = detect_shape(function, declared)
-    if shape in ("spark", "modelop_pyspark"):
-        return shape  # type: ignore[return-value]
-    return "pandas"
 
 
 def default_output(spec: JobSpec, snapshot: Snapshot, version: str) -> str:
@@ -151,7 +103,7 @@ def _collect(result: Any) -> _Trained:
     """Dicts are metrics; anything else is the model. Generators are consumed (ModelOp models may
     ``yield`` their metrics)."""
     trained = _Trained()
-    items = result if inspect.isgenerator(result) else [result]
+    items = result if inspect.isgenerator(result) or isinstance(result, Iterator) else [result]
     for item in items:
         if item is None:
             continue
@@ -250,41 +202,15 @@ def _feature_example(frames: list[Any], shape: str) -> Any:
     return frames[0].head(5)
 
 
-def _init_argument(document: Mapping[str, Any]) -> dict[str, Any]:
-    """What ``init(job_json)`` receives, as in scoring: the job as a dict plus ``rawJson``."""
-    return {**document, "rawJson": json.dumps(dict(document), default=str)}
-
-
 class _Run:
-    """One training run over a draft snapshot folder."""
+    """One training run over a draft snapshot folder: the model's functions are resolved in the
+    draft (its working directory), so what init and train write there joins the new version."""
 
-    def __init__(self, spark: Any, spec: JobSpec, snapshot: Snapshot, options: TrainingOptions, draft: SnapshotDraft) -> None:
-        self.spark, self.spec, self.snapshot, self.options, self.draft = spark, spec, snapshot, options, draft
-        self.module_name = f"modelop_train_{uuid.uuid4().hex}"
-        self.source = snapshot.manifest.source or ""
-
-    def functions(self) -> tuple[Any, Any]:
-        module = import_model_source(self.draft.folder, self.source, module_name=self.module_name)
-        train = resolve_function(module, self.snapshot.function("train"), role="train", source=self.source)
-        if train is None:
-            raise SnapshotError(
-                f"snapshot {self.snapshot.name}: no train function; tag one with '# modelop.train' or name it in snapshot.json 'functions'"
-            )
-        init = resolve_function(module, self.snapshot.function("init"), role="init", source=self.source)
-        return init, train
-
-    def init(self, init: Any) -> None:
-        if init is None:
-            return
-        try:
-            with working_directory(self.draft.folder):
-                init(_init_argument(self.spec.document)) if takes_argument(init) else init()
-        except Exception as exc:
-            raise ModelFunctionError(f"{self.source}: init function {init.__name__} raised {type(exc).__name__}: {exc}") from exc
+    def __init__(self, spark: Any, spec: JobSpec, options: TrainingOptions, functions: ModelFunctions) -> None:
+        self.spark, self.spec, self.options, self.functions = spark, spec, options, functions
+        self.model_outputs: tuple[ModelOutput, ...] = ()
 
     def read_inputs(self, shape: TrainShape) -> tuple[list[Any], list[int]]:
-        if not self.spec.inputs:
-            raise SpecError("inputs: a training job needs at least one input asset")
         frames = [read_asset(self.spark, asset) for asset in self.spec.inputs]
         counts = [frame.count() for frame in frames]
         for asset, count in zip(self.spec.inputs, counts, strict=True):
@@ -300,41 +226,21 @@ class _Run:
             return frames, counts
         return [_to_pandas(self.spark, frame) for frame in frames], counts
 
-    def call(self, train: Any, shape: TrainShape, frames: list[Any]) -> Any:
-        try:
-            with working_directory(self.draft.folder):
-                if shape == "modelop_pyspark":
-                    return _collect(self._call_pyspark(train))
-                return _collect(train(*frames))
-        except ModelFunctionError:
-            raise
-        except Exception as exc:
-            raise ModelFunctionError(f"{self.source}: train function {train.__name__} raised {type(exc).__name__}: {exc}") from exc
+    def call(self, shape: TrainShape, frames: list[Any]) -> _Trained:
+        if shape == "modelop_pyspark":
+            # The job's assets exactly as listed; what the model writes to its outputs is staged
+            # and committed when it returns; the draft is its working directory.
+            call = call_pyspark_convention(self.spark, self.spec, self.functions, role="train")
+            self.model_outputs = call.outputs
+            return _collect(iter(call.returned) if call.yielded else call.returned)
+        with runtime_session_kept(self.spark):  # a stop() of the runtime's session is ignored
+            return _collect(self.functions.call("train", *frames))
 
-    def _call_pyspark(self, train: Any) -> Any:
-        from modelop_spark.runtime.pyspark_convention import (
-            AssetList,
-            model_assets,
-            modelop_asset,
-            set_job_parameters,
-        )
 
-        document = self.spec.document or {}
-
-        def assets(original: Any, specs: tuple[AssetSpec, ...]) -> AssetList:
-            if original and len(original) == len(specs):
-                return AssetList(dict(a) for a in original)
-            return AssetList(modelop_asset(a) for a in specs)
-
-        set_job_parameters(self.spark, self.spec.parameters)
-        in_draft = replace(self.snapshot, root=self.draft.folder)
-        return train(assets(document.get("inputData"), self.spec.inputs), assets(document.get("outputData"), self.spec.outputs), model_assets(in_draft))
-
-    def close(self) -> None:
-        sys.modules.pop(self.module_name, None)
-        folder = str(self.draft.folder)
-        while folder in sys.path:  # import_model_source put it there for helper modules
-            sys.path.remove(folder)
+def train_shape(convention: Convention) -> TrainShape:
+    """What ``train`` gets, from its calling convention: ModelOp's asset dicts, Spark DataFrames,
+    or pandas (the default: ModelOp's ``train(df)`` gets pandas, annotated or not)."""
+    return "modelop_pyspark" if convention.whole_input == "assets" else convention.whole_input
 
 
 def _count(spark: Any, asset: AssetSpec) -> int | None:
@@ -346,31 +252,39 @@ def _count(spark: Any, asset: AssetSpec) -> int | None:
 
 
 def _to_pandas(spark: Any, frame: Any) -> Any:
-    from modelop_spark.jobs.scoring import session_conf
-
     with session_conf(spark, {ARROW_CONF: "true"}):
         return frame.toPandas()
 
 
+def check_training(spec: JobSpec, snapshot: Snapshot) -> None:
+    """Before Spark: inputs given, and a place for the new snapshot."""
+    if not spec.inputs:
+        raise SpecError("inputs: a training job needs at least one input asset")
+    options = spec.training or TrainingOptions()
+    _snapshot_target(options, spec, snapshot, options.snapshot_version or bump_version(snapshot.version))
+
+
 def run_training(spark: Any, spec: JobSpec, snapshot: Snapshot) -> Outcome:
     """The runner for job type ``training`` (ModelOp ``MODEL_BATCH_TRAINING_JOB``)."""
-    options = TrainingOptions.from_dict(spec.options.extra)
+    options = spec.training or TrainingOptions()
     version = options.snapshot_version or bump_version(snapshot.version)
-    target = options.snapshot_output or default_output(spec, snapshot, version)
+    target = _snapshot_target(options, spec, snapshot, version)
     draft = start_snapshot(
         target, job_id=spec.job_id, parent_root=snapshot.root, parent_manifest=snapshot.manifest.to_dict(), if_exists=options.if_exists
     )
     inputs = tuple(pin_delta_version(a) for a in spec.inputs)
-    run = _Run(spark, replace(spec, inputs=inputs), snapshot, options, draft)
+    functions: ModelFunctions | None = None
     try:
-        init, train = run.functions()
-        shape = train_shape(train, snapshot.shape("train"))
-        run.init(init)
+        functions = ModelFunctions.resolve(snapshot, job_document=spec.document, root=draft.folder)
+        shape = train_shape(functions.convention("train"))
+        run = _Run(spark, replace(spec, inputs=inputs), options, functions)
         if shape == "modelop_pyspark":  # the model reads its inputs itself; count them for lineage
-            frames, counts = [], [_count(spark, a) for a in inputs]
+            frames: list[Any] = []
+            counts: list[int | None] = [_count(spark, a) for a in inputs]
         else:
-            frames, counts = run.read_inputs(shape)
-        trained = run.call(train, shape, frames)
+            frames, read_counts = run.read_inputs(shape)
+            counts = list(read_counts)
+        trained = run.call(shape, frames)
         saved = None
         if trained.model is not None:
             saved = save_model(trained.model, draft.folder, artifact=options.model_artifact, example=_feature_example(frames, shape))
@@ -388,39 +302,27 @@ def run_training(spark: Any, spec: JobSpec, snapshot: Snapshot) -> Outcome:
         draft.discard()
         raise
     finally:
-        run.close()
+        if functions is not None:
+            functions.release()
     log.info("training job %s: snapshot %s %s written to %s", spec.job_id, written.name, written.version, written.location)
-    return _outcome(spec, written, lineage, shape, saved)
+    return _outcome(spec, written, lineage, shape, saved, run.model_outputs)
 
 
-def train(
-    snapshot: str | os.PathLike[str],
-    inputs: Sequence[Mapping[str, Any] | AssetSpec],
-    *,
-    output: str | None = None,
-    version: str | None = None,
-    job_id: str | None = None,
-    parameters: Mapping[str, Any] | None = None,
-    spark: Any = None,
-    **options: Any,
-) -> Any:
-    """The notebook form of a training job: ``train("examples/training/churn/snapshot",
-    [{"url": "train.csv"}], output="churn-1.0.1.tar.gz")``. ``options`` are the job options
-    (``max_train_rows``, ``mlflow``, ...). Returns the JobResult; raises nothing for a failed
-    job (check ``result.ok``), like ``run_job``."""
-    from modelop_spark.jobs.runner import run_job
+def _snapshot_target(options: TrainingOptions, spec: JobSpec, snapshot: Snapshot, version: str) -> str:
+    """Where the new snapshot goes: ``options.snapshot_output`` (a ModelOp job's output with no
+    data format), else beside the parent. A PySpark-convention train writes its own outputs, so
+    the snapshot never goes to one of them: it goes beside the parent instead."""
+    target = options.snapshot_output
+    model_writes_outputs = takes_pyspark_convention(snapshot, "train") is True  # read before it runs
+    if target and model_writes_outputs and absolute_url(target) in _job_output_locations(spec):
+        log.info("training: the model writes %s itself (external_outputs); the new snapshot goes beside its parent", target)
+        return default_output(spec, snapshot, version)
+    return target or default_output(spec, snapshot, version)
 
-    job: dict[str, Any] = {
-        "job_type": "training",
-        "snapshot": str(snapshot),
-        "inputs": [a.to_dict() if isinstance(a, AssetSpec) else dict(a) for a in inputs],
-        "options": {**options, **({"snapshot_output": output} if output else {}), **({"snapshot_version": version} if version else {})},
-    }
-    if job_id:
-        job["job_id"] = job_id
-    if parameters:
-        job["parameters"] = dict(parameters)
-    return run_job(job, spark=spark)
+
+def _job_output_locations(spec: JobSpec) -> set[str]:
+    listed = job_assets(spec.document, "outputData", spec.outputs)
+    return {absolute_url(str(a["fileUrl"])) for a in listed if a.get("fileUrl")}
 
 
 def _track(
@@ -442,7 +344,9 @@ def _track(
     )
 
 
-def _outcome(spec: JobSpec, written: WrittenSnapshot, lineage: Lineage, shape: str, saved: str | None) -> Outcome:
+def _outcome(
+    spec: JobSpec, written: WrittenSnapshot, lineage: Lineage, shape: str, saved: str | None, model_outputs: tuple[ModelOutput, ...]
+) -> Outcome:
     rows = lineage.rows or 0
     output = WrittenAsset(
         name="snapshot",
@@ -452,11 +356,8 @@ def _outcome(spec: JobSpec, written: WrittenSnapshot, lineage: Lineage, shape: s
         details={"name": written.name, "version": written.version, "digest": written.digest, "files": written.files},
     )
     details: dict[str, Any] = {"shape": shape, "snapshot_output": written.to_dict(), "lineage": lineage.to_dict()}
-    written_by_model = ()
-    if shape == "modelop_pyspark":  # the model wrote these itself (ModelOp's external_outputs)
-        written_by_model = tuple(
-            WrittenAsset(name=a.name, kind=a.kind, location=a.url or a.table, format=a.format) for a in spec.outputs
-        )
+    specs = list(spec.outputs) if len(spec.outputs) == len(model_outputs) else [None] * len(model_outputs)
+    written_by_model = tuple(written_asset(o, a) for o, a in zip(model_outputs, specs, strict=True))  # external_outputs
     if saved:
         details["model_artifact"] = saved
     return Outcome(

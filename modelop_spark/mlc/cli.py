@@ -11,6 +11,8 @@ import sys
 from pathlib import Path
 
 from modelop_spark.errors import ModelOpSparkError
+from modelop_spark.mlc.diagram import render_svg
+from modelop_spark.mlc.processes import DEFAULT_FOLDER, Catalog
 
 
 def add_mlc_commands(commands) -> None:
@@ -27,8 +29,6 @@ def add_mlc_commands(commands) -> None:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from modelop_spark.mlc.processes import DEFAULT_FOLDER, Catalog
-
     try:
         catalog = Catalog.load(args.folder or DEFAULT_FOLDER)
     except ModelOpSparkError as exc:
@@ -44,8 +44,6 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _diagram(args: argparse.Namespace) -> int:
-    from modelop_spark.mlc.diagram import render_svg
-
     try:
         svg = render_svg(args.file.read_bytes(), args.highlight)
     except OSError as exc:

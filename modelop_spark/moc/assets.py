@@ -19,6 +19,7 @@ from typing import Any
 
 from modelop_spark.assets.spec import format_from_url
 from modelop_spark.errors import SpecError
+from modelop_spark.jobs.modelop_job import translate_asset
 
 _ASSET_KEYS = {"kind", "url", "fileUrl", "assetType", "query", "table"}
 
@@ -78,7 +79,6 @@ def _json_or_none(path: Path) -> Any:
 def asset_description(document: dict[str, Any], *, where: str) -> dict[str, Any]:
     """A runtime asset dict, from this runtime's form or a ModelOp asset (``fileUrl``...)."""
     if "assetType" in document or "fileUrl" in document:
-        from modelop_spark.jobs.modelop_job import translate_asset
 
         return translate_asset(document, where=where, output=False).to_dict()
     return dict(document)

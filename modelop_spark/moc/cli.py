@@ -20,41 +20,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from modelop_spark.controlplane.client import ApiError, Unreachable
 from modelop_spark.errors import ModelOpSparkError, SpecError
+from modelop_spark.moc.assets import input_asset, output_asset
+from modelop_spark.moc.mlc import add_mlc_commands
+from modelop_spark.moc.output import client as _client
+from modelop_spark.moc.output import console as _console
+from modelop_spark.moc.output import emit as _emit
+from modelop_spark.moc.output import table as _table
+from modelop_spark.runtime.archive import pack_folder
 
 EXIT_OK, EXIT_JOB_FAILED, EXIT_USAGE, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_TIMEOUT = 0, 1, 2, 3, 4, 5
-
-
-def _client(args: argparse.Namespace):
-    from modelop_spark.controlplane.client import Client
-
-    return Client(args.url)
-
-
-def _console():
-    from rich.console import Console
-
-    # piped output: wide enough that ids and times are not folded
-    return Console(soft_wrap=False, width=None if sys.stdout.isatty() else 220)
-
-
-def _table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    from rich.table import Table
-
-    table = Table(title=title, title_justify="left", show_lines=False)
-    for column in columns:
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
-    _console().print(table)
-
-
-def _emit(args: argparse.Namespace, value: Any, show: Any) -> int:
-    if args.json:
-        print(json.dumps(value, indent=2, default=str))
-    else:
-        show(value)
-    return EXIT_OK
 
 
 # -- models and snapshots ----------------------------------------------------------------------
@@ -72,8 +48,6 @@ def model_list(args: argparse.Namespace) -> int:
 
 
 def snapshot_create(args: argparse.Namespace) -> int:
-    from modelop_spark.runtime.archive import pack_folder
-
     test_data, extra = _test_data(args.test_data)
     if "://" in args.path:  # a snapshot the runtimes fetch themselves (s3://, hdfs://, file://)
         if extra:
@@ -165,8 +139,6 @@ def notifications(args: argparse.Namespace) -> int:
 # -- jobs --------------------------------------------------------------------------------------
 
 def job_create(args: argparse.Namespace) -> int:
-    from modelop_spark.moc.assets import input_asset, output_asset
-
     request = {
         "job_type": args.job_type,
         "snapshot": args.snapshot,
@@ -361,8 +333,6 @@ def build_parser() -> argparse.ArgumentParser:
     show = command(snapshots, "show", snapshot_show, "a snapshot with its stage, test data and parent")
     show.add_argument("snapshot", help="snapshot uuid, or a model name (its newest snapshot)")
 
-    from modelop_spark.moc.mlc import add_mlc_commands
-
     add_mlc_commands(groups, command)
 
     runtimes = groups.add_parser("runtime", help="Spark runtimes").add_subparsers(dest="command", required=True)
@@ -402,8 +372,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from modelop_spark.controlplane.client import ApiError, Unreachable
-
     parser = build_parser()
     args = parser.parse_args(argv)
     args.url, args.json = getattr(args, "url", None), getattr(args, "json", False)

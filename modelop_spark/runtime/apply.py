@@ -1,22 +1,24 @@
 """Apply a snapshot's function over a Spark DataFrame (driver side).
 
-The strategy is chosen once from the function's shape: record and batch functions run in the
-Python workers through ``mapInArrow`` (init once per worker, Arrow batches end to end); a Spark
-function is called once on the driver. The ModelOp PySpark convention does its own I/O and is run
-by the scoring runner, not here.
+The strategy is the function's calling convention (``ModelFunctions.convention``): one that runs
+on the executors (record, batch, batch iterator) is applied in the Python workers through
+``mapInArrow`` (init once per worker, Arrow batches end to end); a Spark function is called once
+on the driver. The ModelOp PySpark convention does its own I/O and is run by the scoring runner,
+not here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from modelop_spark.errors import AssetError, ModelFunctionError, SchemaError, SnapshotError
-from modelop_spark.jobs.quarantine import REASONS_COLUMN, RECORD_COLUMN, REJECTED_MARK, STAGE_COLUMN
+from modelop_spark.quarantine import REASONS_COLUMN, RECORD_COLUMN, REJECTED_MARK, STAGE_COLUMN
+from modelop_spark.runtime.compiled import check_scoring_path, choose_scoring_path
 from modelop_spark.runtime.executor import (
     COUNT,
     INTERNAL_FIELDS,
@@ -27,9 +29,10 @@ from modelop_spark.runtime.executor import (
     sample_schema,
     score_batches,
 )
-from modelop_spark.runtime.model_cache import ModelPayload, loaded_model
-from modelop_spark.runtime.shapes import detect_shape, takes_slot
-from modelop_spark.runtime.spark_compat import functions_for
+from modelop_spark.runtime.functions import ModelFunctions
+from modelop_spark.schema.loader import load_schema
+from modelop_spark.schema.spark_types import to_struct_type
+from modelop_spark.spark_compat import functions_for, quoted
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -38,8 +41,8 @@ if TYPE_CHECKING:
     from modelop_spark.runtime.snapshot import Snapshot
 
 SAMPLE_ROWS = 20
+LARGER_SAMPLE_ROWS = 1000  # tried only when none of the first rows gives an output
 REJECTED_KINDS = ("read", "input_schema", "model")  # a rejected row's _ms_kind is its stage
-ARROW_SHAPES = ("record", "batch", "batch_iter")
 
 
 @dataclass(frozen=True)
@@ -53,19 +56,29 @@ class Scored:
     key_columns: tuple[str, ...]
     model_columns: tuple[str, ...]
     counted_in_band: bool  # the tally rows count inputs; False for Spark functions
+    scoring_path: str = "python"  # "compiled", "python" (the Arrow path) or "spark" (a Spark function)
+    fallback_reason: str | None = None  # why "auto" did not compile
 
     def outputs(self) -> DataFrame:
         F = functions_for(self.combined)
         if not self.counted_in_band:
             return self.combined
-        return self.combined.filter(F.col(KIND) == "out").select(*self.key_columns, *self.model_columns)
+        columns = [F.col(quoted(c)) for c in (*self.key_columns, *self.model_columns)]
+        return self.combined.filter(F.col(KIND) == "out").select(*columns)
 
-    def rejected(self) -> DataFrame | None:
+    def rejected(self) -> DataFrame:
         """Rejected inputs in the quarantine shape: those the model rejected (stage ``model``) and
-        any the input checks set aside in the same pass (``read``, ``input_schema``)."""
+        any the input checks set aside in the same pass (``read``, ``input_schema``). A Spark
+        function rejects nothing in band: an empty frame of that shape."""
         F = functions_for(self.combined)
         if not self.counted_in_band:
-            return None
+            keys = [k for k in self.key_columns if k in self.combined.columns]
+            return self.combined.where(F.lit(False)).select(
+                *keys,
+                F.lit(None).cast("string").alias(STAGE_COLUMN),
+                F.lit(None).cast("array<string>").alias(REASONS_COLUMN),
+                F.lit(None).cast("string").alias(RECORD_COLUMN),
+            )
         return self.combined.filter(F.col(KIND).isin(*REJECTED_KINDS)).select(
             *self.key_columns,
             F.col(KIND).alias(STAGE_COLUMN),
@@ -84,8 +97,8 @@ class Scored:
             columns += [F.lit(0).alias(f"rejected_{kind}") for kind in REJECTED_KINDS]
         else:
             output = F.col(KIND) == "out"
-            columns = [
-                F.coalesce(F.sum(F.when(F.col(KIND) == "tally", F.col(COUNT))), F.lit(0)).alias("rows_in"),
+            columns = [  # tally rows count a batch's inputs; compiled rows count 1 each
+                F.coalesce(F.sum(F.col(COUNT)), F.lit(0)).alias("rows_in"),
                 F.count(F.when(output, 1)).alias("rows_out"),
                 *[F.count(F.when(F.col(KIND) == kind, 1)).alias(f"rejected_{kind}") for kind in REJECTED_KINDS],
             ]
@@ -109,118 +122,174 @@ def _arrow_to_spark(schema: pa.Schema) -> StructType:
     return from_arrow_schema(fixed)
 
 
-def output_schema_from_sample(plan: ScorePlan, df: DataFrame, *, input_label: str = "input", sample_rows: int = SAMPLE_ROWS) -> pa.Schema:
-    """Learn the model's output columns by scoring the first rows on the driver."""
+def with_declared_types(sampled: pa.Schema, declared: pa.Schema | None) -> pa.Schema:
+    """The sampled output columns, typed as the declared output schema says where it names them
+    (a model returning 1 where the schema says double gets a double column, not an integer one
+    that would reject 1.5 later); columns the schema does not name keep their sampled type."""
+    if declared is None:
+        return sampled
+    by_name = {f.name: f.type for f in declared}
+    return pa.schema([f.with_type(by_name[f.name]) if f.name in by_name else f for f in sampled])
+
+
+def output_schema_from_sample(
+    plan: ScorePlan,
+    df: DataFrame,
+    *,
+    input_label: str = "input",
+    sample_rows: int = SAMPLE_ROWS,
+    when_empty: StructType | None = None,
+) -> pa.Schema:
+    """Learn the model's output columns by scoring the first rows on the driver; an input with
+    no rows takes ``when_empty`` (the declared output schema of a job that allows empty input).
+
+    The sample only learns columns: rows the model fails on are set aside here whatever the
+    call's ``on_error``, so a lazy call never fails eagerly on its first rows; they fail (or are
+    rejected) when the query runs, like every other row. Only when none of the first rows gives
+    an output does a larger sample run, and only when that gives none either is it an error."""
     if REJECTED_MARK in df.columns:  # sample rows that go on to the model, not ones set aside
         df = df.where(functions_for(df).col(REJECTED_MARK).isNull()).drop(REJECTED_MARK)
-    sample = df.limit(sample_rows).toArrow()
-    if sample.num_rows == 0:
-        raise AssetError(
-            f"{input_label}: no rows to score; check the input (an empty input is accepted only with "
-            "options.allow_empty_input and an output schema in the snapshot)"
-        )
-    batch = sample.combine_chunks().to_batches()[0]
-    schema, reasons = sample_schema(plan, batch)
-    if schema is None:
-        detail = f"; first failure: {reasons[0]}" if reasons else ""
-        raise SchemaError(
-            f"cannot tell the score function's output columns: it produced no output for the first "
-            f"{sample.num_rows} input rows{detail}. Add an output schema to the snapshot"
-        )
-    return schema
-
-
-def plan_for(
-    snapshot: Snapshot,
-    *,
-    role: str = "score",
-    key_columns: Sequence[str] = (),
-    on_error: str = "reject",
-    job_document: Mapping[str, Any] | None = None,
-) -> ScorePlan:
-    """Load the function on the driver (import errors surface here) and decide its shape."""
-    payload = ModelPayload.from_snapshot(snapshot, job_document=job_document)
-    function = loaded_model(payload).function(role)
-    if function is None:
-        raise SnapshotError(
-            f"snapshot {snapshot.name}: no {role} function; tag one with '# modelop.{role}' or name it in snapshot.json 'functions'"
-        )
-    shape = detect_shape(function, snapshot.shape(role))
-    return ScorePlan(
-        payload=payload,
-        role=role,
-        shape=shape,
-        key_columns=tuple(key_columns),
-        on_error=on_error,
-        slot=shape == "record" and takes_slot(function),
+    learning = replace(plan, on_error="reject")
+    reasons: list[str] = []
+    rows_tried = 0
+    for rows in (sample_rows, LARGER_SAMPLE_ROWS):
+        sample = df.limit(rows).toArrow()
+        if sample.num_rows == 0 and when_empty is not None:
+            return _spark_to_arrow(when_empty)
+        if sample.num_rows == 0:
+            raise AssetError(
+                f"{input_label}: no rows to score; check the input (an empty input is accepted only with "
+                "options.allow_empty_input and an output schema in the snapshot)"
+            )
+        schema, reasons = sample_schema(learning, sample.combine_chunks().to_batches()[0])
+        if schema is not None:
+            return schema
+        rows_tried = sample.num_rows
+        if sample.num_rows < rows:  # the whole input was sampled
+            break
+    detail = f"; first failure: {reasons[0]}" if reasons else ""
+    raise SchemaError(
+        f"cannot tell the score function's output columns: it produced no output for the first "
+        f"{rows_tried} input rows{detail}. Add an output schema to the snapshot"
     )
 
 
-def function_shape(snapshot: Snapshot, *, role: str, job_document: Mapping[str, Any] | None = None) -> str | None:
-    """The shape of ``role`` (None when the snapshot has no such function), loading it on the
-    driver: import and init errors surface here, before any task starts."""
-    payload = ModelPayload.from_snapshot(snapshot, job_document=job_document, for_tasks=False)
-    function = loaded_model(payload).function(role)
-    return None if function is None else detect_shape(function, snapshot.shape(role))
+def snapshot_output_schema(snapshot: Snapshot) -> StructType | None:
+    """The snapshot's declared output schema as Spark types, or None when it has none."""
+    path = snapshot.schema_path("output")
+    if path is None:
+        return None
+    return to_struct_type(load_schema(path), with_metadata=False)
 
 
 def apply_function(
     df: DataFrame,
-    snapshot: Snapshot,
+    functions: ModelFunctions,
     *,
     role: str = "score",
     key_columns: Sequence[str] = (),
     on_error: str = "reject",
     output_schema: StructType | None = None,
-    job_document: Mapping[str, Any] | None = None,
     input_label: str = "input",
     sample_frame: DataFrame | None = None,
+    timeout: float | None = None,
+    when_empty: StructType | None = None,
+    declared_output: StructType | None = None,
+    scoring_path: str = "auto",
 ) -> Scored:
     """Apply ``role`` over ``df``: lazily, except for a small driver-side sample run over the
     first rows of ``sample_frame`` (default ``df``; give the same rows without observations when
-    ``df`` carries any, or the sample would fill them)."""
+    ``df`` carries any, or the sample would fill them). ``scoring_path``: ``auto`` (compiled when
+    the model compiles and agrees with the Python path on a sample), ``compiled`` or ``python``."""
+
+    check_scoring_path(scoring_path)
     missing = [k for k in key_columns if k not in df.columns]
     if missing:
         raise SchemaError(f"key column {missing[0]!r} is not in the input; its columns are {', '.join(df.columns)}")
-    plan = plan_for(snapshot, role=role, key_columns=key_columns, on_error=on_error, job_document=job_document)
-    if plan.shape == "spark":
+    convention = functions.convention(role)
+    if convention.name == "spark":
+        if scoring_path == "compiled":
+            raise SnapshotError(f"scoring_path compiled: snapshot {functions.snapshot.name} has a Spark score function, which runs as it is")
         if REJECTED_MARK in df.columns:
             raise SchemaError(
                 "a Spark score function cannot set aside rows marked by the input checks; give it the "
                 "checked valid rows (validate(...).valid), not validate(...).in_band()"
             )
-        return _apply_spark(df, plan)
-    if plan.shape not in ARROW_SHAPES:
+        return _apply_spark(df, functions, role=role, key_columns=tuple(key_columns))
+    if not convention.in_python_workers:
         raise SnapshotError(
-            f"snapshot {snapshot.name}: the {role} function has the {plan.shape} shape, which is run as a job "
-            "(run_job), not over a DataFrame"
+            f"snapshot {functions.snapshot.name}: the {role} function has the {convention.name} shape, which is run "
+            "as a job (run_job), not over a DataFrame"
         )
-    model_schema = _spark_to_arrow(output_schema) if output_schema is not None else output_schema_from_sample(plan, sample_frame if sample_frame is not None else df, input_label=input_label)
-    key_fields = [_spark_to_arrow(df.select(k).schema)[0].with_nullable(True) for k in key_columns]
+    plan = ScorePlan(
+        payload=functions.payload_for_tasks(),
+        role=role,
+        shape=convention.name,
+        key_columns=tuple(key_columns),
+        on_error=on_error,
+        slot=functions.takes_slot(role),
+        timeout=timeout,
+    )
+    model_schema = (
+        _spark_to_arrow(output_schema)
+        if output_schema is not None
+        else with_declared_types(
+            output_schema_from_sample(plan, sample_frame if sample_frame is not None else df, input_label=input_label, when_empty=when_empty),
+            _spark_to_arrow(declared_output) if declared_output is not None else None,
+        )
+    )
+    F = functions_for(df)
+    key_fields = [_spark_to_arrow(df.select(F.col(quoted(k))).schema)[0].with_nullable(True) for k in key_columns]
     model_fields = [f for f in model_schema if f.name not in key_columns and not f.name.startswith("_ms_")]
     schema = pa.schema([*key_fields, *model_fields])
     plan = ScorePlan(**{**plan.__dict__, "schema": schema})
+    if any("." in c or "`" in c for c in df.columns):
+        plan = ScorePlan(**{**plan.__dict__, "input_names": tuple(df.columns)})
+        df = df.toDF(*[f"_ms_column_{i}" for i in range(len(df.columns))])
     spark_schema = _arrow_to_spark(pa.schema([*schema, *INTERNAL_FIELDS]))
-    combined = df.mapInArrow(partial(score_batches, plan), spark_schema)
+    model_columns = tuple(f.name for f in model_fields)
+    python_pass = partial(_python_pass, plan=plan, schema=spark_schema)
+    # The one decision point between the compiled path (Spark expressions) and the Arrow path.
+    choice = choose_scoring_path(
+        scoring_path,
+        df,
+        functions.snapshot,
+        plan,
+        schema=spark_schema,
+        key_columns=key_columns,
+        model_columns=model_columns,
+        sample_frame=sample_frame if sample_frame is not None else df,
+        python_pass=python_pass,
+    )
+    if choice.combined is not None:
+        return Scored(
+            combined=choice.combined,
+            key_columns=tuple(key_columns),
+            model_columns=model_columns,
+            counted_in_band=True,
+            scoring_path="compiled",
+        )
+    combined = python_pass(df)
     return Scored(
         combined=combined,
         key_columns=tuple(key_columns),
-        model_columns=tuple(f.name for f in model_fields),
+        model_columns=model_columns,
         counted_in_band=True,
+        fallback_reason=choice.fallback_reason,
     )
 
 
-def _apply_spark(df: DataFrame, plan: ScorePlan) -> Scored:
-    model = loaded_model(plan.payload)
-    function = model.function(plan.role)
-    try:
-        with model.working_directory():
-            result = function(df)
-    except Exception as exc:
-        raise ModelFunctionError(f"{plan.payload.source}: {plan.role} raised {type(exc).__name__}: {exc}") from exc
+def _python_pass(df: DataFrame, *, plan: ScorePlan, schema: StructType) -> DataFrame:
+    """The model pass in the Python workers (the Arrow path)."""
+    return df.mapInArrow(partial(score_batches, plan), schema)
+
+
+def _apply_spark(df: DataFrame, functions: ModelFunctions, *, role: str, key_columns: tuple[str, ...]) -> Scored:
+    """A Spark function runs once on the driver and returns a lazy DataFrame."""
+    result = functions.call(role, df)
     if result is None or not hasattr(result, "columns"):
         raise ModelFunctionError(
-            f"{plan.payload.source}: a Spark {plan.role} function must return a DataFrame, it returned {type(result).__name__}"
+            f"{functions.source}: a Spark {role} function must return a DataFrame, it returned {type(result).__name__}"
         )
-    model_columns = tuple(c for c in result.columns if c not in plan.key_columns)
-    return Scored(combined=result, key_columns=plan.key_columns, model_columns=model_columns, counted_in_band=False)
+    model_columns = tuple(c for c in result.columns if c not in key_columns)
+    return Scored(combined=result, key_columns=key_columns, model_columns=model_columns, counted_in_band=False, scoring_path="spark")

@@ -1,9 +1,20 @@
-"""Safe extraction of snapshot archives: no entry may land outside the target folder."""
+"""Safe extraction of snapshot archives: no entry may land outside the target folder, and no
+archive may expand past the limits (total size, file count, compression ratio).
+
+The limits come from the environment (``MODELOP_SPARK_MAX_EXTRACT_BYTES``, default 4 GiB;
+``MODELOP_SPARK_MAX_EXTRACT_FILES``, default 20000; ``MODELOP_SPARK_MAX_EXTRACT_RATIO``, default
+200, checked once the content passes 16 MiB) and are checked from the archive's index before a
+byte is written. Declared sizes cannot lie: zipfile stops at a member's declared size and
+checks its CRC; a tar member's size is its stored length.
+"""
 
 from __future__ import annotations
 
+import os
 import tarfile
 import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from modelop_spark.errors import SnapshotError
@@ -24,18 +35,58 @@ def _check_member(name: str, target: Path, archive: Path) -> None:
         )
 
 
-def extract_archive(archive: Path, target: Path) -> None:
-    """Extract ``archive`` into ``target``, refusing entries that escape it or are links."""
+@dataclass(frozen=True)
+class ExtractLimits:
+    max_bytes: int = 4 << 30
+    max_files: int = 20_000
+    max_ratio: float = 200.0
+    ratio_floor: int = 16 << 20  # below this much content, any ratio is harmless
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] = os.environ) -> ExtractLimits:
+        defaults = cls()
+        return cls(
+            max_bytes=int(environ.get("MODELOP_SPARK_MAX_EXTRACT_BYTES", defaults.max_bytes)),
+            max_files=int(environ.get("MODELOP_SPARK_MAX_EXTRACT_FILES", defaults.max_files)),
+            max_ratio=float(environ.get("MODELOP_SPARK_MAX_EXTRACT_RATIO", defaults.max_ratio)),
+        )
+
+    def check(self, archive: Path, *, files: int, total: int) -> None:
+        """Refuse an archive whose index says it would expand past the limits."""
+        packed = max(archive.stat().st_size, 1)
+        problem = None
+        if files > self.max_files:
+            problem = f"{files} entries (limit {self.max_files}, MODELOP_SPARK_MAX_EXTRACT_FILES)"
+        elif total > self.max_bytes:
+            problem = f"{total} bytes once extracted (limit {self.max_bytes}, MODELOP_SPARK_MAX_EXTRACT_BYTES)"
+        elif total > self.ratio_floor and total / packed > self.max_ratio:
+            problem = (f"a compression ratio of {total / packed:.0f} ({packed} bytes expand to {total}; limit "
+                       f"{self.max_ratio:g}, MODELOP_SPARK_MAX_EXTRACT_RATIO)")  # fmt: skip
+        if problem:
+            raise SnapshotError(
+                f"snapshot archive {archive.name}: refused, it holds {problem}; a snapshot this large "
+                "is likely an archive bomb (raise the limit if it is genuine)"
+            )
+
+
+def extract_archive(archive: Path, target: Path, *, limits: ExtractLimits | None = None) -> None:
+    """Extract ``archive`` into ``target``, refusing entries that escape it or are links, and
+    archives that would expand past ``limits`` (default: from the environment)."""
+    limits = limits or ExtractLimits.from_env()
     target.mkdir(parents=True, exist_ok=True)
     try:
         if archive.name.lower().endswith(".zip"):
             with zipfile.ZipFile(archive) as bundle:
-                for member in bundle.namelist():
-                    _check_member(member, target, archive)
+                entries = bundle.infolist()
+                limits.check(archive, files=len(entries), total=sum(e.file_size for e in entries))
+                for name in bundle.namelist():
+                    _check_member(name, target, archive)
                 bundle.extractall(target)
         else:
             with tarfile.open(archive) as bundle:
-                for member in bundle.getmembers():
+                members = bundle.getmembers()
+                limits.check(archive, files=len(members), total=sum(m.size for m in members if m.isfile()))
+                for member in members:
                     _check_member(member.name, target, archive)
                     if member.issym() or member.islnk():
                         raise SnapshotError(
@@ -53,8 +104,15 @@ def pack_folder(folder: Path, *, extra: dict[str, Path] | None = None) -> bytes:
     import io
 
     buffer = io.BytesIO()
+    root = folder.resolve()
     with tarfile.open(fileobj=buffer, mode="w:gz", compresslevel=1) as bundle:
         for path in sorted(folder.rglob("*")):
+            if path.is_symlink() and not path.resolve().is_relative_to(root):
+                # Workers would refuse it while unpacking, as a stack per task: say it here, once.
+                raise SnapshotError(
+                    f"snapshot folder {folder}: {path.relative_to(folder)} is a link to {path.resolve()}, outside "
+                    "the snapshot; copy that file into the snapshot instead"
+                )
             if "__pycache__" in path.parts or not path.is_file():
                 continue
             bundle.add(path, arcname=str(path.relative_to(folder)), recursive=False)

@@ -11,17 +11,22 @@ splits and counts after one persist.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping
+import signal
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from modelop_spark._model_stdout import model_prints_to_stderr
+from modelop_spark._redact import redact
 from modelop_spark.errors import ModelFunctionError
-from modelop_spark.jobs.quarantine import REJECTED_MARK
+from modelop_spark.quarantine import REJECTED_MARK
 from modelop_spark.runtime.model_cache import ModelPayload, loaded_model
 
 KIND, COUNT, REASON, RECORD = "_ms_kind", "_ms_n", "_ms_reason", "_ms_record"
@@ -45,6 +50,40 @@ class ScorePlan:
     schema: pa.Schema | None = None
     on_error: str = "reject"  # or "fail"
     slot: bool = False
+    timeout: float | None = None  # seconds one model call may take (options.model_timeout_seconds)
+    # The input's real column names when Spark got positional ones (names with dots or
+    # backticks break PySpark's mapInArrow): batches get them back before the model sees them.
+    input_names: tuple[str, ...] | None = None
+
+
+# What a model call may raise that is the model's failure, not ours: ``sys.exit()`` inside a
+# model is an error like any other, never the end of the runtime's process.
+MODEL_FAILURES = (Exception, SystemExit)
+
+
+class ModelTimeout(Exception):
+    """A model call ran longer than the job allows."""
+
+
+@contextlib.contextmanager
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise ModelTimeout in the call that runs past ``seconds`` (SIGALRM: the main thread of a
+    Python worker or of the driver; elsewhere, and without a limit, no timer is set). Pure Python
+    loops and sleeps are interrupted; a C call that never yields to Python is not."""
+    if not seconds or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise ModelTimeout(f"did not return within {seconds:g}s (options.model_timeout_seconds)")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _describe(exc: BaseException) -> str:
@@ -53,7 +92,7 @@ def _describe(exc: BaseException) -> str:
 
 
 def _plain(value: Any) -> Any:
-    """A JSON-ready value: NaN (pandas' missing) becomes null, numpy scalars Python ones."""
+    """A JSON-ready value: NaN (pandas' missing) becomes null, an infinity its name, numpy scalars Python ones."""
     if hasattr(value, "item") and not isinstance(value, list | dict | str | bytes):
         try:
             value = value.item()
@@ -61,6 +100,8 @@ def _plain(value: Any) -> Any:
             return str(value)
     if isinstance(value, float) and math.isnan(value):
         return None
+    if isinstance(value, float) and math.isinf(value):
+        return str(value)  # "inf" / "-inf": JSON has no infinity, and the record must still be written
     return value
 
 
@@ -76,7 +117,7 @@ def _as_records(produced: Any) -> list[dict[str, Any]]:
         return [dict(produced)]
     if hasattr(produced, "to_dict") and hasattr(produced, "columns"):  # a pandas DataFrame
         return produced.to_dict("records")
-    records = []
+    records: list[dict[str, Any]] = []
     for item in produced:
         records.extend(_as_records(item) if not isinstance(item, Mapping) else [dict(item)])
     return records
@@ -97,24 +138,38 @@ class _Collector:
         self.set_aside = set_aside or []  # input rows the checks rejected before the model
 
     def reject(self, record: Mapping[str, Any], reason: str) -> None:
-        if self.plan.on_error == "fail":
-            raise ModelFunctionError(f"score function failed on a record: {reason}")
         keys = {k: _plain(record.get(k)) for k in self.plan.key_columns}
+        reason = redact(reason)  # a model's error text may quote a password or a token
+        if self.plan.on_error == "fail":
+            which = ", ".join(f"{k}={v!r}" for k, v in keys.items()) or "a record"
+            raise ModelFunctionError(f"score function failed on the record with {which}: {reason}")
         self.rejected.append((keys, reason, _record_json(record)))
 
     def _record_outputs(self, schema: pa.Schema) -> pa.Table:
+        names = frozenset(schema.names)
+        self.produced = [(record, outputs) for record, outputs in self.produced if self._known_keys(record, outputs, names)]
         rows = [row for _, outputs in self.produced for row in outputs]
         try:
-            return pa.Table.from_pylist(rows, schema=schema)
+            return strict_table(rows, schema)
         except _CONVERSION_ERRORS:
             pass
         good = []
         for record, outputs in self.produced:  # find the inputs whose outputs do not fit
             try:
-                good.append(pa.Table.from_pylist(outputs, schema=schema))
+                good.append(strict_table(outputs, schema))
             except _CONVERSION_ERRORS as exc:
                 self.reject(record, f"output {_misfit(outputs, schema)}: {_describe(exc)}")
         return pa.concat_tables(good) if good else schema.empty_table()
+
+    def _known_keys(self, record: Mapping[str, Any], outputs: list[dict[str, Any]], names: frozenset[str]) -> bool:
+        """The policy for keys that appear after the sample: the input row is rejected, naming
+        the key (a column cannot be added once tasks run), never silently dropped."""
+        for output in outputs:
+            if not names.issuperset(output):
+                key = next(k for k in output if k not in names)
+                self.reject(record, new_key_reason(key, self.plan.schema.names if self.plan.schema else names))
+                return False
+        return True
 
     def batch(self, rows_in: int) -> pa.RecordBatch:
         schema = self.plan.schema
@@ -162,13 +217,79 @@ def split_off_rejected(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, pa.Record
 _CONVERSION_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError)
 
 
+def new_key_reason(key: str, names: Iterable[str]) -> str:
+    known = [n for n in names if not n.startswith("_ms_")]
+    return (
+        f"output {key!r} is not among the output columns learned from the first rows "
+        f"({', '.join(known)}); declare it in the snapshot's output schema"
+    )
+
+
+class NewOutputColumns(ValueError):
+    """A batch function's output has columns the output schema does not."""
+
+
+def _common_type(values: list[Any]) -> pa.DataType:
+    """The type every sampled value of a column fits, widened where Arrow widens (int with
+    float is double); when none does (text beside numbers), the first value's type, so later
+    misfits are rejected rather than the job failing."""
+    try:
+        return pa.array(values).type
+    except _CONVERSION_ERRORS:
+        types = []
+        for value in values:
+            if value is not None:
+                with contextlib.suppress(*_CONVERSION_ERRORS):
+                    types.append(pa.array([value]).type)
+        if not types:
+            return pa.null()
+        numeric = pa.types.is_integer(types[0]) or pa.types.is_floating(types[0])
+        if numeric and any(pa.types.is_floating(t) for t in types):
+            return pa.float64()
+        return types[0]
+
+
+def infer_record_schema(rows: Iterable[Mapping[str, Any]]) -> pa.Schema:
+    """The output schema of a record function's sampled outputs: every key any output had (in
+    first-seen order), each with the widest type its values need."""
+    columns: dict[str, list[Any]] = {}
+    for row in rows:
+        for key, value in row.items():
+            columns.setdefault(key, []).append(value)
+    return pa.schema([pa.field(name, _common_type(values)) for name, values in columns.items()])
+
+
+def _numeric(kind: pa.DataType) -> bool:
+    return pa.types.is_integer(kind) or pa.types.is_floating(kind)
+
+
+def strict_array(values: list[Any], kind: pa.DataType) -> pa.Array:
+    """``values`` as an Arrow array of ``kind``, refusing what Arrow would silently reshape:
+    Arrow's own conversion truncates 2.5 to 2 for an integer column and parses "12" as a number.
+    Here numbers convert only when exact (checked casts), other kinds only to themselves."""
+    if pa.types.is_nested(kind) or pa.types.is_temporal(kind) or pa.types.is_decimal(kind):
+        return pa.array(values, type=kind)
+    inferred = pa.array(values)
+    found = inferred.type
+    if found == kind or pa.types.is_null(found) or (_numeric(found) and _numeric(kind)):
+        return inferred.cast(kind)  # safe cast: raises on truncation and overflow
+    if pa.types.is_string(found) and pa.types.is_large_string(kind):
+        return inferred.cast(kind)
+    raise pa.ArrowInvalid(f"a {found} value where the output column is {kind}")
+
+
+def strict_table(rows: Sequence[Mapping[str, Any]], schema: pa.Schema) -> pa.Table:
+    arrays = [strict_array([row.get(f.name) for row in rows], f.type) for f in schema]
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
 def _misfit(rows: list[dict[str, Any]], schema: pa.Schema) -> str:
     """Name the first output field whose value does not convert to its declared type."""
     for row in rows:
         for name in schema.names:
             if name in row:
                 try:
-                    pa.array([row[name]], type=schema.field(name).type)
+                    strict_array([row[name]], schema.field(name).type)
                 except _CONVERSION_ERRORS:
                     return f"field {name}"
     return "row"
@@ -177,8 +298,9 @@ def _misfit(rows: list[dict[str, Any]], schema: pa.Schema) -> str:
 def _score_records(plan: ScorePlan, function: Callable[..., Any], batch: pa.RecordBatch, collector: _Collector) -> None:
     for record in batch.to_pylist():
         try:
-            produced = _as_records(function(record, 0) if plan.slot else function(record))
-        except Exception as exc:
+            with time_limit(plan.timeout):
+                produced = _as_records(function(record, 0) if plan.slot else function(record))
+        except MODEL_FAILURES as exc:
             collector.reject(record, f"score raised {_describe(exc)}")
             continue
         keys = {k: record.get(k) for k in plan.key_columns}
@@ -210,8 +332,11 @@ def _to_table(plan: ScorePlan, frame: Any) -> Any:
     schema is known (the driver's sample run), Arrow's own inference."""
     if plan.schema is None:
         return pa.Table.from_pandas(frame, preserve_index=False)
-    try:
-        return pa.Table.from_pandas(frame.reindex(columns=plan.schema.names), schema=plan.schema, preserve_index=False, safe=False)
+    extra = [str(c) for c in frame.columns if c not in plan.schema.names]
+    if extra:
+        raise NewOutputColumns(new_key_reason(extra[0], plan.schema.names))
+    try:  # safe: a value that does not fit its type (2.5 as an integer, an overflow) is an error
+        return pa.Table.from_pandas(frame.reindex(columns=plan.schema.names), schema=plan.schema, preserve_index=False)
     except _CONVERSION_ERRORS as exc:
         raise ValueError(f"output {_misfit(frame.to_dict('records'), plan.schema)}: {_describe(exc)}") from exc
 
@@ -220,10 +345,16 @@ def _score_isolating(plan: ScorePlan, function: Callable[..., Any], frame: Any, 
     """Score a frame into Arrow; when the model raises or its output does not fit, bisect so only
     the input rows that fail are rejected."""
     try:
-        return [_to_table(plan, _score_frame(plan, function, frame))]
+        with time_limit(plan.timeout):
+            result = _score_frame(plan, function, frame)
+        return [_to_table(plan, result)]
     except ModelFunctionError:
         raise
-    except Exception as exc:
+    except NewOutputColumns as exc:  # every row of the frame shares the columns: no bisecting
+        for record in frame.to_dict("records"):
+            collector.reject(record, str(exc))
+        return []
+    except MODEL_FAILURES as exc:
         if plan.on_error == "fail":
             raise ModelFunctionError(f"score raised {_describe(exc)}") from exc
         if len(frame) <= 1:
@@ -243,6 +374,9 @@ def score_batches(plan: ScorePlan, batches: Iterable[pa.RecordBatch]) -> Iterato
     function = model.function(plan.role)
     if function is None:
         raise ModelFunctionError(f"{plan.payload.source}: no {plan.role} function")
+    if plan.input_names is not None:
+        names = list(plan.input_names)
+        batches = (batch.rename_columns(names) for batch in batches)
     if plan.shape == "batch_iter":
         yield from _score_iterator(plan, function, batches, model)
         return
@@ -250,7 +384,7 @@ def score_batches(plan: ScorePlan, batches: Iterable[pa.RecordBatch]) -> Iterato
         data, set_aside = split_off_rejected(batch)
         collector = _Collector(plan, [set_aside] if set_aside is not None else None)
         if data.num_rows:
-            with model.working_directory():
+            with model.working_directory(), model_prints_to_stderr():
                 if plan.shape == "record":
                     _score_records(plan, function, data, collector)
                 else:
@@ -272,13 +406,13 @@ def _score_iterator(plan: ScorePlan, function: Callable[..., Any], batches: Iter
             if data.num_rows:
                 yield data.to_pandas()
 
-    with model.working_directory():
+    with model.working_directory(), model_prints_to_stderr():
         try:
             for result in function(frames()):
                 collector = _Collector(plan)
                 collector.tables = [_to_table(plan, result)]
                 yield collector.batch(0)
-        except Exception as exc:
+        except MODEL_FAILURES as exc:
             raise ModelFunctionError(f"score raised {_describe(exc)}") from exc
     collector = _Collector(plan, set_aside)
     yield collector.batch(sum(counts))
@@ -295,15 +429,15 @@ def sample_schema(plan: ScorePlan, batch: pa.RecordBatch) -> tuple[pa.Schema | N
     if function is None:
         raise ModelFunctionError(f"{plan.payload.source}: no {plan.role} function")
     collector = _Collector(plan)
-    with model.working_directory():
+    with model.working_directory(), model_prints_to_stderr():
         if plan.shape == "record":
             _score_records(plan, function, batch, collector)
             rows = [row for _, outputs in collector.produced for row in outputs]
-            tables = [pa.Table.from_pylist(rows)] if rows else []
+            tables = [infer_record_schema(rows).empty_table()] if rows else []
         elif plan.shape == "batch_iter":
             tables = [_to_table(plan, frame) for frame in function(iter([batch.to_pandas()]))]
         else:
             tables = _score_isolating(plan, function, batch.to_pandas(), collector)
     tables = [t for t in tables if t.num_columns]
-    schema = pa.unify_schemas([t.schema for t in tables]) if tables else None
+    schema = pa.unify_schemas([t.schema for t in tables], promote_options="permissive") if tables else None
     return schema, [reason for _, reason, _ in collector.rejected]

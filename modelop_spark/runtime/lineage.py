@@ -114,8 +114,8 @@ class Lineage:
     @property
     def rows(self) -> int | None:
         """Rows the training function saw over all inputs (None if any count is unknown)."""
-        counts = [i.rows for i in self.inputs]
-        return None if any(c is None for c in counts) else sum(counts)  # type: ignore[misc]
+        counts = [i.rows for i in self.inputs if i.rows is not None]
+        return None if len(counts) < len(self.inputs) else sum(counts)
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Lineage:

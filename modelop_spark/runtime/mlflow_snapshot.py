@@ -29,14 +29,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modelop_spark.cache import cache_folder
 from modelop_spark.errors import ModelOpSparkError, SnapshotError, SpecError
 from modelop_spark.runtime.lineage import MlflowLineage
+from modelop_spark.runtime.snapshot_files import MANIFEST_FILE, folder_digest
+from modelop_spark.runtime.snapshot_writer import checksums
+from modelop_spark.schema.avro import from_avro
+from modelop_spark.schema.spark_types import to_struct_type
 
 if TYPE_CHECKING:
     import pandas as pd
     from pyspark.sql.types import StructType
 
-    from modelop_spark.runtime.snapshot import Manifest
 
 __all__ = [
     "MLMODEL",
@@ -47,7 +51,6 @@ __all__ = [
     "is_mlflow_model",
     "load_pyfunc",
     "log_training_run",
-    "mlflow_manifest",
     "predict_frame",
     "signature_schemas",
     "signature_struct_types",
@@ -167,22 +170,10 @@ def _output_avro(schema: Any) -> dict[str, Any] | None:
 
 def signature_struct_types(root: Path) -> tuple[StructType | None, StructType | None]:
     """The signature as Spark ``StructType`` s ``(input, output)``, for the scoring runner."""
-    from modelop_spark.schema.avro import from_avro
-    from modelop_spark.schema.spark_types import to_struct_type
 
     return tuple(  # type: ignore[return-value]
         to_struct_type(from_avro(doc), with_metadata=False) if doc else None for doc in signature_schemas(root)
     )
-
-
-def _cache_root() -> Path:
-    return Path(os.environ.get("MODELOP_SPARK_CACHE", Path(tempfile.gettempdir()) / "modelop_spark"))
-
-
-def _content_digest(root: Path) -> str:
-    from modelop_spark.runtime.snapshot import folder_digest
-
-    return folder_digest(root)
 
 
 def wrap_mlflow_model(root: Path) -> Path:
@@ -190,9 +181,9 @@ def wrap_mlflow_model(root: Path) -> Path:
     the folder digest, so a changed model gets a new snapshot), safe across processes."""
     root = Path(root).resolve()
     model = _model(root)
-    digest = _content_digest(root)
-    target = _cache_root() / "mlflow" / hashlib.sha256(f"shim-v1:{digest}".encode()).hexdigest()[:32]
-    if (target / "snapshot.json").is_file():
+    digest = folder_digest(root)
+    target = cache_folder("mlflow") / hashlib.sha256(f"shim-v1:{digest}".encode()).hexdigest()[:32]
+    if (target / MANIFEST_FILE).is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".wrap-", dir=target.parent))
@@ -205,8 +196,6 @@ def wrap_mlflow_model(root: Path) -> Path:
                 name = f"{which}_schema.avsc"
                 (staging / name).write_text(json.dumps(document, indent=2))
                 schemas[which] = name
-        from modelop_spark.runtime.snapshot_writer import checksums
-
         name = (getattr(model, "metadata", None) or {}).get("name") or root.name
         manifest = {
             "name": name,
@@ -220,20 +209,12 @@ def wrap_mlflow_model(root: Path) -> Path:
             "assets": checksums(staging),
             "lineage": {"mlflow_model": {"location": str(root), "digest": digest, "flavors": sorted(model.flavors)}},
         }
-        (staging / "snapshot.json").write_text(json.dumps(manifest, indent=2))
+        (staging / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2))
         with contextlib.suppress(OSError):  # another process wrapped the same model first: use its copy
             staging.rename(target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
-
-
-def mlflow_manifest(root: Path) -> Manifest:
-    """The manifest of the wrapped snapshot (see :func:`wrap_mlflow_model`), for the loader."""
-    from modelop_spark.runtime.snapshot import Manifest
-
-    wrapped = wrap_mlflow_model(root)
-    return Manifest.from_dict(json.loads((wrapped / "snapshot.json").read_text()))
 
 
 def load_pyfunc(path: str | os.PathLike[str]) -> Any:

@@ -9,11 +9,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 
+from modelop_spark._failures import one_line
+from modelop_spark.assets.jdbc import default_jars
 from modelop_spark.config import conf_dir, spark_settings
 from modelop_spark.errors import SessionError
 
@@ -63,6 +66,62 @@ def check_java() -> None:
         )
 
 
+_LOCAL_MASTER = re.compile(r"^local(?:\[(\*|\d+)\])?$")
+LOCAL_TASK_ATTEMPTS = 2
+
+
+def with_task_retries(master: str) -> str:
+    """``local``/``local[N]``/``local[*]`` with task retries (``local[N,2]``): Spark's plain local
+    master runs each task once, so one killed Python worker would fail the whole job. A master
+    that already says how many attempts (``local[N,F]``), and any cluster master, is kept."""
+    match = _LOCAL_MASTER.match(master.strip())
+    if match is None:
+        return master
+    return f"local[{match.group(1) or 1},{LOCAL_TASK_ATTEMPTS}]"
+
+
+def workers_use_this_interpreter(environ: MutableMapping[str, str] = os.environ) -> None:
+    """Make Spark's Python workers run this interpreter, unless the user chose one.
+
+    A virtualenv's python is not on the workers' PATH, so without this a session the user builds
+    (``SparkSession.builder.master("local[2]").getOrCreate()``) runs its workers on the system
+    Python, which lacks the model's libraries. Spark reads PYSPARK_PYTHON when the session's
+    context starts, so this runs at import, before any session exists; it creates none.
+    ``spark.pyspark.python``, when the user sets it, still wins over the variable."""
+    environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+
+
+def standalone_masters(master: str) -> list[tuple[str, int]]:
+    """(host, port) of each master in a standalone URL (``spark://h1:7077,h2:7077``); [] for
+    any other kind of master."""
+    if not master.startswith("spark://"):
+        return []
+    hosts = []
+    for part in master.removeprefix("spark://").split(","):
+        host, _, port = part.strip().rpartition(":")
+        hosts.append((host or part, int(port) if port.isdigit() else 7077))
+    return hosts
+
+
+def check_master_reachable(master: str, *, timeout: float = 5.0) -> None:
+    """A standalone master that cannot be reached fails here in seconds, with the cause, rather
+    than after Spark's own retries (a minute of Java stack traces)."""
+    masters = standalone_masters(master)
+    causes = []
+    for host, port in masters:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                return
+        except socket.gaierror:
+            causes.append(f"host {host} does not resolve")
+        except OSError as exc:
+            causes.append(f"{host}:{port} refuses or does not answer ({exc.strerror or type(exc).__name__})")
+    if masters:
+        raise SessionError(f"Spark master {master} is unreachable: {'; '.join(causes)}; check --master (or MODELOP_SPARK_MASTER)")
+
+
+
 def under_spark_submit() -> bool:
     """spark-submit starts the JVM first and tells Python its gateway port."""
     return "PYSPARK_GATEWAY_PORT" in os.environ
@@ -93,15 +152,15 @@ def get_or_create_session(
     submitted = under_spark_submit()
     if not submitted:
         check_java()
-    # Python workers must run this interpreter: the venv's python is not on their PATH.
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    workers_use_this_interpreter()
     settings = spark_settings(master=master, overrides=conf, directory=conf_dir(), under_spark_submit=submitted)
-    if "spark.jars" not in settings:
-        from modelop_spark.assets.jdbc import default_jars
-
-        if jars := default_jars():  # JDBC drivers must be on the classpath when the JVM starts
-            settings["spark.jars"] = ",".join(jars)
+    # JDBC drivers must be on the classpath when the JVM starts
+    if "spark.jars" not in settings and (jars := default_jars()):
+        settings["spark.jars"] = ",".join(jars)
+    if "spark.master" in settings:
+        settings["spark.master"] = with_task_retries(settings["spark.master"])
+    if not submitted:
+        check_master_reachable(settings.get("spark.master", ""))
     if settings.get("spark.master", "").startswith("local"):
         # One machine: bind to loopback rather than whatever the hostname resolves to.
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
@@ -111,7 +170,7 @@ def get_or_create_session(
     try:
         return builder.getOrCreate()
     except Exception as exc:  # the JVM failed to start or the master is unreachable
-        raise SessionError(f"Spark could not start with master {settings.get('spark.master', '(from spark-submit)')}: {str(exc).splitlines()[0]}") from exc
+        raise SessionError(f"Spark could not start with master {settings.get('spark.master', '(from spark-submit)')}: {one_line(exc)}") from exc
 
 
 def ship_package(spark) -> None:

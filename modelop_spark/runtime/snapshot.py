@@ -7,7 +7,6 @@ runs its top-level code) happens in ``model_module``.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -18,12 +17,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from modelop_spark.assets.fetch import fetch_to_local
+from modelop_spark.cache import cache_folder
 from modelop_spark.errors import SnapshotError
 from modelop_spark.runtime.archive import extract_archive, is_archive
+from modelop_spark.runtime.conventions import CONVENTION_NAMES
+from modelop_spark.runtime.mlflow_registry import download_registered_model, is_registry_uri
+from modelop_spark.runtime.mlflow_snapshot import wrap_mlflow_model
 from modelop_spark.runtime.smart_tags import ROLES, parse_smart_tags
-
-MANIFEST_FILE = "snapshot.json"
-SHAPES: tuple[str, ...] = ("record", "batch", "spark", "modelop_pyspark")
+from modelop_spark.runtime.snapshot_files import MANIFEST_FILE, folder_digest, sha256_file
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,10 @@ class Manifest:
             raise SnapshotError(f"{where}: functions.{unknown[0]} is not a role; roles are {', '.join(ROLES)}")
         shapes = dict(data.get("shapes") or {})
         for role, shape in shapes.items():
-            if shape not in SHAPES:
-                raise SnapshotError(f"{where}: shapes.{role} must be one of {', '.join(SHAPES)}, found {shape!r}")
+            if role not in ROLES:
+                raise SnapshotError(f"{where}: shapes.{role} is not a role; roles are {', '.join(ROLES)}")
+            if shape not in CONVENTION_NAMES:
+                raise SnapshotError(f"{where}: shapes.{role} must be one of {', '.join(CONVENTION_NAMES)}, found {shape!r}")
         assets = []
         for index, entry in enumerate(data.get("assets") or ()):
             if isinstance(entry, str):
@@ -133,38 +137,14 @@ class Snapshot:
         return {"name": self.name, "version": self.version, "location": self.location, "digest": self.digest}
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def folder_digest(root: Path) -> str:
-    """One sha256 over every file's relative path and content: the snapshot's identity."""
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*")):
-        if "__pycache__" in path.parts or not path.is_file():
-            continue
-        digest.update(str(path.relative_to(root)).encode())
-        digest.update(sha256_file(path).encode())
-    return digest.hexdigest()
-
-
-def _cache_root() -> Path:
-    return Path(os.environ.get("MODELOP_SPARK_CACHE", Path(tempfile.gettempdir()) / "modelop_spark"))
-
-
 def _local_folder(location: str) -> Path:
     """Turn a snapshot location into a local folder, extracting archives once per content."""
+
+    if is_registry_uri(location):
+        return download_registered_model(location, cache_folder("registry"))
     parsed = urlparse(location)
     if parsed.scheme and parsed.scheme != "file" and len(parsed.scheme) > 1:
-        try:
-            from modelop_spark.assets.fetch import fetch_to_local
-        except ImportError as exc:
-            raise SnapshotError(f"snapshot location {location}: scheme {parsed.scheme}:// is not supported here") from exc
-        path = fetch_to_local(location, _cache_root() / "fetched")
+        path = fetch_to_local(location, cache_folder("fetched"))
     else:
         path = Path(parsed.path if parsed.scheme == "file" else location).expanduser()
     if not path.exists():
@@ -173,7 +153,7 @@ def _local_folder(location: str) -> Path:
         return path.resolve()
     if not is_archive(path):
         raise SnapshotError(f"snapshot {location} is neither a folder nor a .zip/.tar.gz/.tgz archive")
-    target = _cache_root() / "snapshots" / sha256_file(path)
+    target = cache_folder("snapshots") / sha256_file(path)
     if not target.is_dir():
         staging = Path(tempfile.mkdtemp(prefix="extract-", dir=target.parent if target.parent.exists() else None))
         extract_archive(path, staging)
@@ -236,7 +216,7 @@ def _verify_assets(root: Path, manifest: Manifest) -> None:
         if asset.sha256 and sha256_file(path) != asset.sha256.lower():
             raise SnapshotError(
                 f"snapshot {manifest.name}: asset {asset.path!r} fails its checksum (sha256 differs from "
-                f"{MANIFEST_FILE}); the file changed after the snapshot was made: restore it or re-create the snapshot"
+                f"{MANIFEST_FILE}); the file changed after the snapshot was made: restore it, or record the change with modelop-spark snapshot build {root}"
             )
 
 
@@ -246,7 +226,9 @@ def load_snapshot(
     functions: Mapping[str, str] | None = None,
     source: str | None = None,
 ) -> Snapshot:
-    """Load a snapshot from a folder, a ``.zip`` or a ``.tar.gz`` (local, or a URL ``fetch`` knows).
+    """Load a snapshot from a folder, a ``.zip`` or a ``.tar.gz`` (local, or a URL ``fetch`` knows),
+    an MLflow model folder, or a registered MLflow model (``models:/NAME/VERSION``,
+    ``models:/NAME@ALIAS``).
 
     ``functions`` (role -> name) and ``source`` override the manifest and the smart tags, as a
     ModelOp job's model asset can.
@@ -256,14 +238,13 @@ def load_snapshot(
     manifest = _read_manifest(root)
     if manifest is None and (root / "MLmodel").is_file():
         # An MLflow model folder is scored through a generated snapshot that wraps it.
-        from modelop_spark.runtime.mlflow_snapshot import wrap_mlflow_model
-
         root = wrap_mlflow_model(root)
         manifest = _read_manifest(root)
     manifest = manifest or Manifest(name=root.name)
     if source:
         manifest = replace(manifest, source=source)
     manifest = replace(manifest, source=_find_source(root, manifest))
+    assert manifest.source is not None  # _find_source names one or raises
     tags = parse_smart_tags(compile_source(root / manifest.source))
     merged = {**tags.functions, **manifest.functions, **(functions or {})}
     schemas = dict(manifest.schemas)

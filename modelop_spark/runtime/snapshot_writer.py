@@ -40,10 +40,15 @@ from urllib.parse import urlparse
 
 from modelop_spark.assets.commit import replace_target
 from modelop_spark.assets.filesystem import LocalFileSystem
+from modelop_spark.assets.s3 import location_of, resolve_settings
+from modelop_spark.assets.s3_settings import explain_s3_error
+from modelop_spark.assets.s3_source import make_filesystem
+from modelop_spark.assets.spec import AssetSpec
 from modelop_spark.assets.staging import STAGING_FOLDER, safe_job_id
+from modelop_spark.cache import cache_folder
 from modelop_spark.errors import SnapshotError
 from modelop_spark.runtime.lineage import Lineage
-from modelop_spark.runtime.snapshot import folder_digest
+from modelop_spark.runtime.snapshot_files import MANIFEST_FILE, folder_digest, sha256_file
 
 __all__ = [
     "MANIFEST_FILE",
@@ -57,7 +62,6 @@ __all__ = [
     "write_snapshot",
 ]
 
-MANIFEST_FILE = "snapshot.json"
 IfExists = Literal["replace_own", "replace", "error"]
 _SKIPPED = ("__pycache__", ".ipynb_checkpoints", ".DS_Store")
 _ARCHIVES = (".tar.gz", ".tgz", ".zip")
@@ -98,17 +102,12 @@ def _local(target: str) -> Path:
 
 def _s3(target: str) -> tuple[Any, str]:
     """pyarrow's S3 filesystem for ``target`` and the object path (bucket/key)."""
-    from modelop_spark.assets.s3 import location_of, resolve_settings
-    from modelop_spark.assets.s3_source import make_filesystem
-    from modelop_spark.assets.spec import AssetSpec
 
     asset = AssetSpec(kind="file", name="snapshot output", url=target)
     return make_filesystem(resolve_settings(asset)), location_of(asset).path
 
 
 def _s3_failure(target: str, action: str, exc: BaseException) -> SnapshotError:
-    from modelop_spark.assets.s3_settings import explain_s3_error
-
     return SnapshotError(f"snapshot output {target}: cannot {action}: {explain_s3_error(exc)}")
 
 
@@ -131,18 +130,10 @@ def _files(folder: Path) -> list[Path]:
     )
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def checksums(folder: Path) -> list[dict[str, str]]:
     """``[{"path", "sha256"}]`` for every file under ``folder`` except the manifest, sorted."""
     return [
-        {"path": p.relative_to(folder).as_posix(), "sha256": _sha256(p)}
+        {"path": p.relative_to(folder).as_posix(), "sha256": sha256_file(p)}
         for p in _files(folder)
         if p.relative_to(folder).as_posix() != MANIFEST_FILE
     ]
@@ -304,11 +295,8 @@ def _drop_empty(folder: Path) -> None:
 def _staging(target: str, job_id: str) -> Path:
     if _is_s3(target):
         # The draft of a remote snapshot is local, in one place per target and job.
-        import tempfile
-
         key = hashlib.sha256(target.encode()).hexdigest()[:16]
-        root = Path(os.environ.get("MODELOP_SPARK_CACHE", Path(tempfile.gettempdir()) / "modelop_spark"))
-        return root / "training" / STAGING_FOLDER / f"{key}.{safe_job_id(job_id)}"
+        return cache_folder("training") / STAGING_FOLDER / f"{key}.{safe_job_id(job_id)}"
     path = _local(target)
     return path.parent / STAGING_FOLDER / f"{path.name}.{safe_job_id(job_id)}"
 

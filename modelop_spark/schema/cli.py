@@ -12,10 +12,16 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from modelop_spark.errors import ModelOpSparkError, SchemaError
-from modelop_spark.schema.infer import DEFAULT_SAMPLE
+from modelop_spark.schema.avro import to_avro
+from modelop_spark.schema.infer import DEFAULT_SAMPLE, infer_schema
+from modelop_spark.schema.json_schema import to_json_schema
+from modelop_spark.schema.loader import load_schema
+from modelop_spark.schema.spark_types import to_ddl
 
 __all__ = ["add_schema_commands", "guess_format"]
 
@@ -23,7 +29,8 @@ DATA_FORMATS = ("csv", "json", "parquet")
 _SUFFIXES = {".csv": "csv", ".tsv": "csv", ".json": "json", ".jsonl": "json", ".ndjson": "json", ".parquet": "parquet"}
 
 
-def add_schema_commands(subparsers) -> None:
+def add_schema_commands(subparsers: Any, *, session: Callable[[], Any]) -> None:
+    """``schema infer|convert``; ``session`` makes the SparkSession (the CLI layer owns it)."""
     schema = subparsers.add_parser("schema", help="infer, check and convert model schemas")
     commands = schema.add_subparsers(dest="schema_command", required=True)
 
@@ -33,7 +40,7 @@ def add_schema_commands(subparsers) -> None:
     infer.add_argument("--sample", type=int, default=DEFAULT_SAMPLE, metavar="N", help=f"rows to sample (default {DEFAULT_SAMPLE})")
     infer.add_argument("--name", default=None, help="record name (default: from the file name)")
     infer.add_argument("--out", metavar="FILE", help="write the .avsc here (default: print it)")
-    infer.set_defaults(handler=_infer)
+    infer.set_defaults(handler=_infer, session=session)
 
     convert = commands.add_parser("convert", help="check a schema and print it as Avro, JSON Schema or Spark DDL")
     convert.add_argument("schema", help="an .avsc or JSON Schema file")
@@ -53,17 +60,13 @@ def guess_format(path: str) -> str:
 
 
 def _infer(args: argparse.Namespace) -> int:
-    from modelop_spark.runtime.session import get_or_create_session
-    from modelop_spark.schema.avro import to_avro
-    from modelop_spark.schema.infer import infer_schema
-
     try:
         if args.sample < 1:
             raise SchemaError(f"--sample must be at least 1, found {args.sample}")
         if not Path(args.data).exists():
             raise SchemaError(f"data {args.data} does not exist")
         fmt = args.format or guess_format(args.data)
-        spark = get_or_create_session()
+        spark = args.session()
         reader = spark.read
         if fmt == "csv":
             # Text columns are narrowed from the sample itself: no inference pass over the file.
@@ -83,11 +86,6 @@ def _infer(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from modelop_spark.schema.avro import to_avro
-    from modelop_spark.schema.json_schema import to_json_schema
-    from modelop_spark.schema.loader import load_schema
-    from modelop_spark.schema.spark_types import to_ddl
-
     try:
         schema = load_schema(args.schema)
         if args.to == "avro":

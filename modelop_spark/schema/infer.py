@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from modelop_spark.schema.model import DataType, Field, Schema
+from modelop_spark.schema.spark_types import from_struct_type
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -62,7 +63,6 @@ _SPARK_KINDS = {
 
 def infer_schema(df: DataFrame, *, sample: int = DEFAULT_SAMPLE, name: str = "Record") -> Schema:
     """Guess a schema from the first ``sample`` rows of ``df`` (one small Spark job)."""
-    from modelop_spark.schema.spark_types import from_struct_type
 
     rows = [row.asDict() for row in df.limit(sample).collect()]
     types = {f.name: f.dataType.simpleString() for f in df.schema.fields}

@@ -155,8 +155,9 @@ def _field(name: str, prop: Mapping[str, Any], *, required: bool, where: str, pa
         raise SchemaError(f"{where}: {exc.message}") from exc
 
 
-def _scalar_elements(prop: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    """The schema of an array's items or a map's values, when those are scalars."""
+def _scalar_elements(prop: Mapping[str, Any]) -> Any:
+    """The schema of an array's items or a map's values, when those are scalars (the same
+    object, so rules written to it land in ``prop``); None otherwise."""
     element = prop.get("items") if prop.get("type") in ("array", ["array", "null"], ["null", "array"]) else None
     if element is None and "properties" not in prop:
         element = prop.get("additionalProperties")

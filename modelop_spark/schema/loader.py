@@ -16,6 +16,7 @@ from modelop_spark.errors import SchemaError
 from modelop_spark.schema.avro import from_avro
 from modelop_spark.schema.json_schema import from_json_schema, looks_like_json_schema
 from modelop_spark.schema.model import Schema
+from modelop_spark.schema.spark_types import from_struct_type
 
 __all__ = ["detect_format", "load_schema", "read_document"]
 
@@ -27,8 +28,6 @@ def load_schema(source: Any, *, format: SchemaFormat | None = None) -> Schema:
     if isinstance(source, Schema):
         return source
     if type(source).__name__ == "StructType":
-        from modelop_spark.schema.spark_types import from_struct_type
-
         return from_struct_type(source)
     document, where = read_document(source)
     document = _unwrap(document, where)

@@ -18,21 +18,21 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from modelop_spark.assets import read_asset
 from modelop_spark.errors import SchemaError
-from modelop_spark.jobs.quarantine import REASONS_COLUMN, RECORD_COLUMN, STAGE_COLUMN
-from modelop_spark.runtime.spark_compat import functions_for, observation_for
+from modelop_spark.quarantine import REASONS_COLUMN, RECORD_COLUMN, STAGE_COLUMN
 from modelop_spark.schema.model import Schema
 from modelop_spark.schema.spark_types import to_struct_type
+from modelop_spark.schema.validate import EarlierRejects, observation_done
+from modelop_spark.spark_compat import functions_for, observation_for, quoted
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
     from pyspark.sql import types as T
 
-    from modelop_spark.schema.validate import EarlierRejects
-
 __all__ = [
     "CORRUPT_RECORD", "LINE", "SCHEMA_READ_FORMATS", "UNKNOWN_KEYS", "ReadPlan", "ReadSplit",
-    "parse_json_lines", "read_plan", "split_malformed",
+    "parse_json_lines", "read_plan", "split_malformed", "split_malformed_unchecked",
 ]  # fmt: skip
 
 CORRUPT_RECORD = "_corrupt_record"
@@ -112,10 +112,10 @@ class ReadSplit:
         F = functions_for(self.marked)
 
         return self.marked.where(F.col(_READ_REASONS).isNotNull()).select(
-            *[F.col(f"`{k}`") for k in self.key_columns],
+            *[F.col(quoted(k)) for k in self.key_columns],
             F.lit("read").alias(STAGE_COLUMN),
             F.col(_READ_REASONS).cast("array<string>").alias(REASONS_COLUMN),
-            F.col(f"`{self.corrupt_column}`").alias(RECORD_COLUMN),
+            F.col(quoted(self.corrupt_column)).alias(RECORD_COLUMN),
         )
 
     @cached_property
@@ -125,7 +125,6 @@ class ReadSplit:
     def as_earlier_stage(self) -> EarlierRejects:
         """The malformed lines as SQL over ``marked``, for :meth:`Validation.in_band` (validate
         ``marked`` itself, ignoring the columns in :attr:`marker_columns`)."""
-        from modelop_spark.schema.validate import EarlierRejects
 
         return EarlierRejects(
             stage="read",
@@ -140,7 +139,6 @@ class ReadSplit:
 
     def observed_counts(self) -> tuple[int, int] | None:
         """``(rows read, malformed rows)`` seen by the first finished action on ``good``."""
-        from modelop_spark.schema.validate import observation_done
 
         if self.observation is None or not observation_done(self.observation):
             return None
@@ -169,9 +167,9 @@ def split_malformed(
     if corrupt_column not in df.columns:
         raise SchemaError(f"column {corrupt_column!r} is missing: read the data with read_plan(...) first")
     data = tuple(c for c in df.columns if c != corrupt_column)
-    corrupt = F.col(f"`{corrupt_column}`")
+    corrupt = F.col(quoted(corrupt_column))
     fields = [c for c in data if c not in (UNKNOWN_KEYS, LINE)]
-    unparsed = F.array_compact(F.array(*[F.when(F.col(f"`{c}`").isNull(), F.lit(c)) for c in fields]))
+    unparsed = F.array_compact(F.array(*[F.when(F.col(quoted(c)).isNull(), F.lit(c)) for c in fields]))
     what = f"malformed {format.upper()} record"
     reason = F.when(
         corrupt.isNotNull(),
@@ -206,7 +204,7 @@ def split_malformed(
 def _good_rows(marked: DataFrame, data_columns: Sequence[str]) -> DataFrame:
     F = functions_for(marked)
 
-    return marked.where(F.col(_READ_REASONS).isNull()).select(*[F.col(f"`{c}`") for c in data_columns])
+    return marked.where(F.col(_READ_REASONS).isNull()).select(*[F.col(quoted(c)) for c in data_columns])
 
 
 def parse_json_lines(lines: DataFrame, plan: ReadPlan, *, schema: Schema) -> DataFrame:
@@ -227,3 +225,29 @@ def parse_json_lines(lines: DataFrame, plan: ReadPlan, *, schema: Schema) -> Dat
         value.alias(LINE),
     )
     return parsed.select("__modelop_parsed.*", UNKNOWN_KEYS, LINE)
+
+
+def split_malformed_unchecked(spark: Any, source: Any, frame: DataFrame, *, key_columns: Sequence[str] = ()) -> ReadSplit | None:
+    """Malformed lines of a CSV or JSON file read without an input schema, split off as above.
+
+    Without a schema Spark would reshape them silently: a CSV line with an extra field loses it,
+    one with too few gets nulls, a broken JSON line becomes a row of nulls. So a CSV is read again
+    with the inferred schema plus the corrupt-record column (lazily: no extra pass), and JSON's
+    inference adds that column itself when a line does not parse. None when nothing can be
+    malformed (another format, or no corrupt-record column)."""
+    from dataclasses import replace
+
+    from pyspark.sql import types as T
+
+
+    fmt = (getattr(source, "format", None) or "").lower()
+    if getattr(source, "kind", None) != "file" or fmt not in SCHEMA_READ_FORMATS:
+        return None
+    if fmt == "csv" and CORRUPT_RECORD not in frame.columns:
+        struct = T.StructType([*frame.schema.fields, T.StructField(CORRUPT_RECORD, T.StringType())])
+        options = {**source.options, "mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_RECORD}
+        frame = read_asset(spark, replace(source, options=options), schema=struct)
+    if CORRUPT_RECORD not in frame.columns:
+        return None
+    keys = [k for k in key_columns if k in frame.columns]
+    return split_malformed(frame, format=fmt, corrupt_column=CORRUPT_RECORD, key_columns=keys, observe=True)

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from modelop_spark.errors import SchemaError
 from modelop_spark.schema.model import Field, Schema
+from modelop_spark.schema.spark_types import spark_type
 
 __all__ = [
     "EXTRA_FIELD_POLICIES",
@@ -147,8 +148,6 @@ def plan_checks(
 
 
 def _field_plan(f: Field, source: str | None, *, schema: Schema) -> FieldPlan:
-    from modelop_spark.schema.spark_types import spark_type
-
     value_rules = tuple(_value_rules(f, path=f.name, steps=(), schema=schema))
     target = spark_type(f.type).simpleString()
     complex_target = f.type.kind in ("array", "map", "record")

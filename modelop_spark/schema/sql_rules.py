@@ -21,6 +21,7 @@ from typing import Any
 from modelop_spark.schema import rules
 from modelop_spark.schema.model import DataType
 from modelop_spark.schema.rules import FieldPlan, Plan, Step, ValueRule
+from modelop_spark.schema.spark_types import spark_type
 
 __all__ = ["SqlChecks", "ident", "sql_literal", "sql_type"]
 
@@ -256,6 +257,5 @@ def _leaves(expr: str, steps: Sequence[Step]) -> str:
 
 def _spark_simple(fp: FieldPlan) -> str:
     """Spark's ``simpleString`` of the field's type, as the plan compares it with the input's."""
-    from modelop_spark.schema.spark_types import spark_type
 
     return spark_type(fp.field.type).simpleString()

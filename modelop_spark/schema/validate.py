@@ -3,7 +3,7 @@
 Every rule is a SQL condition with its reason (:mod:`modelop_spark.schema.sql_rules`); valid rows
 only evaluate one boolean flag (compiled by Spark, no Python UDF), and the reasons and record are
 built for rejected rows alone. Valid rows come out cast to the schema's Spark types; rejected rows
-in the quarantine shape of :mod:`modelop_spark.jobs.quarantine`. Three ways to consume a check:
+in the quarantine shape of :mod:`modelop_spark.quarantine`. Three ways to consume a check:
 filtered (``valid``/``rejected``, counted by an observation), marked in band (``in_band``, for a
 pass that sets rejected rows aside itself), or counted by the caller's own pass
 (``rejected_condition``/``valid_given``). Nothing runs until the caller acts on a result, except
@@ -18,18 +18,18 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from modelop_spark.errors import SchemaError
-from modelop_spark.jobs.quarantine import (
+from modelop_spark.quarantine import (
     REASONS_COLUMN,
     RECORD_COLUMN,
     REJECTED_MARK,
     STAGE_COLUMN,
     Stage,
 )
-from modelop_spark.runtime.spark_compat import functions_for, observation_for
 from modelop_spark.schema import rules
 from modelop_spark.schema.model import Schema
 from modelop_spark.schema.rules import ExtraFields, Mode
 from modelop_spark.schema.sql_rules import SqlChecks, ident, sql_literal
+from modelop_spark.spark_compat import functions_for, observation_for
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -108,7 +108,7 @@ class Validation:
 
     def in_band(self, earlier: EarlierRejects | None = None) -> DataFrame:
         """Every row, for a pass that sets the rejected ones aside itself (the scoring job's model
-        pass): the valid rows' columns plus REJECTED_MARK (:mod:`modelop_spark.jobs.quarantine`),
+        pass): the valid rows' columns plus REJECTED_MARK (:mod:`modelop_spark.quarantine`),
         null on a valid row and, on a rejected one, its stage, reasons and original record. One
         pass over the input then both scores and quarantines. ``earlier`` folds in the rows an
         earlier stage rejected (malformed lines at ``read``)."""
@@ -328,7 +328,7 @@ class _Checked:
         )
 
     def rejected_rows(self, *, stage: Stage) -> DataFrame:
-        """The rejected rows in the one quarantine shape (:mod:`modelop_spark.jobs.quarantine`)."""
+        """The rejected rows in the one quarantine shape (:mod:`modelop_spark.quarantine`)."""
         return self.frame.where(_BAD).selectExpr(
             *[ident(k) for k in self.checks.plan.key_columns],
             f"{sql_literal(stage)} AS {STAGE_COLUMN}",

@@ -23,8 +23,9 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from modelop_spark._redact import redacted_logger
+from modelop_spark.assets import read_asset, reads_text_lines
+from modelop_spark.assets.files import looks_like_json_array
 from modelop_spark.errors import SchemaError
-from modelop_spark.runtime.spark_compat import functions_for
 from modelop_spark.schema.loader import load_schema
 from modelop_spark.schema.model import Schema
 from modelop_spark.schema.reading import (
@@ -34,8 +35,11 @@ from modelop_spark.schema.reading import (
     parse_json_lines,
     read_plan,
     split_malformed,
+    split_malformed_unchecked,
 )
+from modelop_spark.schema.spark_types import to_struct_type
 from modelop_spark.schema.validate import MAX_EXAMPLES, RawLines, Validation, validate
+from modelop_spark.spark_compat import functions_for
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -94,8 +98,10 @@ class CheckedOutput:
             self.validation.raise_for_rejected()
         return self.validation.valid_given(rejected)
 
-    def rejected(self) -> DataFrame | None:
-        return self.validation.rejected if self.validation is not None else None
+    def rejected(self) -> DataFrame:
+        """The outputs that broke the schema (call only when the check is on)."""
+        assert self.validation is not None
+        return _present(self.validation.rejected)
 
 
 @dataclass(frozen=True)
@@ -132,6 +138,18 @@ class SchemaChecks:
             key_columns=tuple(options.key_columns),
         )
 
+    @staticmethod
+    def declared_output(spec: Any, snapshot: Any) -> Any:
+        """The output schema the job or snapshot declares, as a StructType (None without one)."""
+        try:
+            schema = _job_schema(spec, snapshot, "output")
+        except SchemaError:
+            if spec.options.output_schema_check != "off":
+                raise
+            _log.warning("the output schema cannot be read; output types come from the sample", exc_info=True)
+            return None
+        return to_struct_type(schema, with_metadata=False) if schema is not None else None
+
     @property
     def active(self) -> bool:
         return self.input_mode != "off" or self.output_mode != "off"
@@ -143,10 +161,13 @@ class SchemaChecks:
         ``in_band`` (quarantine mode): instead of filtering, mark each rejected row with its stage,
         reasons and record (:meth:`Validation.in_band`) for a model pass that sets them aside, so
         one pass over the input scores and quarantines; its counts then come from that pass."""
-        from modelop_spark.assets import read_asset
-
         if self.input_mode == "off" or self.input_schema is None:
-            return CheckedInput(valid=read_asset(spark, source))
+            frame = read_asset(spark, source)
+            split = split_malformed_unchecked(spark, source, frame, key_columns=self.key_columns)
+            if split is None:
+                return CheckedInput(valid=frame)
+            malformed = ("read", lambda: _with_all_keys(split.malformed, self.key_columns), split.malformed_count)
+            return CheckedInput(valid=split.good, sample=split.unobserved, stages=(malformed,))
         in_band = in_band and self.input_mode == "quarantine"
         fmt = (getattr(source, "format", None) or "").lower()
         split, raw_lines = None, None
@@ -165,14 +186,14 @@ class SchemaChecks:
         unobserved = frame
         if split is not None:
             if self.input_mode == "strict":
-                if malformed := split.malformed_count():
-                    _raise_malformed(split.malformed, malformed, source_label=source.label)
+                if malformed_rows := split.malformed_count():
+                    _raise_malformed(split.malformed, malformed_rows, source_label=source.label)
             else:
                 stages.append(("read", lambda: _with_all_keys(split.malformed, self.key_columns), split.malformed_count))
             frame, unobserved = split.good, split.unobserved
         checked = self._validate(frame, self.input_schema, mode=self.input_mode, stage="input_schema", observe=True, raw_lines=raw_lines)
         if self.input_mode == "quarantine":
-            stages.append(("input_schema", lambda: checked.rejected, lambda: checked.counts().rejected))
+            stages.append(("input_schema", lambda: _present(checked.rejected), lambda: checked.counts().rejected))
         # The driver's sample: the same checks over the unobserved rows.
         sample = checked.unobserved
         if unobserved is not frame:
@@ -189,8 +210,6 @@ class SchemaChecks:
     def _read_with_schema(self, spark: Any, source: Any, fmt: str) -> tuple[DataFrame, str, RawLines | None]:
         """A CSV/JSON file read with the input schema: the frame, its corrupt-record column, and
         the raw-line columns when JSON Lines are read as text (to see unknown keys)."""
-        from modelop_spark.assets import read_asset
-
         assert self.input_schema is not None
         header = None
         if fmt == "csv" and str(source.options.get("header", "true")).lower() == "true":
@@ -207,13 +226,10 @@ class SchemaChecks:
         """Whether to read a JSON input as text lines so ``extra_fields=reject`` sees unknown keys:
         JSON Lines only (a multi-line document has no line per record), through Spark's own file
         sources (the pure-Python S3 path reads data formats, not text)."""
-        from modelop_spark.assets.files import looks_like_json_array
-        from modelop_spark.assets.s3 import is_s3_asset, s3a_available
-
         if self.extra_fields != "reject" or (source.format or "").lower() != "json":
             return False
         multi_line = str(source.options.get("multiLine", "false")).lower() == "true" or looks_like_json_array(source.url or "")
-        if multi_line or (is_s3_asset(source) and not s3a_available(spark)):
+        if multi_line or not reads_text_lines(spark, source):
             _log.warning(
                 "input %s: read with the schema, so JSON keys it does not name are not seen by "
                 "extra_fields=reject; JSON Lines on a Spark file system has them rejected", source.label
@@ -253,6 +269,11 @@ def _job_schema(spec: Any, snapshot: Any, which: str) -> Schema | None:
         return load_schema(document)
     path = snapshot.schema_path(which)
     return load_schema(path) if path is not None else None
+
+
+def _present(frame: DataFrame | None) -> DataFrame:
+    assert frame is not None  # quarantine mode always plans its rejected rows
+    return frame
 
 
 def _with_all_keys(malformed: DataFrame, key_columns: Sequence[str]) -> DataFrame:

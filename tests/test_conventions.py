@@ -3,7 +3,17 @@ from collections.abc import Iterator
 import pandas as pd
 from pyspark.sql import DataFrame
 
-from modelop_spark.runtime.shapes import detect_shape, takes_argument, takes_slot
+from modelop_spark.runtime.conventions import (
+    CONVENTION_NAMES,
+    detect_convention,
+    pyspark_convention_in_source,
+    takes_argument,
+    takes_slot,
+)
+
+
+def detect_shape(fn, declared=None):
+    return detect_convention(fn, declared).name
 
 
 def record(datum):
@@ -57,3 +67,22 @@ def test_the_manifest_overrides_the_signature():
 def test_init_with_or_without_the_job():
     assert not takes_argument(lambda: None)
     assert takes_argument(lambda job_json: None)
+
+
+def test_each_convention_says_where_it_runs_and_what_a_whole_input_is():
+    assert CONVENTION_NAMES == ("record", "batch", "batch_iter", "spark", "modelop_pyspark")
+    sides = {n: (detect_convention(record, n).runs_on, detect_convention(record, n).whole_input) for n in CONVENTION_NAMES}
+    assert sides == {
+        "record": ("executors", "pandas"),
+        "batch": ("executors", "pandas"),
+        "batch_iter": ("executors", "pandas"),
+        "spark": ("driver", "spark"),
+        "modelop_pyspark": ("driver", "assets"),
+    }
+
+
+def test_the_pyspark_convention_is_read_from_the_source_before_it_runs():
+    source = "def score(external_inputs, external_outputs, external_model_assets):\n    pass\n\ndef other(df):\n    pass\n"
+    assert pyspark_convention_in_source(source, "score") is True
+    assert pyspark_convention_in_source(source, "other") is False
+    assert pyspark_convention_in_source(source, "missing") is None

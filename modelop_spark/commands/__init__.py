@@ -1,0 +1,1 @@
+"""``modelop-spark`` subcommands, one module each; ``cli.py`` registers them."""

@@ -1,0 +1,169 @@
+"""``modelop-spark run`` (a job file) and ``modelop-spark score`` (a one-liner without one).
+
+    modelop-spark run JOB.json [JOB.json ...] [--param k=v ...] [--master URL] [--use-job-master]
+                      [--conf k=v ...] [--result FILE] [--json] [--quiet]
+    modelop-spark score SNAPSHOT INPUT OUTPUT [--param k=v ...] [--key-column C ...] [same options]
+
+Every outcome, a job that fails validation or a bad ``--conf`` included, is a JobResult: printed
+as a summary (or whole with ``--json``), written where ``--result`` asks, exit code 0 when
+COMPLETE and 1 on ERROR. Several job files run one after another in one Spark application, which
+starts with the first job's Spark settings (ModelOp's spark-submit flags).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from modelop_spark._logging import log_file
+from modelop_spark.commands.arguments import conf_pairs, job_with_parameters, parameter_pairs
+from modelop_spark.errors import ModelOpSparkError, SpecError
+from modelop_spark.jobs.result import JobResult, utc_now
+from modelop_spark.jobs.runner import coerce_spec, run_job, session_for_job
+from modelop_spark.jobs.spec import JobSpec
+from modelop_spark.progress import choose_mode, watch_progress
+from modelop_spark.runtime.session import ship_package, under_spark_submit
+
+__all__ = ["add_run_commands", "failed_result", "score_job"]
+
+DEFAULT_PROGRESS_EVERY = 30.0
+
+
+def add_run_commands(commands: Any) -> None:
+    run = commands.add_parser("run", help="run a job file (this runtime's own or a ModelOp job JSON)")
+    run.add_argument("job", nargs="+", help="path to the job JSON (several run one after another in one Spark application)")
+    run.add_argument("--use-job-master", action="store_true",
+                     help="use the Spark master a ModelOp job names (targetEngine.sparkConf, jobParameters) when no --master is given")
+    _common_options(run)
+    run.set_defaults(handler=_run)
+
+    score = commands.add_parser("score", help="score a file with a snapshot, without a job file")
+    score.add_argument("snapshot", help="snapshot folder, .zip/.tar.gz, MLflow model, or models:/NAME/VERSION")
+    score.add_argument("input", help="input file or folder (csv, json lines, parquet; from the extension)")
+    score.add_argument("output", help="output folder or file (format from the extension; parquet by default)")
+    score.add_argument("--key-column", action="append", default=[], metavar="COLUMN", help="input column passed through to the output (repeatable)")
+    score.add_argument("--job-id", help="job identity for rerun safety (default: derived from the arguments)")
+    _common_options(score)
+    score.set_defaults(handler=_score)
+
+
+def _common_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="set a job parameter (repeatable; JSON values, else text)")
+    parser.add_argument("--master", help="Spark master (default: spark-submit's, else local[*])")
+    parser.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE", help="extra Spark conf (repeatable)")
+    parser.add_argument("--result", metavar="FILE", help="also write the JobResult JSON to FILE (on failure too)")
+    parser.add_argument("--json", action="store_true", help="print the whole JobResult JSON instead of a summary")
+    parser.add_argument("--quiet", action="store_true", help="no progress and no summary: only errors (and --json's JSON)")
+    parser.add_argument("--progress-every", type=float, default=DEFAULT_PROGRESS_EVERY, metavar="SECONDS",
+                        help=f"when not on a terminal, log progress every SECONDS (default {DEFAULT_PROGRESS_EVERY:g})")
+
+
+def failed_result(error: ModelOpSparkError, *, job_id: str = "unknown", job_type: str = "unknown") -> JobResult:
+    """The JobResult of a job that failed before it could run (bad job file, bad arguments)."""
+    now = utc_now()
+    return JobResult(job_id=job_id, job_type=job_type, status="ERROR", started_at=now, ended_at=now, error=error.to_dict())
+
+
+def score_job(snapshot: str, input_url: str, output_url: str, *, key_columns: list[str], parameters: dict[str, Any],
+              job_id: str | None = None) -> dict[str, Any]:
+    """The job document ``modelop-spark score`` runs (pure)."""
+    job: dict[str, Any] = {
+        "job_type": "scoring",
+        "snapshot": snapshot,
+        "inputs": [{"kind": "file", "name": Path(input_url.rstrip("/")).stem or "input", "url": input_url}],
+        "outputs": [{"kind": "file", "name": "scores", "url": output_url, **({} if Path(output_url).suffix else {"format": "parquet"})}],
+    }
+    if key_columns:
+        job["options"] = {"key_columns": key_columns}
+    if parameters:
+        job["parameters"] = parameters
+    if job_id:
+        job["job_id"] = job_id
+    return job
+
+
+def _read_job_file(path: str) -> dict[str, Any]:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except FileNotFoundError as exc:
+        raise SpecError(f"job file {path} does not exist") from exc
+    except json.JSONDecodeError as exc:
+        raise SpecError(f"job file {path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
+    if not isinstance(document, dict):
+        raise SpecError(f"job file {path}: expected a JSON object, found {type(document).__name__}")
+    return document
+
+
+def _run(args: argparse.Namespace) -> int:
+    return _execute(args, lambda: [_read_job_file(path) for path in args.job])
+
+
+def _score(args: argparse.Namespace) -> int:
+    return _execute(args, lambda: [score_job(args.snapshot, args.input, args.output, key_columns=args.key_column,
+                                             parameters={}, job_id=args.job_id)])
+
+
+def _execute(args: argparse.Namespace, read_jobs: Callable[[], list[dict[str, Any]]]) -> int:
+    documents: list[dict[str, Any]] = []
+    specs: list[JobSpec] = []
+    try:
+        documents = read_jobs()
+        parameters, settings = parameter_pairs(args.param), conf_pairs(args.conf)
+        documents = [job_with_parameters(document, parameters) for document in documents]
+        specs = [coerce_spec(document) for document in documents]  # a bad job fails here, before Spark starts
+        # The first job's Spark settings (ModelOp's spark-submit flags) apply when Spark starts here.
+        spark = session_for_job(specs[0], master=args.master, conf=settings, use_job_master=getattr(args, "use_job_master", False))
+        quiet_spark_logs(spark)
+        ship_package(spark)
+    except ModelOpSparkError as exc:
+        # Name the job as far as it could be read, so a scheduler can match the result to it.
+        failed = len(specs) if len(specs) < len(documents) else 0  # the job being checked, else the first
+        document = documents[failed] if documents else {}
+        spec = specs[failed] if failed < len(specs) else None
+        job_id = spec.job_id if spec else str(document.get("job_id") or document.get("id") or "unknown")
+        job_type = spec.job_type if spec else str(document.get("job_type") or document.get("jobType") or "unknown")
+        return report(args, [failed_result(exc, job_id=job_id, job_type=job_type)])
+    results = []
+    for spec in specs:
+        if spec is not specs[0]:  # Spark runs already: a later job's settings are logged, not applied
+            spark = session_for_job(spec, master=args.master)
+        with watch_progress(spark, mode=choose_mode(quiet=args.quiet), every=args.progress_every):
+            results.append(run_job(spec, spark=spark))
+    return report(args, results)
+
+
+def report(args: argparse.Namespace, results: list[JobResult]) -> int:
+    """Write ``--result``, print each summary or ``--json``, errors on stderr; the exit code."""
+    text = results[0].to_json() if len(results) == 1 else "[" + ",\n".join(r.to_json() for r in results) + "]"
+    if args.result:
+        try:
+            Path(args.result).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.result).write_text(text + "\n", encoding="utf-8")
+        except OSError as exc:
+            print(f"error: cannot write the JobResult to --result {args.result}: {exc.strerror or exc}", file=sys.stderr)
+    for result in results:
+        if args.json:
+            print(result.to_json())
+        elif not args.quiet:
+            print(result.summary())
+        if not result.ok and not args.json:
+            print(f"error: {(result.error or {}).get('message')} (details in {log_file()})", file=sys.stderr)
+    return max(result.exit_code for result in results)
+
+
+def quiet_spark_logs(spark: Any) -> None:
+    """Under spark-submit the JVM started before us, so our log4j2.properties could not apply:
+    lower Spark's own level to WARN, unless the user gave Spark a log configuration."""
+    if not under_spark_submit() or getattr(spark, "_sc", None) is None:
+        return
+    java_options = spark._sc.getConf().get("spark.driver.extraJavaOptions", "") or ""
+    conf_dir = os.environ.get("SPARK_CONF_DIR") or os.path.join(os.environ.get("SPARK_HOME", ""), "conf")
+    if "log4j2.configurationFile" in java_options or os.path.isfile(os.path.join(conf_dir, "log4j2.properties")):
+        return
+    spark._sc.setLogLevel("WARN")
