@@ -22,8 +22,11 @@ from modelop_spark.agent.cli import add_runtime_commands
 from modelop_spark.commands.run import add_run_commands
 from modelop_spark.commands.snapshot import add_snapshot_commands
 from modelop_spark.controlplane.cli import add_control_plane_commands
+from modelop_spark.mlc.cli import add_mlc_commands
+from modelop_spark.mlc.server import install as install_life_cycles
 from modelop_spark.runtime.session import get_or_create_session
 from modelop_spark.schema.cli import add_schema_commands
+from modelop_spark.ui import install as install_command_center
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,8 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_commands(commands)
     add_snapshot_commands(commands)
     add_schema_commands(commands, session=get_or_create_session)
-    add_control_plane_commands(commands)
+    add_control_plane_commands(commands, extensions=(install_life_cycles, install_command_center))
     add_runtime_commands(commands)
+    add_mlc_commands(commands)
     return parser
 
 

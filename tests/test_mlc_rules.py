@@ -172,3 +172,24 @@ def test_the_committed_pictures_are_the_renderer_s_output():
 def test_a_bpmn_without_a_diagram_is_one_clear_error():
     with pytest.raises(SpecError, match="no diagram"):
         render_svg(b'<definitions xmlns="http://www.omg.org/spec/BPMN/20100524/MODEL"><process id="p"/></definitions>')
+
+
+# -- modelop-spark mlc check|diagram ------------------------------------------------------------
+
+def test_check_lists_a_folder_s_processes_and_refuses_a_bad_one_in_one_line(tmp_path, capsys):
+    from modelop_spark.cli import main
+
+    assert main(["mlc", "check"]) == 0
+    assert "operationalize-batch-model: Operationalize batch model (operationalize-batch-model.bpmn); trigger snapshot-created" in capsys.readouterr().out
+    (tmp_path / "mine.bpmn").write_bytes((DATA / "risk-review.bpmn").read_bytes().replace(b"<bpmn:process ", b"<bpmn:proces "))
+    assert main(["mlc", "check", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: mine.bpmn:") and err.count("\n") == 1
+
+
+def test_diagram_writes_the_picture_of_a_file(tmp_path):
+    from modelop_spark.cli import main
+
+    target = tmp_path / "risk.svg"
+    assert main(["mlc", "diagram", str(DATA / "risk-review.bpmn"), "--highlight", "Task_Review", "-o", str(target)]) == 0
+    assert target.read_text() == render_svg((DATA / "risk-review.bpmn").read_bytes(), "Task_Review")

@@ -13,6 +13,7 @@ from modelop_spark.errors import SpecError
 from modelop_spark.mlc import schedules
 from modelop_spark.mlc.lifecycles import LifeCycles
 from modelop_spark.mlc.processes import DEFAULT_FOLDER, Catalog
+from tests.servers import postgres  # noqa: F401  (a fixture)
 from tests.test_controlplane_store import build
 
 SCHEDULE = """
@@ -119,3 +120,33 @@ def test_a_snapshot_without_service_tags_starts_no_life_cycle(lifecycles):
 
 def test_the_shipped_folder_has_no_schedule():
     assert Catalog.load(Path(DEFAULT_FOLDER)).schedules == ()
+
+
+@pytest.mark.postgres
+def test_on_postgresql_a_life_cycle_starts_saves_its_workflow_and_guards_stale_saves(postgres, tmp_path, monkeypatch):  # noqa: F811
+    from modelop_spark.controlplane.blobs import BlobStore
+    from modelop_spark.controlplane.database import make_engine, upgrade
+    from modelop_spark.controlplane.leases import Timing
+    from modelop_spark.controlplane.notifications import Notifier
+    from modelop_spark.controlplane.service import ControlPlane
+    from modelop_spark.controlplane.store import Store
+
+    with postgres.connect() as connection:
+        connection.execute("CREATE DATABASE mlc")
+    monkeypatch.setenv("PGPASSWORD", postgres.password)
+    engine = make_engine(f"postgresql://{postgres.user}@{postgres.host}:{postgres.port}/mlc")
+    upgrade(engine)
+    store = Store(engine)
+    plane = ControlPlane(store, BlobStore(tmp_path / "blobs"), timing=Timing(heartbeat_interval=1), notifier=Notifier(store))
+    cycles = LifeCycles(plane, Catalog.load(DEFAULT_FOLDER))
+    plane.create_model("cc-fraud")
+    snapshot = plane.add_snapshot(model="cc-fraud", archive=plane.blobs.put_bytes(_archive()), archive_name="s.tar.gz", version="1",
+                                  description=None, service_tags=["cc-fraud"], runtimes=[], test_data="file:///data/test.csv")
+    cycle = cycles.list(snapshot_id=snapshot["id"])[0]
+    cycles.advance(cycle["id"])
+    assert cycle["current_step"]["id"] == "Task_TestDev" and [j["job_type"] for j in plane.list_jobs()] == ["metrics"]
+    stale = cycles.store.get(cycle["id"])
+    assert cycles.store.save(cycles.store.get(cycle["id"]), now=1.0, state="RUNNING") is not None
+    assert cycles.store.save(stale, now=2.0, state="FAILED") is None
+    assert plane.get_snapshot(snapshot["id"])["test_data"] == {"url": "file:///data/test.csv"}
+    engine.dispose()

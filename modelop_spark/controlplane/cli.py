@@ -5,18 +5,20 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from modelop_spark._logging import use_json_lines
 from modelop_spark.controlplane.leases import Timing
-from modelop_spark.controlplane.server import ServerSettings, serve
+from modelop_spark.controlplane.server import Extension, ServerSettings, serve
 from modelop_spark.controlplane.service import MB, Limits
 from modelop_spark.errors import ModelOpSparkError
 
 DATABASE_ENV = "MODELOP_DATABASE_URL"
 
 
-def add_control_plane_commands(commands) -> None:
+def add_control_plane_commands(commands, *, extensions: Sequence[Extension] = ()) -> None:
+    """``control-plane serve``; ``extensions`` (the model life cycles) join the served app."""
     group = commands.add_parser("control-plane", help="the control plane: models, snapshots, runtimes, jobs")
     sub = group.add_subparsers(dest="control_plane_command", required=True)
     serve = sub.add_parser("serve", help="serve the control plane's HTTP API")
@@ -36,7 +38,7 @@ def add_control_plane_commands(commands) -> None:
     serve.add_argument("--mlc-dir", type=Path, help="folder of model life-cycle processes (*.bpmn) and default DMN tables (default: the shipped conf/mlc)")
     serve.add_argument("--mlc-poll-seconds", type=float, default=1.0, help="how often running life cycles look at their jobs (default 1)")
     serve.add_argument("--log-format", choices=("text", "json"), default="text", help="json: one JSON object per line")
-    serve.set_defaults(handler=_serve)
+    serve.set_defaults(handler=_serve, extensions=tuple(extensions))
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -61,7 +63,7 @@ def _serve(args: argparse.Namespace) -> int:
         limits=Limits(max_snapshot_bytes=args.max_upload_mb * MB, max_job_bytes=args.max_job_mb * MB, max_result_bytes=args.max_job_mb * MB),
     )
     try:
-        serve(settings)
+        serve(settings, extensions=args.extensions)
     except ModelOpSparkError as exc:
         print(f"error: {exc.message}", file=sys.stderr)
         return 1

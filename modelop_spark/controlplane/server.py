@@ -1,9 +1,17 @@
-"""``modelop-spark control-plane serve``: build the control plane from settings and serve it."""
+"""``modelop-spark control-plane serve``: build the control plane from settings and serve it.
+
+Packages above the control plane (the model life cycles) join through ``extensions``: callables
+given the built app, the ``ControlPlane`` and the settings, which mount their routers and
+companions, so this package never imports them.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from fastapi import FastAPI
 
 from modelop_spark.controlplane.app import create_app
 from modelop_spark.controlplane.auth import TokenBook
@@ -30,7 +38,10 @@ class ServerSettings:
     mlc_poll_seconds: float = 1.0
 
 
-def build_app(settings: ServerSettings, *, routers: tuple = ()):
+Extension = Callable[[FastAPI, ControlPlane, "ServerSettings"], None]
+
+
+def build_app(settings: ServerSettings, *, routers: tuple = (), extensions: Sequence[Extension] = ()) -> FastAPI:
     """The FastAPI app over a migrated database; raises ControlPlaneError with one clear line."""
 
     tokens = TokenBook.load(tokens_file=settings.tokens_file)
@@ -43,24 +54,18 @@ def build_app(settings: ServerSettings, *, routers: tuple = ()):
         store, blobs, timing=settings.timing,
         notifier=Notifier(store, webhook=settings.webhook), limits=settings.limits,
     )
-    from modelop_spark.mlc.api import router as mlc_router
-    from modelop_spark.mlc.lifecycles import LifeCycles
-    from modelop_spark.mlc.processes import DEFAULT_FOLDER, Catalog
-    from modelop_spark.ui import include_ui
-
-    lifecycles = LifeCycles(plane, Catalog.load(settings.mlc_dir or DEFAULT_FOLDER), poll_seconds=settings.mlc_poll_seconds)
-    app = create_app(plane, tokens, routers=(mlc_router, *routers))
-    app.state.lifecycles = lifecycles
-    # the Command Center pages at /; an upload becomes the job's embedded data, so the job limit holds
-    return include_ui(app, max_upload_bytes=settings.limits.max_job_bytes)
+    app = create_app(plane, tokens, routers=routers)
+    for extend in extensions:
+        extend(app, plane, settings)
+    return app
 
 
-def serve(settings: ServerSettings) -> None:
+def serve(settings: ServerSettings, *, extensions: Sequence[Extension] = ()) -> None:
     import uvicorn
 
-    app = build_app(settings)
+    app = build_app(settings, extensions=extensions)
     config = uvicorn.Config(app, host=settings.host, port=settings.port, log_config=None, access_log=False, timeout_graceful_shutdown=5)
     uvicorn.Server(config).run()
 
 
-__all__ = ["ServerSettings", "build_app", "serve"]
+__all__ = ["Extension", "ServerSettings", "build_app", "serve"]

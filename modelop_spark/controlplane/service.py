@@ -205,20 +205,21 @@ class ControlPlane:
             if existing and owner != principal.name:
                 raise Forbidden(f"runtime {name} was registered by another user; choose another name")
         existing = next((r for r in self.store.list_runtimes() if r["name"] == name), None)
-        edited_by = ((existing or {}).get("details") or {}).get("tags_set_by")
+        details: dict[str, Any] = {**dict(body.get("details") or {}), "registered_by": principal.name if principal else None}
         stage_tags = [str(t) for t in body.get("stage_tags") or ()]
         service_tags = [str(t) for t in body.get("service_tags") or ()]
+        edited_by = ((existing or {}).get("details") or {}).get("tags_set_by")
+        if existing is not None and edited_by:  # an admin's tags outlive the agent's restarts
+            stage_tags, service_tags = list(existing["stage_tags"]), list(existing["service_tags"])
+            details["tags_set_by"] = edited_by
         values = {
             "type": body.get("type") or SPARK_RUNTIME_TYPE,
             "endpoint": body.get("endpoint"),
             "stage_tags": stage_tags,
             "service_tags": service_tags,
             "capacity": max(int(body.get("capacity") or 1), 1),
-            "details": {**dict(body.get("details") or {}), "registered_by": principal.name if principal else None},
+            "details": details,
         }
-        if edited_by:  # an admin's tags outlive the agent's restarts
-            values.update(stage_tags=existing["stage_tags"], service_tags=existing["service_tags"])
-            values["details"]["tags_set_by"] = edited_by
         row, came_up = self.store.register_runtime(name=name, values=values, now=time.time())
         if came_up:
             log.info("runtime %s registered (%s)", name, ", ".join(stage_tags + service_tags))

@@ -35,6 +35,7 @@ from modelop_spark.controlplane.states import JobStatus
 from modelop_spark.controlplane.store import NotFound, new_id
 from modelop_spark.errors import ModelOpSparkError
 from modelop_spark.mlc import dmn
+from modelop_spark.moc.assets import read_records
 
 
 class StepFailed(ModelOpSparkError):
@@ -108,8 +109,6 @@ def _job_step(step: Step, job_type: str, request: Callable[[], dict[str, Any]], 
 
 
 def _test_data_input(step: Step) -> dict[str, Any]:
-    from modelop_spark.moc.assets import read_records
-
     snapshot = step.snapshot()
     ref = snapshot.get("test_data") or {}
     if ref.get("url"):

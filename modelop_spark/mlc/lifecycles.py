@@ -146,9 +146,10 @@ class LifeCycles:
                 return
             workflow = engine.deserialize(instance["workflow"])
             for _ in range(MAX_STEPS_PER_ADVANCE):
-                instance = self._step(instance, workflow)
-                if instance is None:
+                saved = self._step(instance, workflow)
+                if saved is None:
                     return
+                instance = saved
 
     def _step(self, instance: dict[str, Any], workflow) -> dict[str, Any] | None:
         """One step; the saved instance to continue from, or None to stop for now."""
@@ -162,7 +163,8 @@ class LifeCycles:
                 return None
             task = engine.waiting_service_task(workflow)
             if task is None:
-                return self._wait_for_approval(instance, workflow)
+                self._wait_for_approval(instance, workflow)
+                return None
             step = handlers.Step(
                 plane=self.plane, instance_id=instance["id"], process=instance["process"], data=dict(task.data),
                 props=engine.properties(task), memory=dict(task.internal_data), find_instance=self._instance_of,
@@ -188,7 +190,7 @@ class LifeCycles:
         user_task = engine.waiting_user_task(workflow)
         if user_task is None:
             self._fail(instance, workflow, "the process waits for something this runner does not handle (a message or timer event)")
-            return None
+            return
         props = engine.properties(user_task)
         waiting = {"stage": props.get("stage"), "role": props.get("role")}
         saved = self._save(instance, workflow, state=State.WAITING_APPROVAL, current=_step_ref(user_task), waiting_for=waiting)
@@ -199,7 +201,6 @@ class LifeCycles:
                 f"life cycle {instance['id']} ({instance['process']}): model {instance['model_name']} snapshot {instance['snapshot_id']} "
                 f"waits for an approval to promote to {waiting['stage']}{role}: 'moc mlc approve {instance['id']}'",
             )
-        return None
 
     def _fail(self, instance: dict[str, Any], workflow, message: str) -> None:
         current = instance["current_step"] or {"id": None, "name": None}

@@ -26,6 +26,7 @@ from lxml import etree
 
 from modelop_spark.errors import SpecError
 from modelop_spark.mlc import schedules as _schedules
+from modelop_spark.mlc.engine import load_definition
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
@@ -103,8 +104,6 @@ class Catalog:
     def load(cls, folder: Path) -> Catalog:
         if not folder.is_dir():
             raise SpecError(f"life-cycle processes folder {folder} does not exist; give --mlc-dir with the .bpmn files")
-        from modelop_spark.mlc.engine import load_definition
-
         found = {}
         tables = [path.read_bytes() for path in sorted(folder.glob("*.dmn"))]
         for path in sorted(folder.glob("*.bpmn")):

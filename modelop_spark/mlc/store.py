@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from modelop_spark.controlplane.store import NotFound, Store, _columns, new_id
+from modelop_spark.controlplane.store import NotFound, Store, _columns, _rows_changed, new_id
 from modelop_spark.controlplane.tables import LifeCycleRow
 
 
@@ -55,7 +55,7 @@ class LifeCycleStore:
                 .where(LifeCycleRow.id == instance["id"], LifeCycleRow.version == instance["version"])
                 .values(version=instance["version"] + 1, updated_at=now, **values)
             )
-        if done.rowcount != 1:
+        if _rows_changed(done) != 1:
             return None
         return {**instance, **values, "version": instance["version"] + 1, "updated_at": now}
 

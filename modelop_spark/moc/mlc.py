@@ -10,7 +10,9 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from modelop_spark.moc.cli import _client, _emit, _table
+from modelop_spark.moc.output import client as _client
+from modelop_spark.moc.output import emit as _emit
+from modelop_spark.moc.output import table as _table
 
 
 def _history_rows(instance: dict[str, Any]) -> list[list[Any]]:

@@ -18,6 +18,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from modelop_spark import __version__
 from modelop_spark._redact import redacted_logger
@@ -76,7 +77,7 @@ async def _checked(request: Request) -> tuple[Session, dict[str, Any]]:
     """The session of a POST whose CSRF token matches, and its form; 403 otherwise."""
     session = _session(request)
     form = dict(await request.form())
-    if not session.csrf_ok(form.get("csrf_token") or request.headers.get("X-CSRF-Token")):
+    if not session.csrf_ok(str(form.get("csrf_token") or request.headers.get("X-CSRF-Token") or "")):
         raise HTTPException(status_code=403, detail="the form's CSRF token is missing or out of date; reload the page and try again")
     return session, form
 
@@ -106,7 +107,8 @@ async def page_error(request: Request, exc: Exception) -> Response:
     """Errors of the pages as a page with their one line; the API's own errors stay JSON."""
     from fastapi.exception_handlers import http_exception_handler
 
-    status = getattr(exc, "status_code", 500)
+    assert isinstance(exc, StarletteHTTPException)  # the only kind this handler is registered for
+    status = exc.status_code
     if request.url.path.startswith(API_PREFIX) or status in (301, 302, 303, 307, 308):
         return await http_exception_handler(request, exc)
     session = _book(request).find(request.cookies.get(SESSION_COOKIE), now=time.time())

@@ -15,6 +15,7 @@ import tarfile
 import tempfile
 import zipfile
 from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -141,8 +142,8 @@ def snapshot_has_schemas(snapshot: Mapping[str, Any], archive: bytes | None) -> 
 
 # -- the steps ----------------------------------------------------------------------------------
 
-def check_step(step: str, draft: Mapping[str, Any], *, snapshot_ids: set[str] = frozenset(), runtimes: set[str] = frozenset(),
-               models: set[str] = frozenset(), has_schemas: bool = True) -> dict[str, str]:
+def check_step(step: str, draft: Mapping[str, Any], *, snapshot_ids: AbstractSet[str] = frozenset(), runtimes: AbstractSet[str] = frozenset(),
+               models: AbstractSet[str] = frozenset(), has_schemas: bool = True) -> dict[str, str]:
     """The errors of one step's fields, against what the control plane knows."""
     get = lambda key: str(draft.get(key) or "").strip()  # noqa: E731
     if step == "model":
