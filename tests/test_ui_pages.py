@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.servers import moto_s3_open  # noqa: F401  (a fixture: a loopback S3 whose presigned links download)
 from tests.snapshots import make_snapshot
 from tests.test_controlplane_e2e import SCORING_MODEL, TOKEN, control_plane, start_agent, wait_for
 
@@ -124,7 +125,8 @@ def next_step(page) -> None:
     page.get_by_role("button", name="Next").click()
 
 
-def walk_wizard(page, *, model: str, job_type: str, upload: Path, stage: str = "DEV", columns: dict[str, str] | None = None) -> None:
+def walk_wizard(page, *, model: str, job_type: str, upload: Path, stage: str = "DEV", columns: dict[str, str] | None = None,
+                output_url: str | None = None) -> None:
     """Model -> snapshot -> runtime -> type -> schemas -> inputs -> outputs -> review."""
     page.goto("/jobs")
     page.get_by_role("link", name="Create Batch Job").click()
@@ -142,7 +144,11 @@ def walk_wizard(page, *, model: str, job_type: str, upload: Path, stage: str = "
     page.get_by_label("an uploaded file").check()
     page.set_input_files("#input_file", str(upload))
     next_step(page)
-    page.get_by_label("embedded in the job result").check()
+    if output_url:
+        page.get_by_label("an S3 or HDFS location").check()
+        page.get_by_label("Location", exact=True).fill(output_url)
+    else:
+        page.get_by_label("embedded in the job result").check()
     next_step(page)
 
 
@@ -192,6 +198,26 @@ def test_the_wizard_runs_an_uploaded_csv_to_complete_with_the_right_row_counts(a
     assert [json.loads(line) for line in lines] == [{"id": i, "doubled": i * 3.0} for i in range(1, 6)]
     job_id = page.url.rsplit("/", 1)[1]
     assert site.api.get(f"/jobs/{job_id}").json()["created_by"] == "admin"
+
+
+def test_an_s3_output_is_a_presigned_link_on_the_job_page(admin, site, tmp_path, moto_s3_open, monkeypatch):  # noqa: F811
+    for name, value in moto_s3_open.env().items():  # the agent (in this process) writes with them
+        monkeypatch.setenv(name, value)
+    moto_s3_open.client().create_bucket(Bucket="ui-scores")
+    data = tmp_path / "few.csv"
+    data.write_text("id,x\n1,1.0\n2,2.0\n")
+    page = admin
+    walk_wizard(page, model="cc-fraud", job_type="Scoring", upload=data, output_url="s3://ui-scores/daily/scores.csv")
+    assert "s3://ui-scores/daily/scores.csv" in page.locator("dl.review").inner_text()
+    page.get_by_role("button", name="Run Job").click()
+    page.wait_for_url("**/jobs/*")
+    page.locator("#job-status", has_text="COMPLETE").wait_for(timeout=120_000)
+    link = page.get_by_role("link", name="s3://ui-scores/daily/scores.csv")
+    href = link.get_attribute("href")
+    assert "X-Amz-Signature=" in href and "(presigned link)" in page.locator(".outputs").inner_text()
+    downloaded = httpx.get(href, timeout=10)
+    assert downloaded.status_code == 200
+    assert [tuple(float(v) for v in line.split(",")) for line in downloaded.text.splitlines()[1:]] == [(1, 2.0), (2, 4.0)]
 
 
 def test_a_metrics_job_shows_its_roc_plot_and_report(admin, site, tmp_path):
