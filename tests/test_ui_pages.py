@@ -461,3 +461,19 @@ def test_an_approval_from_the_snapshot_page_moves_the_life_cycle_on(browser, adm
     decision = next(h for h in moved["history"] if h["name"] == step["name"])
     assert decision["user"] == "admin" and decision["comment"] == "ready for SIT" and decision["outcome"] == "approved"
     assert "ready for SIT" in page.locator("#mlc").inner_text()
+
+
+def test_every_page_passes_axe_accessibility_checks(admin, site):
+    """axe-core's rules (WCAG A/AA and best practices: contrast, labels, landmarks, names...)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    axe = Axe()
+    snapshot = site.api.get("/snapshots/cc-fraud").json()
+    job = site.api.post("/jobs", params={"stage": "DEV"}, json={"job_type": "batchjob", "snapshot": "cc-fraud", "inputs": [{"kind": "embedded", "name": "in", "records": [{"id": 1, "x": 1.0}]}], "outputs": [{"kind": "embedded", "name": "out"}]}).json()
+    wait_for(lambda: site.api.get(f"/jobs/{job['id']}").json()["status"] == "COMPLETE", timeout=120, what="the job")
+    found = {}
+    for path in ("/login", "/", "/jobs", "/jobs/new", "/models", f"/snapshots/{snapshot['id']}", f"/jobs/{job['id']}", "/runtimes"):
+        admin.goto(path)
+        violations = axe.run(admin).response["violations"]
+        found[path] = [f"{v['id']} ({v['impact']}): {v['help']}: {[n['html'][:80] for n in v['nodes']]}" for v in violations]
+    assert found == {path: [] for path in found}
