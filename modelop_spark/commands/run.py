@@ -13,7 +13,6 @@ starts with the first job's Spark settings (ModelOp's spark-submit flags).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections.abc import Callable
@@ -22,10 +21,10 @@ from typing import Any
 
 from modelop_spark._logging import log_file
 from modelop_spark.commands.arguments import conf_pairs, job_with_parameters, parameter_pairs
-from modelop_spark.errors import ModelOpSparkError, SpecError
+from modelop_spark.errors import ModelOpSparkError
 from modelop_spark.jobs.result import JobResult, utc_now
 from modelop_spark.jobs.runner import coerce_spec, run_job, session_for_job
-from modelop_spark.jobs.spec import JobSpec
+from modelop_spark.jobs.spec import JobSpec, read_job_document
 from modelop_spark.progress import choose_mode, watch_progress
 from modelop_spark.runtime.session import ship_package, under_spark_submit
 
@@ -87,21 +86,8 @@ def score_job(snapshot: str, input_url: str, output_url: str, *, key_columns: li
     return job
 
 
-def _read_job_file(path: str) -> dict[str, Any]:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            document = json.load(handle)
-    except FileNotFoundError as exc:
-        raise SpecError(f"job file {path} does not exist") from exc
-    except json.JSONDecodeError as exc:
-        raise SpecError(f"job file {path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
-    if not isinstance(document, dict):
-        raise SpecError(f"job file {path}: expected a JSON object, found {type(document).__name__}")
-    return document
-
-
 def _run(args: argparse.Namespace) -> int:
-    return _execute(args, lambda: [_read_job_file(path) for path in args.job])
+    return _execute(args, lambda: [read_job_document(path) for path in args.job])
 
 
 def _score(args: argparse.Namespace) -> int:

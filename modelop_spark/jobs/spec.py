@@ -221,7 +221,8 @@ def derived_job_id(document: Mapping[str, Any]) -> str:
     return "job-" + hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def load_job_file(path: str) -> JobSpec:
+def read_job_document(path: str) -> dict[str, Any]:
+    """A job file's JSON object, or one SpecError line saying what is wrong with the file."""
     try:
         with open(path, encoding="utf-8") as handle:
             document = json.load(handle)
@@ -229,4 +230,10 @@ def load_job_file(path: str) -> JobSpec:
         raise SpecError(f"job file {path} does not exist") from exc
     except json.JSONDecodeError as exc:
         raise SpecError(f"job file {path}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
-    return JobSpec.from_dict(document)
+    if not isinstance(document, dict):
+        raise SpecError(f"job file {path}: expected a JSON object, found {type(document).__name__}")
+    return document
+
+
+def load_job_file(path: str) -> JobSpec:
+    return JobSpec.from_dict(read_job_document(path))
