@@ -20,7 +20,14 @@ import pytest
 
 from tests.servers import moto_s3_open  # noqa: F401  (a fixture: a loopback S3 whose presigned links download)
 from tests.snapshots import make_snapshot
-from tests.test_controlplane_e2e import SCORING_MODEL, TOKEN, control_plane, start_agent, wait_for
+from tests.test_controlplane_e2e import (
+    SCORING_MODEL,
+    TOKEN,
+    TRAINING_MODEL,
+    control_plane,
+    start_agent,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.controlplane, pytest.mark.browser]
 
@@ -71,11 +78,12 @@ def site(spark, tmp_path_factory) -> Iterator[Site]:
             folder = root / "snapshots"
             make_snapshot(folder / "fraud", SCHEMA_LESS_MODEL, manifest={"name": "cc-fraud", "version": "1.0.0", "lineage": {"parent": "none", "data": "s3://bank/train.csv"}})
             make_snapshot(folder / "eval", SCORE_ONLY_MODEL)
+            make_snapshot(folder / "churn", TRAINING_MODEL, manifest={"name": "churn", "version": "1.0.0"})
             from modelop_spark.moc.cli import main as moc
 
             os.environ["MODELOP_URL"], os.environ["MODELOP_TOKEN"] = server.url, TOKEN
             try:
-                for name, path in (("cc-fraud", "fraud"), ("fraud-eval", "eval")):
+                for name, path in (("cc-fraud", "fraud"), ("fraud-eval", "eval"), ("churn", "churn")):
                     assert moc(["model", "create", name]) == 0
                     assert moc(["snapshot", "create", str(folder / path), "--model", name, "--service-tag", "cc-fraud"]) == 0
             finally:
@@ -218,6 +226,22 @@ def test_an_s3_output_is_a_presigned_link_on_the_job_page(admin, site, tmp_path,
     downloaded = httpx.get(href, timeout=10)
     assert downloaded.status_code == 200
     assert [tuple(float(v) for v in line.split(",")) for line in downloaded.text.splitlines()[1:]] == [(1, 2.0), (2, 4.0)]
+
+
+def test_a_training_job_from_the_wizard_links_the_new_snapshot_it_registered(admin, site, tmp_path):
+    labeled = tmp_path / "train.csv"
+    labeled.write_text("id,x,y\n1,1,3\n2,2,6\n3,4,12\n")
+    page = admin
+    walk_wizard(page, model="churn", job_type="Training", upload=labeled)
+    page.get_by_role("button", name="Run Job").click()
+    page.wait_for_url("**/jobs/*")
+    page.locator("#job-status", has_text="COMPLETE").wait_for(timeout=120_000)
+    job_id = page.url.rsplit("/", 1)[1]
+    page.get_by_role("link", name="churn version 1.0.1").click()
+    page.wait_for_url("**/snapshots/*")
+    assert "version 1.0.1" in page.locator("h1").inner_text()
+    assert page.locator("#versions-title + ul").inner_text().count("version") == 2
+    assert job_id in page.get_by_role("link", name=job_id).get_attribute("href")  # lineage: the training job
 
 
 def test_a_metrics_job_shows_its_roc_plot_and_report(admin, site, tmp_path):
