@@ -353,7 +353,7 @@ def test_the_snapshot_page_shows_versions_lineage_manifest_and_its_life_cycle(ad
     page = admin
     page.goto("/models")
     shot(page, "models")
-    page.get_by_role("link", name="1.0.0").click()
+    page.get_by_role("region", name="cc-fraud", exact=True).get_by_role("link", name="1.0.0").click()
     page.wait_for_url(f"**/snapshots/{snapshot['id']}")
     text = page.locator("main").inner_text()
     assert "version 1.0.0" in text and "cc-fraud" in text and "s3://bank/train.csv" in text and "Stage" in text
