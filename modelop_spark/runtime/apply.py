@@ -253,7 +253,7 @@ def apply_function(
     choice = choose_scoring_path(
         scoring_path,
         df,
-        functions.snapshot,
+        functions,
         plan,
         schema=spark_schema,
         key_columns=key_columns,

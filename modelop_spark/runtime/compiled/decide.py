@@ -17,7 +17,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from modelop_spark._model_stdout import model_prints_to_stderr
 from modelop_spark.errors import SnapshotError, SpecError
 from modelop_spark.quarantine import REJECTED_MARK
 from modelop_spark.runtime.compiled.check import SAMPLE_ROWS, first_mismatch, is_complete
@@ -31,7 +30,6 @@ from modelop_spark.runtime.compiled.translate import (
     feature_kinds,
     output_names,
 )
-from modelop_spark.runtime.model_cache import loaded_model
 from modelop_spark.spark_compat import functions_for
 
 if TYPE_CHECKING:
@@ -39,6 +37,7 @@ if TYPE_CHECKING:
     from pyspark.sql.types import StructType
 
     from modelop_spark.runtime.executor import ScorePlan
+    from modelop_spark.runtime.functions import ModelFunctions
     from modelop_spark.runtime.snapshot import Snapshot
 
 ScoringPath = Literal["auto", "compiled", "python"]
@@ -62,7 +61,7 @@ def check_scoring_path(requested: str) -> ScoringPath:
 def choose_scoring_path(
     requested: str,
     df: DataFrame,
-    snapshot: Snapshot,
+    functions: ModelFunctions,
     plan: ScorePlan,
     *,
     schema: StructType,
@@ -77,19 +76,19 @@ def choose_scoring_path(
         return PathChoice("python")
     try:
         combined = _compiled_pass(
-            df, snapshot, plan, schema=schema, key_columns=key_columns, model_columns=model_columns,
+            df, functions, plan, schema=schema, key_columns=key_columns, model_columns=model_columns,
             sample_frame=sample_frame, python_pass=python_pass,
         )
     except NotCompilable as reason:
         if requested == "compiled":
-            raise SnapshotError(f"scoring_path compiled: snapshot {snapshot.name} cannot be scored compiled: {reason}; use scoring_path auto to fall back to the Python path") from None
+            raise SnapshotError(f"scoring_path compiled: snapshot {functions.snapshot.name} cannot be scored compiled: {reason}; use scoring_path auto to fall back to the Python path") from None
         return PathChoice("python", fallback_reason=str(reason))
     return PathChoice("compiled", combined=combined)
 
 
 def _compiled_pass(
     df: DataFrame,
-    snapshot: Snapshot,
+    functions: ModelFunctions,
     plan: ScorePlan,
     *,
     schema: StructType,
@@ -98,6 +97,7 @@ def _compiled_pass(
     sample_frame: DataFrame,
     python_pass: Callable[[DataFrame], DataFrame],
 ) -> DataFrame:
+    snapshot = functions.snapshot
     if plan.shape != "batch":
         raise NotCompilable(f"compiled scoring compares with a batch score function; this one has the {plan.shape} shape")
     source = compile_source(snapshot)
@@ -107,7 +107,7 @@ def _compiled_pass(
     kinds = feature_kinds(dict(df.dtypes), source.features)
     compiled = _compiled(snapshot, source, kinds)
     outputs = output_names(compiled, {c: source.outputs[c] for c in model_columns})
-    _check_against_python(plan, source, compiled, outputs, kinds, schema=schema, sample_frame=sample_frame)
+    _check_against_python(functions, plan.role, source, compiled, outputs, kinds, schema=schema, sample_frame=sample_frame)
     try:
         to_python = needs_python(df, kinds)
         complete = df.where(~to_python)
@@ -141,7 +141,8 @@ def _compiled(snapshot: Snapshot, source: CompileSource, kinds: Mapping[str, Fea
 
 
 def _check_against_python(
-    plan: ScorePlan,
+    functions: ModelFunctions,
+    role: str,
     source: CompileSource,
     compiled: CompiledModel,
     outputs: dict[str, str],
@@ -160,25 +161,13 @@ def _check_against_python(
     if rows.empty:
         raise NotCompilable("no sample row has every feature present and finite, so the check cannot run")
     try:
-        expected = _python_scorer(plan)(rows)
+        expected = functions.call(role, rows.copy())  # the driver's model, already initialised
     except Exception as exc:
         raise NotCompilable(f"the Python path rejects sample rows the compiled plan would score ({_first_line(exc)})") from exc
     actual = _compiled_on(sample_frame, rows, compiled, outputs, kinds, schema=schema)
     mismatch = first_mismatch(expected.reset_index(drop=True), actual, {f: source.outputs[f] for f in outputs})
     if mismatch:
         raise NotCompilable(f"the sample check failed: {mismatch}")
-
-
-def _python_scorer(plan: ScorePlan) -> Any:
-    model = loaded_model(plan.payload)
-    function = model.function(plan.role)
-    assert function is not None  # resolved on the driver before any path is chosen
-
-    def score(frame: Any) -> Any:
-        with model.working_directory(), model_prints_to_stderr():
-            return function(frame.copy())
-
-    return score
 
 
 def _compiled_on(df: DataFrame, rows: Any, compiled: CompiledModel, outputs: dict[str, str], kinds: Mapping[str, FeatureKind], *, schema: StructType) -> Any:
