@@ -13,7 +13,9 @@ from pyspark.sql import functions as F
 from modelop_spark.assets.s3 import S3Reader, S3Writer, s3a_available
 from modelop_spark.assets.spec import AssetSpec
 from modelop_spark.errors import AssetError
+from modelop_spark.jobs.runner import run_job
 from tests import servers
+from tests.snapshots import RECORD_MODEL, make_snapshot
 
 pytestmark = pytest.mark.s3
 pytest_plugins = ("tests.servers",)  # the moto_s3, moto_s3_open and s3_env fixtures
@@ -211,3 +213,23 @@ def test_slow_endpoint_is_bounded_by_the_request_timeout(spark, s3_env, monkeypa
     )
     with pytest.raises(AssetError, match="did not answer in time"):
         S3Reader().read(spark, target)
+
+
+@pytest.mark.parametrize(
+    ("url", "result_key"),
+    [("results/folder", "results/folder/_modelop_job_result.json"), ("results/scores.csv", "results/_scores.csv.job_result.json")],
+)
+def test_a_job_writing_to_s3_leaves_its_result_beside_the_output(spark, s3_env, moto_s3, bucket, tmp_path, url, result_key):
+    snapshot = make_snapshot(tmp_path / "record", RECORD_MODEL, files={"factor.txt": "2"})
+    source = str(tmp_path / "numbers")
+    spark.range(10).selectExpr("cast(id as string) as id", "cast(id as double) as x").write.parquet(source)
+    output = {"url": f"s3://{bucket}/{url}", "format": "csv" if url.endswith(".csv") else "parquet"}
+    if url.endswith(".csv"):
+        output["options"] = {"single_file": True}
+    document = {"job_id": "s3-result", "job_type": "scoring", "snapshot": str(snapshot),
+                "inputs": [{"url": source, "format": "parquet"}], "outputs": [output]}  # fmt: skip
+    result = run_job(document, spark=spark)
+    assert result.ok, result.error
+    body = moto_s3.client().get_object(Bucket=bucket, Key=result_key)["Body"].read()
+    written = json.loads(body)
+    assert written["status"] == "COMPLETE" and written["rows"]["in"] == 10 and written["job_id"] == "s3-result"

@@ -220,6 +220,21 @@ class S3Writer(AssetWriter):
             abort=lambda: staging.discard_staging(fs, location.path, job_id),
         )  # fmt: skip
 
+    def write_text(self, spark: SparkSession, asset: AssetSpec, url: str, text: str) -> str:
+        """A job's result record at ``url``, by the same route as the output itself."""
+        settings = resolve_settings(asset)
+        target = S3Location.parse(url, bucket=location_of(asset).bucket, where=f"asset {asset.label!r}")
+        if s3a_available(spark):
+            _set_hadoop_options(spark, target, settings)
+            FileWriter().write_text(spark, asset, s3a_url(target), text)
+            return url
+        try:
+            with s3_source.make_filesystem(settings).open_output_stream(target.path) as sink:
+                sink.write(text.encode())
+        except OSError as exc:
+            raise fail(asset, "write", exc) from exc
+        return url
+
 
 def _publication(fs: Any, target: str, *, job_id: str, mode: str, single: bool, extension: str, label: str) -> tuple[Any, list[str]]:
     """This output's share of the job's commit (``assets.commit``): the files Spark's successful
@@ -249,22 +264,6 @@ def _publication(fs: Any, target: str, *, job_id: str, mode: str, single: bool, 
     aside = tuple(sorted(set(plan.delete) | (replaced & set(existing))))
     moves = (*plan.moves, (staged_marker, plan.marker))
     return commit.Publication(label=label, target=target, staging=folder, aside=aside, moves=moves, fs=store), names
-
-
-    def write_text(self, spark: SparkSession, asset: AssetSpec, url: str, text: str) -> str:
-        """A job's result record at ``url``, by the same route as the output itself."""
-        settings = resolve_settings(asset)
-        target = S3Location.parse(url, bucket=location_of(asset).bucket, where=f"asset {asset.label!r}")
-        if s3a_available(spark):
-            _set_hadoop_options(spark, target, settings)
-            FileWriter().write_text(spark, asset, s3a_url(target), text)
-            return url
-        try:
-            with s3_source.make_filesystem(settings).open_output_stream(target.path) as sink:
-                sink.write(text.encode())
-        except OSError as exc:
-            raise fail(asset, "write", exc) from exc
-        return url
 
 
 def _bucket_missing(fs, location: S3Location) -> bool:
