@@ -17,6 +17,10 @@ DEFAULT_SPARK_CONF: dict[str, str] = {
     "spark.sql.session.timeZone": "UTC",
     "spark.sql.execution.arrow.pyspark.enabled": "true",
     "spark.python.worker.reuse": "true",
+    # Arrow batches to the model: at most 10,000 rows and 32 MiB, so wide rows (long strings,
+    # many columns) make smaller batches and a worker's memory stays bounded whatever the width.
+    "spark.sql.execution.arrow.maxRecordsPerBatch": "10000",
+    "spark.sql.execution.arrow.maxBytesPerBatch": str(32 * 1024 * 1024),
     "spark.ui.showConsoleProgress": "false",
 }
 

@@ -303,3 +303,16 @@ def test_a_compiled_job_on_a_standalone_cluster(tmp_path):
     assert sorted(written["id"]) == sorted(expected["id"])
     by_id = dict(zip(expected["id"], model.predict(expected[columns]), strict=True))
     assert [by_id[i] for i in written["id"]] == written["prediction"].tolist()
+
+
+def test_auto_leaves_a_plan_too_large_to_pay_off_to_the_python_path(spark, tmp_path, monkeypatch):
+    model, columns = fitted("gradient boosting")
+    folder = mlflow_model(tmp_path / "model", model, generated(10, seed=3)[["id", *columns]])
+    frame = spark.createDataFrame(generated(60, seed=8)[["id", *columns]])
+    monkeypatch.setattr(decide, "AUTO_MAX_CHARS", 1_000)  # as if the ensemble had 100s of trees
+    auto = ms.score_with_rejects(frame, str(folder), key_columns=["id"])
+    assert auto.scoring_path == "python"
+    assert "characters of SQL, over auto's 1000: a model this large scores faster in the Python path" in auto.fallback_reason
+    forced = ms.score_with_rejects(frame, str(folder), key_columns=["id"], scoring_path="compiled")
+    assert forced.scoring_path == "compiled"
+    assert_same_outputs(auto.outputs().toPandas(), forced.outputs().toPandas(), exact=["prediction"])

@@ -56,6 +56,7 @@ def test_mlflow_folder_loads_as_a_snapshot_with_checksums(sklearn_model):
     snapshot = load_snapshot(str(sklearn_model))
     assert snapshot.function("init") == "begin" and snapshot.function("score") == "action"
     assert snapshot.shape("score") == "batch"
+    assert snapshot.manifest.reads == tuple(FEATURES)  # only these (and keys) go to the workers
     assert snapshot.schema_path("input").name == "input_schema.avsc"
     paths = {a.path for a in snapshot.manifest.assets}
     assert "mlflow_model/MLmodel" in paths and "mlflow_model/model.skops" in paths

@@ -10,6 +10,7 @@ import pytest
 from chispa import assert_df_equality
 
 import modelop_spark as ms
+from modelop_spark.errors import SnapshotError
 from modelop_spark.jobs.runner import run_job
 from tests.snapshots import RECORD_MODEL, make_snapshot
 
@@ -405,3 +406,101 @@ def test_rows_the_input_checks_marked_skip_the_model():
     assert set_aside.column("id").to_pylist() == ["b"]
     to_score, set_aside = split_off_rejected(batch.slice(0, 1))  # nothing marked: no rows set aside
     assert to_score.num_rows == 1 and set_aside is None
+
+
+SEEN_COLUMNS_MODEL = """
+    # modelop.score
+    def action(record):
+        if record["x"] < 0:
+            raise ValueError("negative x")
+        yield {"seen": ",".join(sorted(record))}
+"""
+
+
+def test_a_snapshot_that_says_what_it_reads_gets_only_those_and_the_keys(spark, tmp_path):
+    """Wide inputs: columns the score function does not read never travel to the Python workers."""
+    snapshot = make_snapshot(tmp_path / "reads", SEEN_COLUMNS_MODEL, manifest={"name": "reads", "reads": ["x"]})
+    frame = spark.range(6).selectExpr("cast(id as string) as id", "cast(id - 1 as double) as x", "repeat('n', 10000) as note")
+    both = ms.score_with_rejects(frame, ms.load_snapshot(snapshot), key_columns=["id"])
+    assert {r.seen for r in both.outputs().collect()} == {"id,x"}
+    (rejected,) = both.rejected().collect()
+    assert json.loads(rejected._record) == {"id": "0", "x": -1.0} and rejected._reasons == ["score raised ValueError: negative x"]
+    assert both.counts()["rows_in"] == 6 and both.counts()["rows_out"] == 5
+    # An input without a column the snapshot reads is sent whole: the model decides what happens.
+    other = make_snapshot(tmp_path / "reads-z", SEEN_COLUMNS_MODEL, manifest={"name": "reads-z", "reads": ["x", "z"]})
+    assert {r.seen for r in ms.score(frame.where("x >= 0"), other, key_columns=["id"]).collect()} == {"id,note,x"}
+
+
+def test_reads_in_the_manifest_must_be_column_names(tmp_path):
+    snapshot = make_snapshot(tmp_path / "bad", SEEN_COLUMNS_MODEL, manifest={"name": "bad", "reads": "x"})
+    with pytest.raises(SnapshotError, match="reads must be a list of the input column names"):
+        ms.load_snapshot(snapshot)
+
+
+LINED_UP_MODEL = """
+import pandas as pd
+
+# modelop.score
+def action(df: pd.DataFrame) -> pd.DataFrame:
+    if (df["x"] < 0).any():
+        raise ValueError("negative x")
+    if (df["x"] == 1000).any():  # a batch that does not line up with its inputs
+        return pd.DataFrame({"doubled": [0.0]})
+    return pd.DataFrame({"doubled": df["x"] * 2})
+"""
+
+
+def test_a_batch_model_lined_up_with_its_rows_keeps_each_key_with_its_prediction(spark, tmp_path):
+    """One output row per input and no keys in it: Spark keeps the keys beside the rows, and the
+    model sees only what it reads; failures are bisected down to the failing rows."""
+    snapshot = make_snapshot(tmp_path / "lined", LINED_UP_MODEL, manifest={"name": "lined", "reads": ["x"]})
+    frame = spark.range(300).selectExpr("concat('k', id) as id", "cast(if(id % 37 = 5, -id, id) as double) as x", "'wide' as note").repartition(3)
+    both = ms.score_with_rejects(frame, ms.load_snapshot(snapshot), key_columns=["id"])
+    assert both.counts() == {
+        "rows_in": 300, "rows_out": 292, "rows_rejected": 8, "rejected_read": 0, "rejected_input_schema": 0, "rejected_model": 8,
+    }  # fmt: skip
+    assert all(r.doubled == 2 * int(r.id[1:]) for r in both.outputs().collect())
+    rejected = sorted(both.rejected().collect(), key=lambda r: int(r.id[1:]))
+    assert [r.id for r in rejected] == [f"k{i}" for i in range(300) if i % 37 == 5]
+    assert rejected[0]._reasons == ["score raised ValueError: negative x"] and json.loads(rejected[0]._record) == {"x": -5.0}
+
+
+def test_a_batch_model_that_stops_lining_up_fails_with_one_clear_line(spark, tmp_path):
+    snapshot = make_snapshot(tmp_path / "lined", LINED_UP_MODEL, manifest={"name": "lined"})
+    frame = spark.range(50).selectExpr("concat('k', id) as id", "cast(if(id = 40, 1000, id) as double) as x")
+    with pytest.raises(Exception, match="score returned 1 rows for .* inputs here but one per input on the sample"):
+        ms.score_with_rejects(frame, ms.load_snapshot(snapshot), key_columns=["id"]).outputs().collect()
+
+
+KEYED_FILTER_MODEL = """
+import pandas as pd
+
+# modelop.score
+def action(df: pd.DataFrame) -> pd.DataFrame:
+    kept = df[df["x"] % 2 == 0]
+    return pd.DataFrame({"id": kept["id"], "half": kept["x"] / 2})
+"""
+
+
+def test_a_batch_model_that_returns_its_own_keys_may_return_fewer_rows(spark, tmp_path):
+    snapshot = make_snapshot(tmp_path / "keyed", KEYED_FILTER_MODEL)
+    frame = spark.range(20).selectExpr("concat('k', id) as id", "cast(id as double) as x").repartition(2)
+    scored = ms.score(frame, snapshot, key_columns=["id"]).collect()
+    assert sorted((r.id, r.half) for r in scored) == sorted((f"k{i}", i / 2) for i in range(0, 20, 2))
+
+
+BATCH_SIZE_MODEL = """
+import pandas as pd
+
+# modelop.score
+def action(df: pd.DataFrame) -> pd.DataFrame:
+    return pd.DataFrame({"batch_rows": [len(df)] * len(df)})
+"""
+
+
+def test_wide_rows_reach_the_model_in_batches_bounded_by_bytes(spark, tmp_path):
+    """1,000 rows of 64 KiB each: the 10,000-row bound alone would send all of them at once."""
+    snapshot = make_snapshot(tmp_path / "sizes", BATCH_SIZE_MODEL)
+    frame = spark.range(1000).selectExpr("cast(id as string) as id", "repeat('w', 65536) as wide").coalesce(1)
+    sizes = [r.batch_rows for r in ms.score(frame, snapshot, key_columns=["id"]).collect()]
+    assert len(sizes) == 1000 and max(sizes) <= 32 * 1024 * 1024 // 65536

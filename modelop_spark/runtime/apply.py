@@ -26,13 +26,15 @@ from modelop_spark.runtime.executor import (
     REASON,
     RECORD,
     ScorePlan,
+    lines_up,
     sample_schema,
+    score_aligned,
     score_batches,
 )
 from modelop_spark.runtime.functions import ModelFunctions
 from modelop_spark.schema.loader import load_schema
 from modelop_spark.schema.spark_types import to_struct_type
-from modelop_spark.spark_compat import functions_for, quoted
+from modelop_spark.spark_compat import functions_for, is_connect, quoted
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -221,6 +223,10 @@ def apply_function(
             f"snapshot {functions.snapshot.name}: the {role} function has the {convention.name} shape, which is run "
             "as a job (run_job), not over a DataFrame"
         )
+    reads = functions.snapshot.manifest.reads if role == "score" else ()
+    if kept := columns_for_workers(df.columns, reads, key_columns):
+        df = df.select(*[quoted(c) for c in kept])
+        sample_frame = sample_frame.select(*[quoted(c) for c in kept if c in sample_frame.columns]) if sample_frame is not None else None
     plan = ScorePlan(
         payload=functions.payload_for_tasks(),
         role=role,
@@ -248,7 +254,16 @@ def apply_function(
         df = df.toDF(*[f"_ms_column_{i}" for i in range(len(df.columns))])
     spark_schema = _arrow_to_spark(pa.schema([*schema, *INTERNAL_FIELDS]))
     model_columns = tuple(f.name for f in model_fields)
-    python_pass = partial(_python_pass, plan=plan, schema=spark_schema)
+    sampled = sample_frame if sample_frame is not None else df
+    # A batch function whose outputs line up with its inputs runs as an Arrow UDF (classic Spark;
+    # in a process holding a Connect session too, PySpark would build the UDF for the wrong one).
+    if plan.shape == "batch" and plan.input_names is None and not is_connect(df) and lines_up(plan, _first_rows(sampled)):
+        reading = bool(reads) and set(reads) <= set(df.columns)  # else the model gets every column
+        sends = [c for c in df.columns if c in reads or c == REJECTED_MARK] if reading else list(df.columns)
+        aligned = ScorePlan(**{**plan.__dict__, "schema": pa.schema(model_fields), "key_columns": ()})
+        python_pass = partial(_aligned_pass, plan=aligned, sends=tuple(sends), key_columns=tuple(key_columns), schema=spark_schema)
+    else:
+        python_pass = partial(_python_pass, plan=plan, schema=spark_schema)
     # The one decision point between the compiled path (Spark expressions) and the Arrow path.
     choice = choose_scoring_path(
         scoring_path,
@@ -258,7 +273,7 @@ def apply_function(
         schema=spark_schema,
         key_columns=key_columns,
         model_columns=model_columns,
-        sample_frame=sample_frame if sample_frame is not None else df,
+        sample_frame=sampled,
         python_pass=python_pass,
     )
     if choice.combined is not None:
@@ -279,9 +294,51 @@ def apply_function(
     )
 
 
+def columns_for_workers(columns: Sequence[str], reads: Sequence[str], key_columns: Sequence[str]) -> list[str] | None:
+    """The input columns to send to the Python workers when the snapshot says which columns its
+    score function reads (``snapshot.json`` ``reads``): those, the key columns and the input
+    checks' mark, in input order. None (send everything) when it does not say, or when the input
+    lacks one of them (the model then fails or rejects as it would on any input)."""
+    if not reads or not set(reads) <= set(columns):
+        return None
+    wanted = {*reads, *key_columns, REJECTED_MARK}
+    kept = [c for c in columns if c in wanted]
+    return kept if len(kept) < len(columns) else None
+
+
 def _python_pass(df: DataFrame, *, plan: ScorePlan, schema: StructType) -> DataFrame:
     """The model pass in the Python workers (the Arrow path)."""
     return df.mapInArrow(partial(score_batches, plan), schema)
+
+
+def _first_rows(df: DataFrame) -> pa.RecordBatch:
+    table = df.limit(SAMPLE_ROWS).toArrow().combine_chunks()
+    batches = table.to_batches()
+    return batches[0] if batches else pa.RecordBatch.from_pylist([], schema=table.schema)
+
+
+def _aligned_pass(df: DataFrame, *, plan: ScorePlan, sends: tuple[str, ...], key_columns: tuple[str, ...], schema: StructType) -> DataFrame:
+    """The model pass as an Arrow UDF whose outputs line up with its input rows: only ``sends``
+    travel to the Python workers, and Spark keeps the key columns beside each row instead of
+    sending them there and back (what ``mapInArrow`` must do). Every row counts one input."""
+    from pyspark.sql.types import StructType as Struct
+
+    F = functions_for(df)
+    returned = Struct([f for f in schema.fields if f.name not in key_columns and f.name != COUNT])
+
+    def score(*columns: pa.Array) -> pa.Array:
+        return score_aligned(plan, sends, columns)
+
+    # Nondeterministic, or Spark's optimizer inlines the struct and calls the model once per field.
+    model_pass = F.arrow_udf(score, returned).asNondeterministic()
+    scored = df.select(*[F.col(quoted(k)) for k in key_columns], model_pass(*[F.col(quoted(c)) for c in sends]).alias("_ms_scored"))
+    columns = [
+        F.col(quoted(f.name)) if f.name in key_columns
+        else F.lit(1).cast("long").alias(COUNT) if f.name == COUNT
+        else F.col("_ms_scored").getField(f.name).alias(f.name)
+        for f in schema.fields
+    ]  # fmt: skip
+    return scored.select(*columns)
 
 
 def _apply_spark(df: DataFrame, functions: ModelFunctions, *, role: str, key_columns: tuple[str, ...]) -> Scored:

@@ -341,31 +341,39 @@ def _to_table(plan: ScorePlan, frame: Any) -> Any:
         raise ValueError(f"output {_misfit(frame.to_dict('records'), plan.schema)}: {_describe(exc)}") from exc
 
 
-def _score_isolating(plan: ScorePlan, function: Callable[..., Any], frame: Any, collector: _Collector) -> list[pa.Table]:
-    """Score a frame into Arrow; when the model raises or its output does not fit, bisect so only
-    the input rows that fail are rejected."""
+def _isolate(plan: ScorePlan, function: Callable[..., Any], frame: Any) -> Iterator[tuple[Any, pa.Table | str]]:
+    """Score a frame into Arrow, in input order: ``(rows, table)`` for the parts that scored and
+    ``(rows, reason)`` for those that failed. When the model raises or its output does not fit,
+    the frame is bisected so only the input rows that fail are rejected (the rows keep their
+    positions in the frame's index)."""
     try:
         with time_limit(plan.timeout):
             result = _score_frame(plan, function, frame)
-        return [_to_table(plan, result)]
+        yield frame, _to_table(plan, result)
     except ModelFunctionError:
         raise
     except NewOutputColumns as exc:  # every row of the frame shares the columns: no bisecting
-        for record in frame.to_dict("records"):
-            collector.reject(record, str(exc))
-        return []
+        yield frame, str(exc)
     except MODEL_FAILURES as exc:
         if plan.on_error == "fail":
             raise ModelFunctionError(f"score raised {_describe(exc)}") from exc
         if len(frame) <= 1:
-            reason = str(exc) if str(exc).startswith("output ") else f"score raised {_describe(exc)}"
-            for record in frame.to_dict("records"):
-                collector.reject(record, reason)
-            return []
+            yield frame, str(exc) if str(exc).startswith("output ") else f"score raised {_describe(exc)}"
+            return
         middle = len(frame) // 2
-        return _score_isolating(plan, function, frame.iloc[:middle], collector) + _score_isolating(
-            plan, function, frame.iloc[middle:], collector
-        )
+        yield from _isolate(plan, function, frame.iloc[:middle])
+        yield from _isolate(plan, function, frame.iloc[middle:])
+
+
+def _score_isolating(plan: ScorePlan, function: Callable[..., Any], frame: Any, collector: _Collector) -> list[pa.Table]:
+    tables = []
+    for rows, outcome in _isolate(plan, function, frame):
+        if isinstance(outcome, str):
+            for record in rows.to_dict("records"):
+                collector.reject(record, outcome)
+        else:
+            tables.append(outcome)
+    return tables
 
 
 def score_batches(plan: ScorePlan, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -392,6 +400,59 @@ def score_batches(plan: ScorePlan, batches: Iterable[pa.RecordBatch]) -> Iterato
         yield collector.batch(batch.num_rows)
 
 
+def score_aligned(plan: ScorePlan, names: Sequence[str], columns: Sequence[pa.Array]) -> pa.StructArray:
+    """The Arrow UDF of a batch function whose outputs line up with its inputs: one struct per
+    input row, in order (the model's columns, then ``_ms_kind``, ``_ms_reason``, ``_ms_record``).
+    The key columns never come here: Spark keeps them beside the rows, so they do not travel to
+    the worker and back. ``plan.schema`` is the model's columns alone."""
+    assert plan.schema is not None
+    full = pa.schema([*plan.schema, *(f for f in INTERNAL_FIELDS if f.name != COUNT)])
+    batch = pa.RecordBatch.from_arrays(list(columns), names=list(names))
+    data, set_aside = split_off_rejected(batch)
+    to_score = pc.is_null(batch.column(REJECTED_MARK)) if REJECTED_MARK in batch.schema.names else None
+    positions = pc.indices_nonzero(to_score) if to_score is not None else pa.array(range(batch.num_rows), pa.uint64())
+    pieces: list[tuple[pa.Array, pa.Table]] = []
+    if set_aside is not None:
+        pieces.append((pc.indices_nonzero(pc.invert(to_score)), _set_aside_rows(set_aside, full)))
+    if data.num_rows:
+        model = loaded_model(plan.payload)
+        function = model.function(plan.role)
+        if function is None:
+            raise ModelFunctionError(f"{plan.payload.source}: no {plan.role} function")
+        with model.working_directory(), model_prints_to_stderr():
+            for rows, outcome in _isolate(plan, function, data.to_pandas()):
+                where = positions.take(pa.array(rows.index.to_numpy()))
+                if isinstance(outcome, str):
+                    pieces.append((where, _rejected_rows(plan, rows, outcome, full)))
+                elif outcome.num_rows != len(rows):  # the sample lined up, this batch does not
+                    raise ModelFunctionError(
+                        f"score returned {outcome.num_rows} rows for {len(rows)} inputs here but one per input on the "
+                        "sample; return one row per input, or include the key columns in the output"
+                    )
+                else:
+                    internal = [pa.repeat(pa.scalar("out"), len(rows)) if f.name == KIND else pa.nulls(len(rows), f.type) for f in full if f.name.startswith("_ms_")]
+                    pieces.append((where, pa.Table.from_arrays([*outcome.columns, *internal], schema=full)))
+    if not pieces:
+        return pa.StructArray.from_arrays([pa.nulls(0, f.type) for f in full], fields=list(full))
+    order = pc.sort_indices(pa.concat_arrays([where.cast(pa.uint64()) for where, _ in pieces]))
+    table = pa.concat_tables([t for _, t in pieces]).take(order).combine_chunks()
+    return pa.StructArray.from_arrays([table.column(f.name).combine_chunks() for f in full], fields=list(full))
+
+
+def _rejected_rows(plan: ScorePlan, rows: Any, reason: str, full: pa.Schema) -> pa.Table:
+    """Input rows the model failed on, in the aligned shape (``on_error`` fail raises instead)."""
+    reason = redact(reason)  # a model's error text may quote a password or a token
+    if plan.on_error == "fail":
+        raise ModelFunctionError(f"score function failed on a record: {reason}")
+    n = len(rows)
+    by_name = {
+        KIND: pa.repeat(pa.scalar("model"), n),
+        REASON: pa.repeat(pa.scalar(json.dumps([reason])), n),
+        RECORD: pa.array([_record_json(r) for r in rows.to_dict("records")], pa.string()),
+    }
+    return pa.Table.from_arrays([by_name.get(f.name, pa.nulls(n, f.type)) for f in full], schema=full)
+
+
 def _score_iterator(plan: ScorePlan, function: Callable[..., Any], batches: Iterable[pa.RecordBatch], model: Any) -> Iterator[pa.RecordBatch]:
     """An iterator function sees the whole partition; a failure fails the task (no isolation)."""
     counts: list[int] = []
@@ -416,6 +477,27 @@ def _score_iterator(plan: ScorePlan, function: Callable[..., Any], batches: Iter
             raise ModelFunctionError(f"score raised {_describe(exc)}") from exc
     collector = _Collector(plan, set_aside)
     yield collector.batch(sum(counts))
+
+
+def lines_up(plan: ScorePlan, batch: pa.RecordBatch) -> bool:
+    """Whether the batch function, on this sample (on the driver), returns one row per input row
+    and no key columns: then its outputs can be zipped back to the rows (``score_aligned``). Any
+    doubt (a failing row, another row count, keys in the output) says no."""
+    import pandas as pd
+
+    data, _ = split_off_rejected(batch)
+    model = loaded_model(plan.payload)
+    function = model.function(plan.role)
+    if not data.num_rows or function is None:
+        return False
+    frame = data.to_pandas()
+    with model.working_directory(), model_prints_to_stderr():
+        try:
+            with time_limit(plan.timeout):
+                result = function(frame)
+        except MODEL_FAILURES:
+            return False
+    return isinstance(result, pd.DataFrame) and len(result) == len(frame) and not set(plan.key_columns) & {str(c) for c in result.columns}
 
 
 def sample_schema(plan: ScorePlan, batch: pa.RecordBatch) -> tuple[pa.Schema | None, list[str]]:

@@ -182,7 +182,7 @@ def wrap_mlflow_model(root: Path) -> Path:
     root = Path(root).resolve()
     model = _model(root)
     digest = folder_digest(root)
-    target = cache_folder("mlflow") / hashlib.sha256(f"shim-v1:{digest}".encode()).hexdigest()[:32]
+    target = cache_folder("mlflow") / hashlib.sha256(f"shim-v2:{digest}".encode()).hexdigest()[:32]
     if (target / MANIFEST_FILE).is_file():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -197,6 +197,7 @@ def wrap_mlflow_model(root: Path) -> Path:
                 (staging / name).write_text(json.dumps(document, indent=2))
                 schemas[which] = name
         name = (getattr(model, "metadata", None) or {}).get("name") or root.name
+        specs = _column_specs(model.signature.inputs if model.signature is not None else None)
         manifest = {
             "name": name,
             "version": (getattr(model, "metadata", None) or {}).get("version") or getattr(model, "model_uuid", None),
@@ -206,6 +207,7 @@ def wrap_mlflow_model(root: Path) -> Path:
             "functions": {"init": "begin", "score": "action"},
             "shapes": {"score": "batch"},
             "schemas": schemas,
+            "reads": [spec.name for spec in specs or ()],  # predict_frame passes only these to predict
             "assets": checksums(staging),
             "lineage": {"mlflow_model": {"location": str(root), "digest": digest, "flavors": sorted(model.flavors)}},
         }

@@ -48,6 +48,9 @@ class Manifest:
     schemas: Mapping[str, str] = field(default_factory=dict)
     assets: tuple[AssetEntry, ...] = ()
     lineage: Mapping[str, Any] = field(default_factory=dict)
+    # The input columns the score function reads: only these (and the key columns) are sent to
+    # the Python workers. Empty: every input column goes.
+    reads: tuple[str, ...] = ()
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, where: str = MANIFEST_FILE) -> Manifest:
@@ -70,6 +73,9 @@ class Manifest:
             if not isinstance(entry, Mapping) or not entry.get("path"):
                 raise SnapshotError(f"{where}: assets[{index}] needs a path")
             assets.append(AssetEntry(path=str(entry["path"]), sha256=entry.get("sha256")))
+        reads = data.get("reads") or ()
+        if isinstance(reads, str) or not all(isinstance(c, str) and c for c in reads):
+            raise SnapshotError(f"{where}: reads must be a list of the input column names the score function reads")
         version = data.get("version")
         return cls(
             name=str(data.get("name") or "unnamed"),
@@ -82,6 +88,7 @@ class Manifest:
             schemas=dict(data.get("schemas") or {}),
             assets=tuple(assets),
             lineage=dict(data.get("lineage") or {}),
+            reads=tuple(reads),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -97,6 +104,8 @@ class Manifest:
             value = getattr(self, key)
             if value:
                 out[key] = dict(value)
+        if self.reads:
+            out["reads"] = list(self.reads)
         out["assets"] = [{"path": a.path, "sha256": a.sha256} for a in self.assets]
         return out
 

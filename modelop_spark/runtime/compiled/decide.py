@@ -43,6 +43,10 @@ if TYPE_CHECKING:
 ScoringPath = Literal["auto", "compiled", "python"]
 SCORING_PATHS: tuple[str, ...] = ("auto", "compiled", "python")
 _CHECK_ROW = "_ms_check_row"
+# ``auto`` leaves plans larger than this to the Python path. Generated code slows with the size
+# of the expression: measured on 1M rows (bench/RESULTS.md), a 100-tree ensemble (55,000
+# characters) scored at 0.7x the Python path, a logistic regression (2,000) at 1.7x.
+AUTO_MAX_CHARS = 30_000
 
 
 @dataclass(frozen=True)
@@ -77,7 +81,7 @@ def choose_scoring_path(
     try:
         combined = _compiled_pass(
             df, functions, plan, schema=schema, key_columns=key_columns, model_columns=model_columns,
-            sample_frame=sample_frame, python_pass=python_pass,
+            sample_frame=sample_frame, python_pass=python_pass, max_chars=AUTO_MAX_CHARS if requested == "auto" else None,
         )
     except NotCompilable as reason:
         if requested == "compiled":
@@ -96,6 +100,7 @@ def _compiled_pass(
     model_columns: Sequence[str],
     sample_frame: DataFrame,
     python_pass: Callable[[DataFrame], DataFrame],
+    max_chars: int | None,
 ) -> DataFrame:
     snapshot = functions.snapshot
     if plan.shape != "batch":
@@ -106,6 +111,11 @@ def _compiled_pass(
         raise NotCompilable(f"output field {unmapped[0]!r} of the score function has no compiled mapping")
     kinds = feature_kinds(dict(df.dtypes), source.features)
     compiled = _compiled(snapshot, source, kinds)
+    if max_chars is not None and compiled.size > max_chars:
+        raise NotCompilable(
+            f"the compiled plan is {compiled.size} characters of SQL, over auto's {max_chars}: a model this large "
+            "scores faster in the Python path (scoring_path compiled forces it)"
+        )
     outputs = output_names(compiled, {c: source.outputs[c] for c in model_columns})
     _check_against_python(functions, plan.role, source, compiled, outputs, kinds, schema=schema, sample_frame=sample_frame)
     try:
