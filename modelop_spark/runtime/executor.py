@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -336,7 +337,8 @@ def _to_table(plan: ScorePlan, frame: Any) -> Any:
     if extra:
         raise NewOutputColumns(new_key_reason(extra[0], plan.schema.names))
     try:  # safe: a value that does not fit its type (2.5 as an integer, an overflow) is an error
-        return pa.Table.from_pandas(frame.reindex(columns=plan.schema.names), schema=plan.schema, preserve_index=False)
+        ordered = frame if list(frame.columns) == plan.schema.names else frame.reindex(columns=plan.schema.names)
+        return pa.Table.from_pandas(ordered, schema=plan.schema, preserve_index=False)
     except _CONVERSION_ERRORS as exc:
         raise ValueError(f"output {_misfit(frame.to_dict('records'), plan.schema)}: {_describe(exc)}") from exc
 
@@ -409,33 +411,39 @@ def score_aligned(plan: ScorePlan, names: Sequence[str], columns: Sequence[pa.Ar
     full = pa.schema([*plan.schema, *(f for f in INTERNAL_FIELDS if f.name != COUNT)])
     batch = pa.RecordBatch.from_arrays(list(columns), names=list(names))
     data, set_aside = split_off_rejected(batch)
-    to_score = pc.is_null(batch.column(REJECTED_MARK)) if REJECTED_MARK in batch.schema.names else None
-    positions = pc.indices_nonzero(to_score) if to_score is not None else pa.array(range(batch.num_rows), pa.uint64())
-    pieces: list[tuple[pa.Array, pa.Table]] = []
+    pieces: list[tuple[Any, pa.Table]] = []  # (positions in the batch, rows in the aligned shape)
     if set_aside is not None:
-        pieces.append((pc.indices_nonzero(pc.invert(to_score)), _set_aside_rows(set_aside, full)))
+        to_score = pc.is_null(batch.column(REJECTED_MARK))
+        pieces.append((pc.indices_nonzero(pc.invert(to_score)).to_numpy(), _set_aside_rows(set_aside, full)))
+        positions = pc.indices_nonzero(to_score).to_numpy()
+    else:
+        positions = np.arange(batch.num_rows, dtype=np.uint64)
     if data.num_rows:
         model = loaded_model(plan.payload)
         function = model.function(plan.role)
         if function is None:
             raise ModelFunctionError(f"{plan.payload.source}: no {plan.role} function")
         with model.working_directory(), model_prints_to_stderr():
-            for rows, outcome in _isolate(plan, function, data.to_pandas()):
-                where = positions.take(pa.array(rows.index.to_numpy()))
+            for rows, outcome in _isolate(plan, function, data.to_pandas(split_blocks=True)):
                 if isinstance(outcome, str):
-                    pieces.append((where, _rejected_rows(plan, rows, outcome, full)))
+                    scored = _rejected_rows(plan, rows, outcome, full)
                 elif outcome.num_rows != len(rows):  # the sample lined up, this batch does not
                     raise ModelFunctionError(
                         f"score returned {outcome.num_rows} rows for {len(rows)} inputs here but one per input on the "
                         "sample; return one row per input, or include the key columns in the output"
                     )
                 else:
-                    internal = [pa.repeat(pa.scalar("out"), len(rows)) if f.name == KIND else pa.nulls(len(rows), f.type) for f in full if f.name.startswith("_ms_")]
-                    pieces.append((where, pa.Table.from_arrays([*outcome.columns, *internal], schema=full)))
-    if not pieces:
-        return pa.StructArray.from_arrays([pa.nulls(0, f.type) for f in full], fields=list(full))
-    order = pc.sort_indices(pa.concat_arrays([where.cast(pa.uint64()) for where, _ in pieces]))
-    table = pa.concat_tables([t for _, t in pieces]).take(order).combine_chunks()
+                    n = len(rows)
+                    internal = [pa.repeat(pa.scalar("out"), n) if f.name == KIND else pa.nulls(n, f.type) for f in full if f.name.startswith("_ms_")]
+                    scored = pa.Table.from_arrays([*outcome.columns, *internal], schema=full)
+                pieces.append((positions[rows.index.to_numpy()], scored))
+    if len(pieces) == 1 and set_aside is None:  # the usual batch: every row scored at once, in order
+        table = pieces[0][1]
+    elif pieces:
+        order = np.argsort(np.concatenate([where for where, _ in pieces]), kind="stable")
+        table = pa.concat_tables([t for _, t in pieces]).take(pa.array(order))
+    else:
+        table = full.empty_table()
     return pa.StructArray.from_arrays([table.column(f.name).combine_chunks() for f in full], fields=list(full))
 
 

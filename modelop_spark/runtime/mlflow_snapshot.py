@@ -237,7 +237,8 @@ def predict_frame(model: Any, frame: pd.DataFrame) -> pd.DataFrame:
 
     signature = model.metadata.get_input_schema() if model.metadata is not None else None
     specs = _column_specs(signature) if signature is not None else None
-    features = frame[[s.name for s in specs]] if specs else frame
+    names = [s.name for s in specs] if specs else None
+    features = frame[names] if names and list(frame.columns) != names else frame  # a copy only if needed
     result = model.predict(features)
     if isinstance(result, pd.DataFrame):
         return result.reset_index(drop=True)
