@@ -90,7 +90,7 @@ def main() -> None:
     cores = spark.sparkContext.defaultParallelism
     data = spark.range(args.rows).select(F.concat(F.lit("r"), F.col("id").cast("string")).alias("id"), *[F.randn(seed=i).alias(f) for i, f in enumerate(FEATURES)])
     parquet = work / "input.parquet"
-    data.toPandas().to_parquet(parquet)
+    data.write.parquet(str(parquet))  # by Spark: a 1M-row toPandas can lose its task result in 1 GiB of driver
     frame = spark.read.parquet(str(parquet)).repartition(cores).cache()
     rows = frame.count()
     print(f"{rows} rows x {len(FEATURES)} float features, {cores} cores, {platform.processor() or platform.machine()}, "
