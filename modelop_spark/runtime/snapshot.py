@@ -74,7 +74,7 @@ class Manifest:
                 raise SnapshotError(f"{where}: assets[{index}] needs a path")
             assets.append(AssetEntry(path=str(entry["path"]), sha256=entry.get("sha256")))
         reads = data.get("reads") or ()
-        if isinstance(reads, str) or not all(isinstance(c, str) and c for c in reads):
+        if not isinstance(reads, (list, tuple)) or not all(isinstance(c, str) and c for c in reads):
             raise SnapshotError(f"{where}: reads must be a list of the input column names the score function reads")
         version = data.get("version")
         return cls(

@@ -45,7 +45,7 @@ SCORING_PATHS: tuple[str, ...] = ("auto", "compiled", "python")
 _CHECK_ROW = "_ms_check_row"
 # ``auto`` leaves plans larger than this to the Python path. Generated code slows with the size
 # of the expression: measured on 1M rows (bench/RESULTS.md), a 100-tree ensemble (55,000
-# characters) scored at 0.7x the Python path, a logistic regression (2,000) at 1.7x.
+# characters) scored at 0.6x the Python path, a logistic regression at 1.8x.
 AUTO_MAX_CHARS = 30_000
 
 
