@@ -223,7 +223,11 @@ def apply_function(
             f"snapshot {functions.snapshot.name}: the {role} function has the {convention.name} shape, which is run "
             "as a job (run_job), not over a DataFrame"
         )
+    # What the score function reads, when the snapshot says and the input has it all; otherwise
+    # the model gets every column, as without ``reads`` (and fails or rejects as it would).
     reads = functions.snapshot.manifest.reads if role == "score" else ()
+    if not set(reads) <= set(df.columns):
+        reads = ()
     if kept := columns_for_workers(df.columns, reads, key_columns):
         df = df.select(*[quoted(c) for c in kept])
         sample_frame = sample_frame.select(*[quoted(c) for c in kept if c in sample_frame.columns]) if sample_frame is not None else None
@@ -258,8 +262,7 @@ def apply_function(
     # A batch function whose outputs line up with its inputs runs as an Arrow UDF (classic Spark;
     # in a process holding a Connect session too, PySpark would build the UDF for the wrong one).
     if plan.shape == "batch" and plan.input_names is None and not is_connect(df) and lines_up(plan, _first_rows(sampled)):
-        reading = bool(reads) and set(reads) <= set(df.columns)  # else the model gets every column
-        sends = [c for c in df.columns if c in reads or c == REJECTED_MARK] if reading else list(df.columns)
+        sends = [c for c in df.columns if c in reads or c == REJECTED_MARK] if reads else list(df.columns)
         aligned = ScorePlan(**{**plan.__dict__, "schema": pa.schema(model_fields), "key_columns": ()})
         python_pass = partial(_aligned_pass, plan=aligned, sends=tuple(sends), key_columns=tuple(key_columns), schema=spark_schema)
     else:
@@ -295,11 +298,10 @@ def apply_function(
 
 
 def columns_for_workers(columns: Sequence[str], reads: Sequence[str], key_columns: Sequence[str]) -> list[str] | None:
-    """The input columns to send to the Python workers when the snapshot says which columns its
-    score function reads (``snapshot.json`` ``reads``): those, the key columns and the input
-    checks' mark, in input order. None (send everything) when it does not say, or when the input
-    lacks one of them (the model then fails or rejects as it would on any input)."""
-    if not reads or not set(reads) <= set(columns):
+    """The input columns to send to the Python workers when the score function's ``reads`` are
+    known: those, the key columns and the input checks' mark, in input order. None (send
+    everything) when they are not, or when nothing would be left out."""
+    if not reads:
         return None
     wanted = {*reads, *key_columns, REJECTED_MARK}
     kept = [c for c in columns if c in wanted]
