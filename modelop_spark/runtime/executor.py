@@ -180,7 +180,7 @@ class _Collector:
         pieces = []
         if outputs.num_rows:  # whole columns, no per-row Python objects: this runs for every batch
             n = outputs.num_rows
-            internal = [pa.repeat(pa.scalar("out"), n) if f.name == KIND else pa.nulls(n, f.type) for f in INTERNAL_FIELDS]
+            internal = _scored_marks(INTERNAL_FIELDS, n)
             pieces.append(pa.Table.from_arrays([*outputs.columns, *internal], schema=full))
         if self.rejected:
             rows = [{**keys, KIND: "model", REASON: json.dumps([reason]), RECORD: record} for keys, reason, record in self.rejected]
@@ -188,6 +188,12 @@ class _Collector:
         pieces.extend(_set_aside_rows(rows, full) for rows in self.set_aside)
         pieces.append(pa.Table.from_pylist([{KIND: "tally", COUNT: rows_in}], schema=full))
         return pa.concat_tables(pieces).combine_chunks().to_batches()[0]
+
+
+def _scored_marks(fields: Iterable[pa.Field], n: int) -> list[pa.Array]:
+    """The internal columns of ``n`` scored rows: kind ``out``, the rest empty (whole columns, no
+    per-row Python objects: this runs for every batch)."""
+    return [pa.repeat(pa.scalar("out"), n) if f.name == KIND else pa.nulls(n, f.type) for f in fields]
 
 
 def _set_aside_rows(rows: pa.RecordBatch, full: pa.Schema) -> pa.Table:
@@ -434,7 +440,7 @@ def score_aligned(plan: ScorePlan, names: Sequence[str], columns: Sequence[pa.Ar
                     )
                 else:
                     n = len(rows)
-                    internal = [pa.repeat(pa.scalar("out"), n) if f.name == KIND else pa.nulls(n, f.type) for f in full if f.name.startswith("_ms_")]
+                    internal = _scored_marks([f for f in full if f.name.startswith("_ms_")], n)
                     scored = pa.Table.from_arrays([*outcome.columns, *internal], schema=full)
                 pieces.append((positions[rows.index.to_numpy()], scored))
     if len(pieces) == 1 and set_aside is None:  # the usual batch: every row scored at once, in order
