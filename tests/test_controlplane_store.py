@@ -4,6 +4,7 @@ here waits."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import tarfile
@@ -24,6 +25,11 @@ ADMIN = Principal("admin", frozenset({"admin"}))
 TIMING = Timing(heartbeat_interval=1, missed_heartbeats=3, lease_seconds=5)
 
 
+def claim(plane: ControlPlane, runtime_id: str) -> dict | None:
+    """One claim without waiting, as the HTTP route's long poll makes it."""
+    return asyncio.run(plane.dispatch.claim(runtime_id, wait=0))
+
+
 def build(tmp_path) -> ControlPlane:
     engine = make_engine(default_url(tmp_path))
     upgrade(engine)
@@ -34,7 +40,7 @@ def build(tmp_path) -> ControlPlane:
 @pytest.fixture
 def plane(tmp_path):
     cp = build(tmp_path)
-    cp.create_model("cc-fraud")
+    cp.models.create("cc-fraud")
     archive = io.BytesIO()
     with tarfile.open(fileobj=archive, mode="w:gz") as bundle:
         manifest = json.dumps({"name": "cc-fraud", "version": "1.0.0"}).encode()
@@ -42,19 +48,19 @@ def plane(tmp_path):
         entry.size = len(manifest)
         bundle.addfile(entry, io.BytesIO(manifest))
     blob = cp.blobs.put_bytes(archive.getvalue())
-    cp.add_snapshot(model="cc-fraud", archive=blob, archive_name="s.tar.gz", version=None, description=None, service_tags=["cc-fraud"], runtimes=[])
+    cp.snapshots.add(model="cc-fraud", archive=blob, archive_name="s.tar.gz", version=None, description=None, service_tags=["cc-fraud"], runtimes=[])
     return cp
 
 
 def register(cp, name, *tags):
     stages = [t for t in tags if t.isupper()]
-    return cp.register_runtime({"name": name, "stage_tags": stages, "service_tags": [t for t in tags if t not in stages]})["runtime"]["id"]
+    return cp.runtimes.register({"name": name, "stage_tags": stages, "service_tags": [t for t in tags if t not in stages]})["runtime"]["id"]
 
 
 def new_job(cp, stage="DEV"):
     request = {"job_type": "batchjob", "snapshot": "cc-fraud", "stage": stage,
                "inputs": [{"kind": "embedded", "records": [{"x": 1}]}], "outputs": [{"kind": "embedded", "name": "out"}]}
-    return cp.create_job(request, principal=ADMIN)["id"]
+    return cp.jobs.create(request, principal=ADMIN)["id"]
 
 
 def result(status="COMPLETE"):
@@ -75,105 +81,105 @@ def test_the_migrations_build_exactly_the_tables_the_code_uses(tmp_path):
 
 
 def test_a_snapshot_takes_its_version_from_its_manifest_and_a_model_name_finds_the_newest(plane):
-    assert plane.get_snapshot("cc-fraud")["version"] == "1.0.0"
-    assert plane.get_snapshot("cc-fraud")["manifest"]["name"] == "cc-fraud"
+    assert plane.snapshots.get("cc-fraud")["version"] == "1.0.0"
+    assert plane.snapshots.get("cc-fraud")["manifest"]["name"] == "cc-fraud"
 
 
 def test_a_snapshot_by_location_is_handed_to_the_runtime_as_it_is(plane):
-    plane.create_model("remote")
-    snapshot = plane.add_snapshot(model="remote", archive=None, archive_name=None, version=None, description=None,
+    plane.models.create("remote")
+    snapshot = plane.snapshots.add(model="remote", archive=None, archive_name=None, version=None, description=None,
                                   service_tags=["cc-fraud"], runtimes=[], location="s3://models/remote/1.tar.gz")
     assert snapshot["version"] == "1" and snapshot["archive"] is None
     dev = register(plane, "dev", "DEV", "cc-fraud")
     request = {"job_type": "batchjob", "snapshot": "remote", "stage": "DEV", "inputs": [{"kind": "sql", "query": "SELECT 1 AS x"}]}
-    plane.create_job(request, principal=ADMIN)
-    assert plane.claim(dev, wait=0)["snapshot"]["location"] == "s3://models/remote/1.tar.gz"
+    plane.jobs.create(request, principal=ADMIN)
+    assert claim(plane, dev)["snapshot"]["location"] == "s3://models/remote/1.tar.gz"
 
 
 def test_a_job_is_claimed_once(plane):
     dev = register(plane, "dev", "DEV", "cc-fraud")
     other = register(plane, "dev-2", "DEV", "churn")
     job_id = new_job(plane)
-    assert plane.get_job(job_id)["runtime"] == "dev"
-    assert plane.claim(other, wait=0) is None  # not its job
-    claimed = plane.claim(dev, wait=0)
+    assert plane.jobs.get(job_id)["runtime"] == "dev"
+    assert claim(plane, other) is None  # not its job
+    claimed = claim(plane, dev)
     assert claimed["job"]["id"] == job_id and claimed["attempt"] == 1 and claimed["document"]["snapshot"].startswith("controlplane-snapshot:")
-    assert plane.claim(dev, wait=0) is None
-    assert plane.get_job(job_id)["status"] == "RUNNING"
+    assert claim(plane, dev) is None
+    assert plane.jobs.get(job_id)["status"] == "RUNNING"
 
 
 def test_an_expired_lease_lets_another_runtime_take_over_and_the_late_result_does_not_count(plane):
     first = register(plane, "dev-a", "DEV", "cc-fraud")
     job_id = new_job(plane)
-    assert plane.claim(first, wait=0)["attempt"] == 1
+    assert claim(plane, first)["attempt"] == 1
     second = register(plane, "dev-b", "DEV", "cc-fraud")
-    plane.sweep(time.time() + 1)  # lease still held: nothing moves
-    assert plane.get_job(job_id)["status"] == "RUNNING"
-    plane.heartbeat(second, {})
-    plane.sweep(time.time() + TIMING.lease_seconds + 1)  # first is silent: DOWN, and its lease expired
-    job = plane.get_job(job_id)
+    plane.sweeper.sweep(time.time() + 1)  # lease still held: nothing moves
+    assert plane.jobs.get(job_id)["status"] == "RUNNING"
+    plane.runtimes.heartbeat(second, {})
+    plane.sweeper.sweep(time.time() + TIMING.lease_seconds + 1)  # first is silent: DOWN, and its lease expired
+    job = plane.jobs.get(job_id)
     assert job["status"] == "WAITING"
     if job["runtime"] != "dev-b":  # both were silent in that sweep; dev-b comes back first
-        plane.register_runtime({"name": "dev-b", "stage_tags": ["DEV"], "service_tags": ["cc-fraud"]})
-    taken = plane.claim(second, wait=0)
+        plane.runtimes.register({"name": "dev-b", "stage_tags": ["DEV"], "service_tags": ["cc-fraud"]})
+    taken = claim(plane, second)
     assert taken["job"]["id"] == job_id and taken["attempt"] == 2
-    late = plane.report_result(job_id, first, result())
+    late = plane.dispatch.report_result(job_id, first, result())
     assert late["decision"] == "stale" and late["job"]["status"] == "RUNNING"
     on_time = {**result(), "attempt": 2}
-    assert plane.report_result(job_id, second, on_time)["decision"] == "accept"
-    assert plane.report_result(job_id, second, on_time)["decision"] == "duplicate"
-    ended = [line["line"] for line in plane.job_logs(job_id) if "ended" in line["line"]]
+    assert plane.dispatch.report_result(job_id, second, on_time)["decision"] == "accept"
+    assert plane.dispatch.report_result(job_id, second, on_time)["decision"] == "duplicate"
+    ended = [line["line"] for line in plane.jobs.logs(job_id) if "ended" in line["line"]]
     assert ended == ["control plane: attempt 2 ended COMPLETE"]
 
 
 def test_heartbeats_renew_leases_and_report_lost_jobs(plane):
     dev = register(plane, "dev", "DEV", "cc-fraud")
     job_id = new_job(plane)
-    plane.claim(dev, wait=0)
-    answer = plane.heartbeat(dev, {"running": [{"job_id": job_id, "attempt": 1, "progress": {"tasks_done": 1, "tasks_total": 4}, "log": ["hello"]}]})
+    claim(plane, dev)
+    answer = plane.runtimes.heartbeat(dev, {"running": [{"job_id": job_id, "attempt": 1, "progress": {"tasks_done": 1, "tasks_total": 4}, "log": ["hello"]}]})
     assert answer["lost"] == [] and answer["cancel"] == []
-    assert plane.get_job(job_id)["progress"] == {"tasks_done": 1, "tasks_total": 4}
-    assert plane.heartbeat(dev, {"running": [{"job_id": job_id, "attempt": 7}]})["lost"] == [job_id]
-    plane.cancel_job(job_id)
-    assert plane.heartbeat(dev, {})["cancel"] == [job_id]
+    assert plane.jobs.get(job_id)["progress"] == {"tasks_done": 1, "tasks_total": 4}
+    assert plane.runtimes.heartbeat(dev, {"running": [{"job_id": job_id, "attempt": 7}]})["lost"] == [job_id]
+    plane.jobs.cancel(job_id)
+    assert plane.runtimes.heartbeat(dev, {})["cancel"] == [job_id]
 
 
 def test_no_match_waits_with_one_notification_then_starts_when_a_runtime_registers(plane):
     register(plane, "prod", "PROD", "cc-fraud")
     job_id = new_job(plane, stage="UAT")
-    assert plane.get_job(job_id)["status"] == "WAITING"
-    plane.sweep(time.time())
-    notes = plane.notifications(job_id=job_id)
+    assert plane.jobs.get(job_id)["status"] == "WAITING"
+    plane.sweeper.sweep(time.time())
+    notes = plane.notifications.recent(job_id=job_id)
     assert [n["kind"] for n in notes] == ["NO_MATCHING_RUNTIME"]
     assert "missing: stage tag UAT" in notes[0]["message"]
     uat = register(plane, "uat", "UAT", "cc-fraud")
-    assert plane.get_job(job_id)["runtime"] == "uat"
-    assert plane.claim(uat, wait=0)["job"]["id"] == job_id
+    assert plane.jobs.get(job_id)["runtime"] == "uat"
+    assert claim(plane, uat)["job"]["id"] == job_id
 
 
 def test_a_silent_runtime_is_down_with_a_notification_and_its_queued_jobs_move(plane):
     a = register(plane, "dev-a", "DEV", "cc-fraud")
     job_id = new_job(plane)
-    assert plane.get_job(job_id)["runtime"] == "dev-a"
+    assert plane.jobs.get(job_id)["runtime"] == "dev-a"
     b = register(plane, "dev-b", "DEV", "cc-fraud")
     later = time.time() + TIMING.down_after + 1
     plane.store.heartbeat(b, later)
-    plane.sweep(later)
-    statuses = {r["name"]: r["status"] for r in plane.list_runtimes()}
+    plane.sweeper.sweep(later)
+    statuses = {r["name"]: r["status"] for r in plane.runtimes.all()}
     assert statuses == {"dev-a": "DOWN", "dev-b": "UP"}
-    assert plane.get_job(job_id)["runtime"] == "dev-b"
-    assert any(n["kind"] == "RUNTIME_DOWN" and "dev-a is DOWN" in n["message"] for n in plane.notifications())
-    plane.heartbeat(a, {})
-    assert {r["name"]: r["status"] for r in plane.list_runtimes()}["dev-a"] == "UP"
+    assert plane.jobs.get(job_id)["runtime"] == "dev-b"
+    assert any(n["kind"] == "RUNTIME_DOWN" and "dev-a is DOWN" in n["message"] for n in plane.notifications.recent())
+    plane.runtimes.heartbeat(a, {})
+    assert {r["name"]: r["status"] for r in plane.runtimes.all()}["dev-a"] == "UP"
 
 
 def test_a_failed_job_is_a_notification(plane):
     dev = register(plane, "dev", "DEV", "cc-fraud")
     job_id = new_job(plane)
-    plane.claim(dev, wait=0)
+    claim(plane, dev)
     failed = {"attempt": 1, "status": "ERROR", "result": {"status": "ERROR", "error": {"code": "MODEL_ERROR", "message": "score raised KeyError: 'x'"}}}
-    assert plane.report_result(job_id, dev, failed)["job"]["error"]["code"] == "MODEL_ERROR"
-    notes = plane.notifications(job_id=job_id)
+    assert plane.dispatch.report_result(job_id, dev, failed)["job"]["error"]["code"] == "MODEL_ERROR"
+    notes = plane.notifications.recent(job_id=job_id)
     assert notes[0]["kind"] == "JOB_ERROR" and notes[0]["severity"] == "ERROR" and "score raised KeyError" in notes[0]["message"]
 
 
@@ -182,27 +188,27 @@ def test_a_runtime_token_speaks_only_for_its_own_runtimes(plane):
 
     dev_token = Principal("runtime-dev", frozenset({"runtime"}))
     other = Principal("runtime-other", frozenset({"runtime"}))
-    dev = plane.register_runtime({"name": "dev", "stage_tags": ["DEV"], "service_tags": ["cc-fraud"]}, principal=dev_token)["runtime"]["id"]
-    plane.check_runtime_owner(dev, dev_token)
-    plane.check_runtime_owner(dev, ADMIN)
+    dev = plane.runtimes.register({"name": "dev", "stage_tags": ["DEV"], "service_tags": ["cc-fraud"]}, principal=dev_token)["runtime"]["id"]
+    plane.runtimes.check_owner(dev, dev_token)
+    plane.runtimes.check_owner(dev, ADMIN)
     with pytest.raises(Forbidden, match="did not register runtime"):
-        plane.check_runtime_owner(dev, other)
+        plane.runtimes.check_owner(dev, other)
     with pytest.raises(Forbidden, match="registered by another user"):
-        plane.register_runtime({"name": "dev"}, principal=other)
+        plane.runtimes.register({"name": "dev"}, principal=other)
 
 
 def test_a_cancelled_queued_job_ends_at_once(plane):
     job_id = new_job(plane)  # no runtime: WAITING
-    assert plane.cancel_job(job_id)["status"] == "CANCELLED"
+    assert plane.jobs.cancel(job_id)["status"] == "CANCELLED"
 
 
 def test_a_bad_job_is_refused_before_it_is_queued(plane):
     from modelop_spark.errors import SpecError
 
     with pytest.raises(SpecError, match="inputs"):
-        plane.create_job({"job_type": "batchjob", "snapshot": "cc-fraud", "inputs": []}, principal=ADMIN)
+        plane.jobs.create({"job_type": "batchjob", "snapshot": "cc-fraud", "inputs": []}, principal=ADMIN)
     with pytest.raises(SpecError, match="expected batchjob, testjob or trainingjob"):
-        plane.create_job({"job_type": "nightly", "snapshot": "cc-fraud", "inputs": [{"kind": "sql", "query": "SELECT 1"}]}, principal=ADMIN)
+        plane.jobs.create({"job_type": "nightly", "snapshot": "cc-fraud", "inputs": [{"kind": "sql", "query": "SELECT 1"}]}, principal=ADMIN)
 
 
 @pytest.mark.s3
@@ -215,7 +221,7 @@ def test_blobs_in_an_s3_bucket(tmp_path, moto_s3):  # noqa: F811
     upgrade(engine)
     store = Store(engine)
     cp = ControlPlane(store, S3BlobStore(tmp_path / "staging", "s3://cp-blobs/prod", client=client), timing=TIMING, notifier=Notifier(store))
-    cp.create_model("cc-fraud")
+    cp.models.create("cc-fraud")
     archive = io.BytesIO()
     with tarfile.open(fileobj=archive, mode="w:gz") as bundle:
         manifest = json.dumps({"name": "cc-fraud", "version": "2.0.0"}).encode()
@@ -223,16 +229,16 @@ def test_blobs_in_an_s3_bucket(tmp_path, moto_s3):  # noqa: F811
         entry.size = len(manifest)
         bundle.addfile(entry, io.BytesIO(manifest))
     blob = cp.blobs.put_bytes(archive.getvalue())
-    assert cp.add_snapshot(model="cc-fraud", archive=blob, archive_name="s.tar.gz", version=None, description=None,
+    assert cp.snapshots.add(model="cc-fraud", archive=blob, archive_name="s.tar.gz", version=None, description=None,
                            service_tags=["cc-fraud"], runtimes=[])["version"] == "2.0.0"  # its manifest, read back from S3
     dev = register(cp, "dev", "DEV", "cc-fraud")
     job_id = new_job(cp)
-    assert cp.claim(dev, wait=0)["document"]["inputs"][0]["records"] == [{"x": 1}]
-    cp.report_result(job_id, dev, result())
-    assert cp.job_result(job_id)["status"] == "COMPLETE"
+    assert claim(cp, dev)["document"]["inputs"][0]["records"] == [{"x": 1}]
+    cp.dispatch.report_result(job_id, dev, result())
+    assert cp.jobs.result(job_id)["status"] == "COMPLETE"
     keys = {o["Key"] for o in client.list_objects_v2(Bucket="cp-blobs", Prefix="prod/")["Contents"]}
     assert f"prod/{blob.sha256[:2]}/{blob.sha256}" in keys and len(keys) == 3  # archive, job document, result
     assert not any(p.name.startswith(".incoming") for p in (tmp_path / "staging").iterdir())
     client.put_object(Bucket="cp-blobs", Key=f"prod/{blob.sha256[:2]}/{blob.sha256}", Body=b"tampered")
     with pytest.raises(ChecksumMismatch, match="corrupt"):
-        cp.snapshot_archive(cp.get_snapshot("cc-fraud")["id"])
+        cp.snapshots.archive(cp.snapshots.get("cc-fraud")["id"])

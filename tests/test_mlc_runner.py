@@ -36,9 +36,9 @@ def lifecycles(tmp_path) -> LifeCycles:
     plane = build(tmp_path)
     plane.started_at = NIGHT - DAY / 2
     cycles = LifeCycles(plane, Catalog.load(folder))
-    plane.create_model("cc-fraud")
+    plane.models.create("cc-fraud")
     blob = plane.blobs.put_bytes(_archive())
-    plane.add_snapshot(model="cc-fraud", archive=blob, archive_name="s.tar.gz", version="1", description=None, service_tags=["cc-fraud"],
+    plane.snapshots.add(model="cc-fraud", archive=blob, archive_name="s.tar.gz", version="1", description=None, service_tags=["cc-fraud"],
                        runtimes=[], test_data="file:///data/test.csv")
     return cycles
 
@@ -59,12 +59,12 @@ def _archive(files: dict[str, bytes] | None = None) -> bytes:
 def test_test_data_named_in_snapshot_json_is_read_from_the_archive(lifecycles):
     plane = lifecycles.plane
     archive = _archive({"model.py": b"", "snapshot.json": b'{"test_data": "data/test.csv"}', "data/test.csv": b"id,x\n1,2\n"})
-    snapshot = plane.add_snapshot(model="cc-fraud", archive=plane.blobs.put_bytes(archive), archive_name="s.tar.gz", version="3",
+    snapshot = plane.snapshots.add(model="cc-fraud", archive=plane.blobs.put_bytes(archive), archive_name="s.tar.gz", version="3",
                                   description=None, service_tags=["cc-fraud"], runtimes=[])
     assert snapshot["test_data"] == {"path": "data/test.csv"}
-    assert plane.snapshot_file(snapshot["id"], "data/test.csv") == b"id,x\n1,2\n"
+    assert plane.snapshots.file(snapshot["id"], "data/test.csv") == b"id,x\n1,2\n"
     cycle = lifecycles.list(snapshot_id=snapshot["id"])[0]
-    job = next(j for j in plane.list_jobs() if j["snapshot_id"] == snapshot["id"])
+    job = next(j for j in plane.jobs.find() if j["snapshot_id"] == snapshot["id"])
     assert cycle["current_step"]["id"] == "Task_TestDev" and job["inputs"][0] == {"kind": "embedded", "name": "test.csv", "records": 1}
 
 
@@ -92,7 +92,7 @@ def test_a_schedule_starts_the_retrain_once_per_due_time_with_its_data(lifecycle
     instance = lifecycles.view(started[0])
     assert instance["process"] == "retrain" and instance["trigger"] == {"by": "schedule", "schedule": "nightly-fraud-retrain", "due": NIGHT}
     assert instance["state"] == "RUNNING" and instance["current_step"] == {"id": "Task_Train", "name": "Training job on DEV"}
-    jobs = plane.list_jobs()
+    jobs = plane.jobs.find()
     training = [j for j in jobs if j["job_type"] == "training"]
     assert len(training) == 1 and training[0]["inputs"][0]["url"] == "file:///data/labeled.csv"
     assert training[0]["status"] == "WAITING" and training[0]["runtime"] is None  # no DEV runtime here
@@ -104,7 +104,7 @@ def test_a_job_step_creates_its_job_once_however_often_it_is_advanced(lifecycles
     assert snapshot_cycle["process"] == "operationalize-batch-model" and snapshot_cycle["current_step"]["id"] == "Task_TestDev"
     for _ in range(3):
         lifecycles.advance(snapshot_cycle["id"])
-    assert [j["job_type"] for j in lifecycles.plane.list_jobs()] == ["metrics"]
+    assert [j["job_type"] for j in lifecycles.plane.jobs.find()] == ["metrics"]
     stale = lifecycles.store.get(snapshot_cycle["id"])
     assert lifecycles.store.save(lifecycles.store.get(snapshot_cycle["id"]), now=1.0, state="RUNNING") is not None  # another process moved on
     assert lifecycles.store.save(stale, now=2.0, state="FAILED") is None  # so the older copy changes nothing
@@ -114,7 +114,7 @@ def test_a_job_step_creates_its_job_once_however_often_it_is_advanced(lifecycles
 def test_a_snapshot_without_service_tags_starts_no_life_cycle(lifecycles):
     plane = lifecycles.plane
     blob = plane.blobs.put_bytes(_archive())
-    plane.add_snapshot(model="cc-fraud", archive=blob, archive_name="s.tar.gz", version="2", description=None, service_tags=[], runtimes=["dev-1"])
+    plane.snapshots.add(model="cc-fraud", archive=blob, archive_name="s.tar.gz", version="2", description=None, service_tags=[], runtimes=["dev-1"])
     assert len(lifecycles.list()) == 1
 
 
@@ -139,14 +139,14 @@ def test_on_postgresql_a_life_cycle_starts_saves_its_workflow_and_guards_stale_s
     store = Store(engine)
     plane = ControlPlane(store, BlobStore(tmp_path / "blobs"), timing=Timing(heartbeat_interval=1), notifier=Notifier(store))
     cycles = LifeCycles(plane, Catalog.load(DEFAULT_FOLDER))
-    plane.create_model("cc-fraud")
-    snapshot = plane.add_snapshot(model="cc-fraud", archive=plane.blobs.put_bytes(_archive()), archive_name="s.tar.gz", version="1",
+    plane.models.create("cc-fraud")
+    snapshot = plane.snapshots.add(model="cc-fraud", archive=plane.blobs.put_bytes(_archive()), archive_name="s.tar.gz", version="1",
                                   description=None, service_tags=["cc-fraud"], runtimes=[], test_data="file:///data/test.csv")
     cycle = cycles.list(snapshot_id=snapshot["id"])[0]
     cycles.advance(cycle["id"])
-    assert cycle["current_step"]["id"] == "Task_TestDev" and [j["job_type"] for j in plane.list_jobs()] == ["metrics"]
+    assert cycle["current_step"]["id"] == "Task_TestDev" and [j["job_type"] for j in plane.jobs.find()] == ["metrics"]
     stale = cycles.store.get(cycle["id"])
     assert cycles.store.save(cycles.store.get(cycle["id"]), now=1.0, state="RUNNING") is not None
     assert cycles.store.save(stale, now=2.0, state="FAILED") is None
-    assert plane.get_snapshot(snapshot["id"])["test_data"] == {"url": "file:///data/test.csv"}
+    assert plane.snapshots.get(snapshot["id"])["test_data"] == {"url": "file:///data/test.csv"}
     engine.dispose()

@@ -11,7 +11,7 @@ from pathlib import Path
 from modelop_spark._logging import use_json_lines
 from modelop_spark.controlplane.leases import Timing
 from modelop_spark.controlplane.server import Extension, ServerSettings, serve
-from modelop_spark.controlplane.service import MB, Limits
+from modelop_spark.controlplane.services.context import MB, Limits
 from modelop_spark.errors import ModelOpSparkError
 
 DATABASE_ENV = "MODELOP_DATABASE_URL"

@@ -13,6 +13,7 @@ again from the restart, since no runtime could renew anything while nobody answe
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 
 
 @dataclass(frozen=True)
@@ -64,17 +65,24 @@ def lease_after_restart(expires_at: float, started_at: float, timing: Timing) ->
     return max(expires_at, started_at + timing.lease_seconds)
 
 
-def result_decision(*, current_attempt: int, owner: str | None, finished: bool, attempt: int, runtime_id: str) -> str:
+class ResultDecision(StrEnum):
     """What to do with a result a runtime delivers.
 
     ``accept``: the job is this runtime's current attempt and still running;
     ``duplicate``: the job already finished from this very attempt (a retried delivery);
     ``stale``: another attempt owns the job now (this runtime's lease expired and it moved).
     """
+
+    ACCEPT = "accept"
+    DUPLICATE = "duplicate"
+    STALE = "stale"
+
+
+def result_decision(*, current_attempt: int, owner: str | None, finished: bool, attempt: int, runtime_id: str) -> ResultDecision:
     same_claim = attempt == current_attempt and owner == runtime_id
     if not same_claim:
-        return "stale"
-    return "duplicate" if finished else "accept"
+        return ResultDecision.STALE
+    return ResultDecision.DUPLICATE if finished else ResultDecision.ACCEPT
 
 
-__all__ = ["Timing", "is_down", "lease_after_restart", "lease_expired", "renewed_until", "result_decision"]
+__all__ = ["ResultDecision", "Timing", "is_down", "lease_after_restart", "lease_expired", "renewed_until", "result_decision"]

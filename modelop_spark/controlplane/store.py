@@ -47,8 +47,14 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-def _columns(row: Any) -> dict[str, Any]:
+def columns(row: Any) -> dict[str, Any]:
+    """A mapped row as a plain dict of its columns (what every store method returns)."""
     return {column.key: getattr(row, column.key) for column in row.__table__.columns}
+
+
+def rows_changed(result: Any) -> int:
+    """The rows an UPDATE changed (a CursorResult's rowcount; the generic Result type hides it)."""
+    return int(result.rowcount)
 
 
 class Store:
@@ -68,38 +74,38 @@ class Store:
                 s.add(row)
         except IntegrityError as exc:
             raise Conflict(f"a model named {name!r} exists already") from exc
-        return _columns(row)
+        return columns(row)
 
     def find_model(self, name_or_id: str) -> dict[str, Any]:
         with self.session() as s:
             row = s.scalar(select(ModelRow).where((ModelRow.name == name_or_id) | (ModelRow.id == name_or_id)))
             if row is None:
                 raise NotFound(f"no model named {name_or_id!r}; create it with 'moc model create {name_or_id}'")
-            return _columns(row)
+            return columns(row)
 
     def list_models(self) -> list[dict[str, Any]]:
         with self.session() as s:
-            return [_columns(r) for r in s.scalars(select(ModelRow).order_by(ModelRow.name))]
+            return [columns(r) for r in s.scalars(select(ModelRow).order_by(ModelRow.name))]
 
     def create_snapshot(self, **values: Any) -> dict[str, Any]:
         row = SnapshotRow(id=new_id(), **values)
         with self.session() as s, s.begin():
             s.add(row)
-        return _columns(row)
+        return columns(row)
 
     def get_snapshot(self, snapshot_id: str) -> dict[str, Any]:
         with self.session() as s:
             row = s.get(SnapshotRow, snapshot_id)
             if row is None:
                 raise NotFound(f"no snapshot {snapshot_id}; 'moc snapshot list' shows them")
-            return _columns(row)
+            return columns(row)
 
     def list_snapshots(self, model_id: str | None = None) -> list[dict[str, Any]]:
         query = select(SnapshotRow).order_by(SnapshotRow.created_at.desc())
         if model_id:
             query = query.where(SnapshotRow.model_id == model_id)
         with self.session() as s:
-            return [_columns(r) for r in s.scalars(query)]
+            return [columns(r) for r in s.scalars(query)]
 
     def set_snapshot_stage(self, snapshot_id: str, stage: str) -> None:
         with self.session() as s, s.begin():
@@ -108,7 +114,7 @@ class Store:
     def snapshot_trained_by(self, job_id: str) -> dict[str, Any] | None:
         with self.session() as s:
             row = s.scalar(select(SnapshotRow).where(SnapshotRow.trained_by_job == job_id))
-            return _columns(row) if row is not None else None
+            return columns(row) if row is not None else None
 
     def model_names(self) -> dict[str, str]:
         with self.session() as s:
@@ -128,7 +134,7 @@ class Store:
                 setattr(row, key, value)
             row.status = RuntimeStatus.UP
             row.last_heartbeat = now
-        return _columns(row), came_up
+        return columns(row), came_up
 
     def heartbeat(self, runtime_id: str, now: float) -> bool:
         """Record a heartbeat; False when the runtime is unknown (it must register again)."""
@@ -136,19 +142,19 @@ class Store:
             done = s.execute(
                 update(RuntimeRow).where(RuntimeRow.id == runtime_id).values(last_heartbeat=now, status=RuntimeStatus.UP)
             )
-            return _rows_changed(done) == 1
+            return rows_changed(done) == 1
 
     def get_runtime(self, runtime_id: str) -> dict[str, Any]:
         with self.session() as s:
             row = s.get(RuntimeRow, runtime_id)
             if row is None:
                 raise NotFound(f"no runtime {runtime_id}; register it again")
-            return _columns(row)
+            return columns(row)
 
     def list_runtimes(self) -> list[dict[str, Any]]:
         loads = self._loads()
         with self.session() as s:
-            return [{**_columns(r), "jobs_running": loads.get(r.id, 0)} for r in s.scalars(select(RuntimeRow).order_by(RuntimeRow.name))]
+            return [{**columns(r), "jobs_running": loads.get(r.id, 0)} for r in s.scalars(select(RuntimeRow).order_by(RuntimeRow.name))]
 
     def _loads(self) -> dict[str, int]:
         with self.session() as s:
@@ -175,7 +181,7 @@ class Store:
                 .where(RuntimeRow.id == runtime_id, RuntimeRow.status == RuntimeStatus.UP, RuntimeRow.last_heartbeat <= silent_since)
                 .values(status=RuntimeStatus.DOWN)
             )
-            return _rows_changed(done) == 1
+            return rows_changed(done) == 1
 
     def restart_grace(self, *, now: float, lease_until: float) -> None:
         """After a restart the downtime does not count: runtimes and leases get a fresh clock."""
@@ -191,14 +197,14 @@ class Store:
         row = JobRow(status=JobStatus.CREATED, attempt=0, cancel_requested=False, no_match_notified=False, progress={}, **values)
         with self.session() as s, s.begin():
             s.add(row)
-        return _columns(row)
+        return columns(row)
 
     def get_job(self, job_id: str) -> dict[str, Any]:
         with self.session() as s:
             row = s.get(JobRow, job_id)
             if row is None:
                 raise NotFound(f"no job {job_id}; 'moc job list' shows them")
-            return _columns(row)
+            return columns(row)
 
     def list_jobs(self, *, status: str | None = None, limit: int = 100, offset: int = 0, **filters: str | None) -> list[dict[str, Any]]:
         """Newest first. ``filters``: job_type, model_name, stage, runtime_id (exact matches)."""
@@ -209,7 +215,7 @@ class Store:
             if value:
                 query = query.where(getattr(JobRow, column) == value)
         with self.session() as s:
-            return [_columns(r) for r in s.scalars(query)]
+            return [columns(r) for r in s.scalars(query)]
 
     def count_jobs_by_status(self) -> dict[str, int]:
         with self.session() as s:
@@ -223,7 +229,7 @@ class Store:
                 .where(JobRow.id == job_id, JobRow.status.in_(sources_of(target) | ({target} if target == JobStatus.WAITING else set())), *where)
                 .values(status=target, **values)
             )
-            return _rows_changed(done) == 1
+            return rows_changed(done) == 1
 
     def queue(self, job_id: str, *, runtime_id: str | None, now: float) -> bool:
         """CREATED or WAITING (unassigned) -> WAITING, assigned to ``runtime_id`` or to none."""
@@ -239,7 +245,7 @@ class Store:
     def mark_no_match_notified(self, job_id: str) -> bool:
         with self.session() as s, s.begin():
             done = s.execute(update(JobRow).where(JobRow.id == job_id, JobRow.no_match_notified.is_(False)).values(no_match_notified=True))
-            return _rows_changed(done) == 1
+            return rows_changed(done) == 1
 
     def unassigned_jobs(self) -> list[dict[str, Any]]:
         with self.session() as s:
@@ -248,7 +254,7 @@ class Store:
                 .where(JobRow.status.in_((JobStatus.CREATED, JobStatus.WAITING)), JobRow.runtime_id.is_(None))
                 .order_by(JobRow.created_at)
             )
-            return [_columns(r) for r in s.scalars(query)]
+            return [columns(r) for r in s.scalars(query)]
 
     def release_unclaimed(self, runtime_id: str, *, now: float) -> int:
         """A DOWN runtime's assigned but unclaimed jobs go back to the queue."""
@@ -258,7 +264,7 @@ class Store:
                 .where(JobRow.runtime_id == runtime_id, JobRow.status == JobStatus.WAITING)
                 .values(runtime_id=None, updated_at=now)
             )
-            return _rows_changed(done)
+            return rows_changed(done)
 
     def claim_next(self, runtime_id: str, *, now: float, lease_until: float) -> dict[str, Any] | None:
         """Atomically take the oldest WAITING job assigned to this runtime: RUNNING, leased."""
@@ -292,7 +298,7 @@ class Store:
                     .where(JobRow.id == job_id, JobRow.status == JobStatus.RUNNING, JobRow.lease_owner == runtime_id, JobRow.attempt == attempt)
                     .values(lease_expires=until)
                 )
-                if _rows_changed(done) != 1:
+                if rows_changed(done) != 1:
                     lost.append(job_id)
         return lost
 
@@ -330,7 +336,7 @@ class Store:
     def expired_leases(self, now: float) -> list[dict[str, Any]]:
         with self.session() as s:
             query = select(JobRow).where(JobRow.status == JobStatus.RUNNING, JobRow.lease_expires <= now)
-            return [_columns(r) for r in s.scalars(query)]
+            return [columns(r) for r in s.scalars(query)]
 
     def requeue_expired(self, job: dict[str, Any], *, now: float) -> bool:
         """RUNNING with an expired lease -> WAITING, unassigned (the same attempt must still hold it)."""
@@ -360,14 +366,14 @@ class Store:
         if tail:
             query = query.limit(tail)
         with self.session() as s:
-            rows = [_columns(r) for r in s.scalars(query)]
+            rows = [columns(r) for r in s.scalars(query)]
         return rows[::-1]
 
     def add_notification(self, *, kind: str, severity: str, message: str, now: float, job_id: str | None = None, runtime_id: str | None = None) -> dict[str, Any]:
         row = NotificationRow(at=now, kind=kind, severity=severity, message=message, job_id=job_id, runtime_id=runtime_id)
         with self.session() as s, s.begin():
             s.add(row)
-        return _columns(row)
+        return columns(row)
 
     def notifications(self, *, limit: int = 100, job_id: str | None = None, include_dismissed: bool = True) -> list[dict[str, Any]]:
         query = select(NotificationRow).order_by(NotificationRow.id.desc()).limit(limit)
@@ -376,7 +382,7 @@ class Store:
         if not include_dismissed:
             query = query.where(NotificationRow.dismissed_at.is_(None))
         with self.session() as s:
-            return [_columns(r) for r in s.scalars(query)]
+            return [columns(r) for r in s.scalars(query)]
 
     def dismiss_notification(self, notification_id: int, *, by: str, now: float) -> dict[str, Any]:
         """Hide a notification from the pane (kept for the record); dismissing twice is a no-op."""
@@ -386,7 +392,7 @@ class Store:
                 raise NotFound(f"no notification {notification_id}; 'moc notifications' lists them")
             if row.dismissed_at is None:
                 row.dismissed_at, row.dismissed_by = now, by
-        return _columns(row)
+        return columns(row)
 
     def set_runtime_tags(self, runtime_id: str, *, stage_tags: list[str], service_tags: list[str], by: str) -> dict[str, Any]:
         with self.session() as s, s.begin():
@@ -395,12 +401,7 @@ class Store:
                 raise NotFound(f"no runtime {runtime_id}; 'moc runtime list' shows them")
             row.stage_tags, row.service_tags = stage_tags, service_tags
             row.details = {**(row.details or {}), "tags_set_by": by}
-        return _columns(row)
+        return columns(row)
 
 
-__all__ = ["Conflict", "NotFound", "Store", "new_id"]
-
-
-def _rows_changed(result: Any) -> int:
-    """The rows an UPDATE changed (a CursorResult's rowcount; the generic Result type hides it)."""
-    return int(result.rowcount)
+__all__ = ["Conflict", "NotFound", "Store", "columns", "new_id", "rows_changed"]

@@ -28,9 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelop_spark.controlplane.archives import archive_member, archive_names
 from modelop_spark.controlplane.auth import Principal
 from modelop_spark.controlplane.notifications import Kind
-from modelop_spark.controlplane.service import ControlPlane, archive_member, archive_names
+from modelop_spark.controlplane.service import ControlPlane
 from modelop_spark.controlplane.states import JobStatus
 from modelop_spark.controlplane.store import NotFound, new_id
 from modelop_spark.errors import ModelOpSparkError
@@ -77,7 +78,7 @@ class Step:
         return Principal(f"mlc:{self.process}", frozenset({"operator"}))
 
     def snapshot(self) -> dict[str, Any]:
-        return self.plane.get_snapshot(str(self.data["snapshot_id"]))
+        return self.plane.snapshots.get(str(self.data["snapshot_id"]))
 
 
 def run(topic: str, step: Step) -> Outcome:
@@ -96,16 +97,16 @@ def _job_step(step: Step, job_type: str, request: Callable[[], dict[str, Any]], 
     if not job_id:
         return Remember({"job_id": new_id()})
     try:
-        job = step.plane.get_job(job_id)
+        job = step.plane.jobs.get(job_id)
     except NotFound:
-        job = step.plane.create_job(request(), principal=step.principal, stage=stage, job_id=job_id)
+        job = step.plane.jobs.create(request(), principal=step.principal, stage=stage, job_id=job_id)
     status = JobStatus(job["status"])
     if not status.finished:
         return Pending()
     if status is not JobStatus.COMPLETE:
         message = (job.get("error") or {}).get("message") or "no error message"
         raise StepFailed(f"{job_type} {job_id} on {stage or 'any stage'} ended {status}: {message}")
-    return step.plane.job_result(job_id)
+    return step.plane.jobs.result(job_id)
 
 
 def _test_data_input(step: Step) -> dict[str, Any]:
@@ -114,7 +115,7 @@ def _test_data_input(step: Step) -> dict[str, Any]:
     if ref.get("url"):
         return {"name": Path(ref["url"]).name or "test-data", "url": ref["url"]}
     if ref.get("path"):
-        content = step.plane.snapshot_file(snapshot["id"], ref["path"])
+        content = step.plane.snapshots.file(snapshot["id"], ref["path"])
         with tempfile.TemporaryDirectory(prefix="mlc-test-data-") as folder:
             local = Path(folder) / Path(ref["path"]).name
             local.write_bytes(content)
@@ -156,7 +157,7 @@ def deploy(step: Step) -> Outcome:
     }, stage=stage)
     if not isinstance(result, dict):
         return result
-    step.plane.set_snapshot_stage(str(step.data["snapshot_id"]), stage)
+    step.plane.snapshots.set_stage(str(step.data["snapshot_id"]), stage)
     return Done({"stage": stage}, (step.memory["job_id"],), f"smoke batchjob COMPLETE; snapshot promoted to {stage}")
 
 
@@ -205,7 +206,7 @@ def _snapshot_dmn(step: Step) -> tuple[bytes, str]:
     """The first ``.dmn`` file of the snapshot's archive, else the default thresholds."""
     snapshot = step.snapshot()
     if snapshot.get("archive"):
-        data, row = step.plane.snapshot_archive(snapshot["id"])
+        data, row = step.plane.snapshots.archive(snapshot["id"])
         for name in archive_names(data, row["archive_name"] or ""):
             if name.lower().endswith(".dmn"):
                 return archive_member(data, row["archive_name"] or "", name), name

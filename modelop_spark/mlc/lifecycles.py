@@ -50,7 +50,7 @@ class LifeCycles:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         plane.companions.append(self)
-        plane.snapshot_listeners.append(self.snapshot_created)
+        plane.snapshots.listeners.append(self.snapshot_created)
 
     # -- life ------------------------------------------------------------------------------------
 
@@ -90,7 +90,7 @@ class LifeCycles:
                 continue
             trigger = {"by": "schedule", "schedule": schedule.name, "due": due}
             try:
-                snapshot = self.plane.get_snapshot(schedule.model)
+                snapshot = self.plane.snapshots.get(schedule.model)
                 started.append(self.start_instance(schedule.process, snapshot, user=None, training_data=schedule.data, trigger=trigger)["id"])
             except ModelOpSparkError as exc:
                 self.plane.notifier.notify(Kind.MLC_FAILED, f"schedule {schedule.name} could not start {schedule.process}: {exc.message}")
@@ -113,7 +113,7 @@ class LifeCycles:
             raise SpecError(f"process {name} starts by itself for new snapshots (trigger {process.trigger}); start one whose trigger is 'start'")
         if data is not None and "://" not in data:
             raise SpecError(f"data {data}: give the labeled data as a URL the runtimes can read (file://, s3://, hdfs://)")
-        snapshot = self.plane.get_snapshot(model)
+        snapshot = self.plane.snapshots.get(model)
         return self.start_instance(name, snapshot, user=principal.name, training_data=data, trigger={"by": "user", "user": principal.name})
 
     def start_instance(

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from modelop_spark.controlplane.store import NotFound, Store, _columns, _rows_changed, new_id
+from modelop_spark.controlplane.store import NotFound, Store, columns, new_id, rows_changed
 from modelop_spark.controlplane.tables import LifeCycleRow
 
 
@@ -27,14 +27,14 @@ class LifeCycleStore:
         )
         with self.store.session() as s, s.begin():
             s.add(row)
-        return _columns(row)
+        return columns(row)
 
     def get(self, instance_id: str) -> dict[str, Any]:
         with self.store.session() as s:
             row = s.get(LifeCycleRow, instance_id)
             if row is None:
                 raise NotFound(f"no life cycle {instance_id}; 'moc mlc list' shows them")
-            return _columns(row)
+            return columns(row)
 
     def list(self, *, snapshot_id: str | None = None, states: tuple[str, ...] = (), process: str | None = None) -> list[dict[str, Any]]:
         query = select(LifeCycleRow).order_by(LifeCycleRow.created_at.desc())
@@ -45,7 +45,7 @@ class LifeCycleStore:
         if states:
             query = query.where(LifeCycleRow.state.in_(states))
         with self.store.session() as s:
-            return [_columns(r) for r in s.scalars(query)]
+            return [columns(r) for r in s.scalars(query)]
 
     def save(self, instance: dict[str, Any], *, now: float, **values: Any) -> dict[str, Any] | None:
         """Write ``values`` if nobody saved since ``instance`` was read; the new row, or None."""
@@ -55,7 +55,7 @@ class LifeCycleStore:
                 .where(LifeCycleRow.id == instance["id"], LifeCycleRow.version == instance["version"])
                 .values(version=instance["version"] + 1, updated_at=now, **values)
             )
-        if _rows_changed(done) != 1:
+        if rows_changed(done) != 1:
             return None
         return {**instance, **values, "version": instance["version"] + 1, "updated_at": now}
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from modelop_spark.controlplane.app import API
+from modelop_spark.controlplane.deps import API
 
 
 class ApiRefused(Exception):

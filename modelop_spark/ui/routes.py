@@ -22,8 +22,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from modelop_spark import __version__
 from modelop_spark._redact import redacted_logger
-from modelop_spark.controlplane.app import API as API_PREFIX
 from modelop_spark.controlplane.auth import ADMIN, APPROVE, WRITE
+from modelop_spark.controlplane.deps import API as API_PREFIX
 from modelop_spark.ui import views, wizard
 from modelop_spark.ui.api import ApiRefused, InProcessApi
 from modelop_spark.ui.sessions import (

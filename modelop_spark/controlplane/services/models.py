@@ -1,0 +1,26 @@
+"""Models: a name (unique) and a description; snapshots hang off them."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from modelop_spark.controlplane import resources
+from modelop_spark.controlplane.services.context import Context
+from modelop_spark.errors import SpecError
+
+
+class Models:
+    def __init__(self, context: Context) -> None:
+        self.store = context.store
+
+    def create(self, name: str, description: str = "") -> dict[str, Any]:
+        if not name or not name.strip():
+            raise SpecError("name: a model needs a name")
+        return resources.model(self.store.create_model(name=name.strip(), description=description, now=time.time()))
+
+    def all(self) -> list[dict[str, Any]]:
+        return [resources.model(m) for m in self.store.list_models()]
+
+
+__all__ = ["Models"]
