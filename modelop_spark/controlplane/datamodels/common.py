@@ -36,6 +36,12 @@ class ErrorBody(Resource):
     detail: str
 
 
+class InvalidRequest(BaseModel):
+    """FastAPI's own refusal of a request that does not fit its declared parameters or body."""
+
+    detail: list[dict[str, Any]]
+
+
 ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": text}
     for status, text in (
@@ -45,6 +51,9 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         (404, "no such resource"),
         (409, "a conflict with the resource's state"),
     )
+} | {
+    422: {"model": ErrorBody | InvalidRequest, "description": "the body does not fit its schema, or an upload's checksum does not match"},
+    413: {"model": ErrorBody, "description": "the upload is larger than the control plane's limit"},
 }
 
-__all__ = ["ERRORS", "Body", "Document", "ErrorBody", "ErrorDetail", "Resource"]
+__all__ = ["ERRORS", "Body", "Document", "ErrorBody", "ErrorDetail", "InvalidRequest", "Resource"]
