@@ -125,11 +125,11 @@ def test_what_the_job_page_shows():
 
 
 def test_after_login_only_a_path_on_this_site_is_followed():
-    from modelop_spark.ui.routes import _local_path
+    from modelop_spark.ui.pages.common import local_path
 
-    assert _local_path("/jobs?status=COMPLETE") == "/jobs?status=COMPLETE"
+    assert local_path("/jobs?status=COMPLETE") == "/jobs?status=COMPLETE"
     for elsewhere in ("//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"):
-        assert _local_path(elsewhere) == "/"
+        assert local_path(elsewhere) == "/"
 
 
 def test_a_secure_cookie_needs_https_or_a_loopback_address():

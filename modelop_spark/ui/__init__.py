@@ -12,20 +12,21 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from starlette.exceptions import HTTPException
 
 from modelop_spark.controlplane.server import ServerSettings
 from modelop_spark.controlplane.service import ControlPlane
-from modelop_spark.ui.routes import DEFAULT_MAX_UPLOAD_BYTES, page_error, ui_router
+from modelop_spark.ui.api import ApiRefused
+from modelop_spark.ui.routes import DEFAULT_MAX_UPLOAD_BYTES, page_error, refused_page, ui_router
 from modelop_spark.ui.sessions import SessionBook
 
 
 def include_ui(app: Any, *, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, sessions: SessionBook | None = None) -> Any:
     app.state.ui_sessions = sessions or SessionBook()
     app.state.ui_max_upload_bytes = max_upload_bytes
-    app.include_router(ui_router(max_upload_bytes=max_upload_bytes))
-    from starlette.exceptions import HTTPException
-
+    app.include_router(ui_router())
     app.add_exception_handler(HTTPException, page_error)
+    app.add_exception_handler(ApiRefused, refused_page)
     return app
 
 

@@ -51,6 +51,10 @@ class InProcessApi:
     async def put(self, path: str, body: Any) -> Any:
         return (await self.call("PUT", path, json=body)).json()
 
+    async def archive(self, snapshot_id: str) -> bytes:
+        """A stored snapshot archive's bytes."""
+        return (await self.call("GET", f"/snapshots/{snapshot_id}/archive")).content
+
 
 def _error_of(response: httpx.Response) -> tuple[str, str]:
     try:

@@ -51,9 +51,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         (404, "no such resource"),
         (409, "a conflict with the resource's state"),
     )
-} | {
-    422: {"model": ErrorBody | InvalidRequest, "description": "the body does not fit its schema, or an upload's checksum does not match"},
-    413: {"model": ErrorBody, "description": "the upload is larger than the control plane's limit"},
 }
+ERRORS[413] = {"model": ErrorBody, "description": "the upload is larger than the control plane's limit"}
+ERRORS[422] = {"model": ErrorBody | InvalidRequest, "description": "the body does not fit its schema, or an upload's checksum does not match"}
 
 __all__ = ["ERRORS", "Body", "Document", "ErrorBody", "ErrorDetail", "InvalidRequest", "Resource"]
