@@ -35,6 +35,7 @@ from modelop_spark.controlplane.client import ApiError, Client, Unreachable
 from modelop_spark.controlplane.jobrequest import SNAPSHOT_PLACEHOLDER, TRAINED_SNAPSHOT_PLACEHOLDER
 from modelop_spark.errors import ControlPlaneError, ModelOpSparkError
 from modelop_spark.runtime.archive import extract_archive, pack_folder
+from modelop_spark.vocabulary import DEFAULT_ARCHIVE_SUFFIX, is_snapshot_archive, is_zip
 
 log = redacted_logger("modelop_spark.agent")
 
@@ -320,8 +321,8 @@ class Agent:
         target = str(options.get("snapshot_output") or "")
         if target.startswith(TRAINED_SNAPSHOT_PLACEHOLDER):
             name = target.removeprefix(TRAINED_SNAPSHOT_PLACEHOLDER) or "snapshot"
-            if not name.endswith((".tar.gz", ".tgz", ".zip")):
-                name += ".tar.gz"
+            if not is_snapshot_archive(name):
+                name += DEFAULT_ARCHIVE_SUFFIX
             trained_target = work / "trained" / name
             options["snapshot_output"] = str(trained_target)
             document["options"] = options
@@ -344,7 +345,7 @@ class Agent:
         if digest != snapshot["sha256"]:
             raise ControlPlaneError(f"snapshot {snapshot['id']}: downloaded archive has sha256 {digest}, expected {snapshot['sha256']}; not run")
         folder.mkdir(parents=True, exist_ok=True)
-        suffix = ".zip" if str(snapshot.get("name") or "").lower().endswith(".zip") else ".tar.gz"
+        suffix = ".zip" if is_zip(str(snapshot.get("name") or "")) else DEFAULT_ARCHIVE_SUFFIX
         archive = folder / f"archive{suffix}"
         archive.write_bytes(data)
         staging = folder / ".extracting"
@@ -359,7 +360,7 @@ class Agent:
         data = pack_folder(target) if target.is_dir() else target.read_bytes()
         response = self.client.request(
             "POST", f"/jobs/{job.job_id}/snapshot", content=data, timeout=300,
-            params={"runtime_id": self.runtime_id, "filename": target.name if not target.is_dir() else target.name + ".tar.gz"},
+            params={"runtime_id": self.runtime_id, "filename": target.name if not target.is_dir() else target.name + DEFAULT_ARCHIVE_SUFFIX},
             headers={"Content-Type": "application/octet-stream", "X-Content-SHA256": hashlib.sha256(data).hexdigest()},
         )
         snapshot = response.json()

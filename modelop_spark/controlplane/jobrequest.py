@@ -23,16 +23,10 @@ from modelop_spark.controlplane.matching import JobNeeds
 from modelop_spark.errors import SpecError
 from modelop_spark.jobs.modelop_job import is_modelop_job
 from modelop_spark.jobs.spec import JobSpec
+from modelop_spark.vocabulary import BATCH_JOB, JOB_TYPES, JOB_WORDS
 
-# moc's words and ModelOp's, to the runtime's job types
-JOB_TYPE_WORDS = {
-    "batchjob": "scoring",
-    "scoring": "scoring",
-    "testjob": "metrics",
-    "metrics": "metrics",
-    "trainingjob": "training",
-    "training": "training",
-}
+# moc's words and ModelOp's, and the runtime's own names, to the runtime's job types
+JOB_TYPE_WORDS = {**JOB_WORDS, **{job_type: job_type for job_type in JOB_TYPES}}
 SNAPSHOT_PLACEHOLDER = "controlplane-snapshot:"  # the runtime swaps in its downloaded copy
 # a training job whose output is a plain name: the runtime writes the new snapshot locally and
 # registers it with the control plane as a new snapshot of the same model
@@ -55,7 +49,8 @@ def job_type_of(word: str) -> str:
     try:
         return JOB_TYPE_WORDS[str(word).lower()]
     except KeyError:
-        raise SpecError(f"job_type: expected batchjob, testjob or trainingjob, found {word!r}") from None
+        *first, last = JOB_WORDS
+        raise SpecError(f"job_type: expected {', '.join(first)} or {last}, found {word!r}") from None
 
 
 def summarise(asset: Mapping[str, Any]) -> dict[str, Any]:
@@ -68,7 +63,7 @@ def summarise(asset: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def prepare_runtime_job(request: Mapping[str, Any], *, job_id: str, snapshot: Mapping[str, Any]) -> PreparedJob:
-    job_type = job_type_of(request.get("job_type", "batchjob"))
+    job_type = job_type_of(request.get("job_type", BATCH_JOB))
     schema_check = bool(request.get("schema_check", False))
     mode = "quarantine" if schema_check else "off"
     options = {"input_schema_check": mode, "output_schema_check": mode, **dict(request.get("options") or {})}

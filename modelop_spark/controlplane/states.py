@@ -16,6 +16,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 from modelop_spark.errors import ControlPlaneError
+from modelop_spark.vocabulary import FINISHED_STATES, JOB_STATES
 
 
 class JobStatus(StrEnum):
@@ -36,7 +37,8 @@ class RuntimeStatus(StrEnum):
     DOWN = "DOWN"
 
 
-FINISHED = frozenset({JobStatus.COMPLETE, JobStatus.ERROR, JobStatus.CANCELLED})
+FINISHED = frozenset(JobStatus(state) for state in FINISHED_STATES)
+assert tuple(JobStatus) == JOB_STATES, "the job states are spelled once, in modelop_spark/vocabulary.py"
 
 TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.CREATED: frozenset({JobStatus.WAITING, JobStatus.CANCELLED}),

@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from modelop_spark import vocabulary
 from modelop_spark._redact import redacted_logger
 from modelop_spark.assets.spec import FILE_FORMATS, AssetKind, AssetSpec, format_from_url
 from modelop_spark.errors import SpecError
@@ -32,11 +33,7 @@ from modelop_spark.jobs.spark_settings import engine_spark_conf, split_job_param
 
 log = redacted_logger(__name__)
 
-JOB_TYPES = {
-    "MODEL_BATCH_JOB": "scoring",
-    "MODEL_BATCH_TEST_JOB": "metrics",
-    "MODEL_BATCH_TRAINING_JOB": "training",
-}
+JOB_TYPES = vocabulary.MODELOP_JOB_TYPES
 _FUNCTION_FIELDS = {
     "initFunction": "init",
     "scoreFunction": "score",

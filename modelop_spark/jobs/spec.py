@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from jsonschema import Draft202012Validator
 
+from modelop_spark import vocabulary
 from modelop_spark.assets.spec import AssetSpec
 from modelop_spark.errors import SpecError
 from modelop_spark.evaluation.job_options import MetricsOptions
@@ -26,7 +27,7 @@ from modelop_spark.jobs.training_options import TrainingOptions
 
 JobType = Literal["scoring", "metrics", "training"]
 CheckMode = Literal["off", "strict", "quarantine"]
-JOB_TYPES: tuple[str, ...] = ("scoring", "metrics", "training")
+JOB_TYPES: tuple[str, ...] = vocabulary.JOB_TYPES
 
 # Options the foundation knows; every other key under "options" is kept in ``extra`` for the
 # capability that reads it (metrics, training, ...).

@@ -37,6 +37,7 @@ from modelop_spark.controlplane.store import NotFound, new_id
 from modelop_spark.errors import ModelOpSparkError
 from modelop_spark.mlc import dmn
 from modelop_spark.moc.assets import read_records
+from modelop_spark.vocabulary import BATCH_JOB, TEST_JOB, TRAINING_JOB
 
 
 class StepFailed(ModelOpSparkError):
@@ -128,8 +129,8 @@ def _test_data_input(step: Step) -> dict[str, Any]:
 
 def testjob(step: Step) -> Outcome:
     stage = step.props.get("stage") or "DEV"
-    result = _job_step(step, "testjob", lambda: {
-        "job_type": "testjob", "snapshot": step.data["snapshot_id"], "inputs": [_test_data_input(step)],
+    result = _job_step(step, TEST_JOB, lambda: {
+        "job_type": TEST_JOB, "snapshot": step.data["snapshot_id"], "inputs": [_test_data_input(step)],
         "outputs": [{"kind": "embedded", "name": "metrics.json"}], "stage": stage,
     }, stage=stage)
     if not isinstance(result, dict):
@@ -151,8 +152,8 @@ def deploy(step: Step) -> Outcome:
     stage = step.props.get("stage")
     if not stage:
         raise StepFailed("a deploy task needs the property stage (DEV, SIT, UAT, PROD)")
-    result = _job_step(step, "batchjob", lambda: {
-        "job_type": "batchjob", "snapshot": step.data["snapshot_id"], "inputs": [_test_data_input(step)],
+    result = _job_step(step, BATCH_JOB, lambda: {
+        "job_type": BATCH_JOB, "snapshot": step.data["snapshot_id"], "inputs": [_test_data_input(step)],
         "outputs": [{"kind": "embedded", "name": "smoke.json"}], "stage": stage,
     }, stage=stage)
     if not isinstance(result, dict):
@@ -167,10 +168,10 @@ def trainingjob(step: Step) -> Outcome:
 
     def request() -> dict[str, Any]:
         source = {"name": Path(str(data_url)).name or "training-data", "url": data_url} if data_url else _test_data_input(step)
-        return {"job_type": "trainingjob", "snapshot": step.data["snapshot_id"], "inputs": [source],
+        return {"job_type": TRAINING_JOB, "snapshot": step.data["snapshot_id"], "inputs": [source],
                 "outputs": [{"kind": "embedded", "name": "retrained"}], "stage": stage}
 
-    result = _job_step(step, "trainingjob", request, stage=stage)
+    result = _job_step(step, TRAINING_JOB, request, stage=stage)
     if not isinstance(result, dict):
         return result
     child = step.plane.store.snapshot_trained_by(step.memory["job_id"])
@@ -233,10 +234,10 @@ def notify(step: Step) -> Outcome:
 
 
 HANDLERS: dict[str, Callable[[Step], Outcome]] = {
-    "testjob": testjob,
+    TEST_JOB: testjob,
     "evaluate": evaluate,
     "deploy": deploy,
-    "trainingjob": trainingjob,
+    TRAINING_JOB: trainingjob,
     "child-snapshot": child_snapshot,
     "notify": notify,
 }

@@ -29,6 +29,13 @@ from modelop_spark.moc.output import console as _console
 from modelop_spark.moc.output import emit as _emit
 from modelop_spark.moc.output import table as _table
 from modelop_spark.runtime.archive import pack_folder
+from modelop_spark.vocabulary import (
+    DEFAULT_ARCHIVE_SUFFIX,
+    FINISHED_STATES,
+    JOB_STATES,
+    JOB_WORDS,
+    is_snapshot_archive,
+)
 
 EXIT_OK, EXIT_JOB_FAILED, EXIT_USAGE, EXIT_REFUSED, EXIT_UNREACHABLE, EXIT_TIMEOUT = 0, 1, 2, 3, 4, 5
 
@@ -60,10 +67,10 @@ def snapshot_create(args: argparse.Namespace) -> int:
         return _emit(args, snapshot, lambda s: print(f"snapshot {s['id']} created: model {s['model']} version {s['version']} at {s['location']}"))
     path = Path(args.path)
     if path.is_dir():
-        data, filename = pack_folder(path, extra=extra), path.name + ".tar.gz"
+        data, filename = pack_folder(path, extra=extra), path.name + DEFAULT_ARCHIVE_SUFFIX
     elif extra:
         raise SpecError(f"--test-data {args.test_data}: a local test-data file is added to a snapshot folder; for a .tar.gz or .zip put it inside, or give a URL")
-    elif path.is_file() and path.name.lower().endswith((".tar.gz", ".tgz", ".zip")):
+    elif path.is_file() and is_snapshot_archive(path.name):
         data, filename = path.read_bytes(), path.name
     else:
         raise SpecError(f"PATH {args.path}: expected a snapshot folder, .tar.gz or .zip")
@@ -289,7 +296,7 @@ def print_result(result: dict[str, Any]) -> None:
 def job_watch(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    finished = {"COMPLETE", "ERROR", "CANCELLED"}
+    finished = FINISHED_STATES
     deadline = time.monotonic() + args.timeout if args.timeout else None
     with _client(args) as client, Progress(
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("tasks"), TimeElapsedColumn(),
@@ -367,9 +374,14 @@ def build_parser() -> argparse.ArgumentParser:
     dismiss = note.add_subparsers(dest="action").add_parser("dismiss", help="dismiss a notification", parents=[common])
     dismiss.add_argument("notification_id", type=int)
 
+    _add_job_commands(groups, command)
+    return parser
+
+
+def _add_job_commands(groups: Any, command: Any) -> None:
     jobs = groups.add_parser("job", help="batch jobs").add_subparsers(dest="command", required=True)
     create = command(jobs, "create", job_create, "create a batch, test or training job")
-    create.add_argument("job_type", choices=("batchjob", "testjob", "trainingjob"))
+    create.add_argument("job_type", choices=tuple(JOB_WORDS))
     create.add_argument("snapshot", help="snapshot uuid, or a model name (its newest snapshot)")
     create.add_argument("input", help="a local data file (embedded), a URL (s3://, hdfs://, file://), a .json asset description, or sql:SELECT ...")
     create.add_argument("output", help="a file name (embedded output, in the result) or a URL")
@@ -391,14 +403,13 @@ def build_parser() -> argparse.ArgumentParser:
             found.add_argument("--interval", type=float, default=1.0, help="seconds between polls (default 1)")
             found.add_argument("--timeout", type=float, help="give up after this many seconds (exit 5)")
     listing = command(jobs, "list", job_list, "list jobs, newest first")
-    listing.add_argument("--status", choices=("CREATED", "WAITING", "RUNNING", "COMPLETE", "ERROR", "CANCELLED"))
+    listing.add_argument("--status", choices=JOB_STATES)
     listing.add_argument("--limit", type=int, default=50)
     listing.add_argument("--offset", type=int, default=0, help="skip this many (paging)")
-    listing.add_argument("--type", choices=("batchjob", "testjob", "trainingjob"))
+    listing.add_argument("--type", choices=tuple(JOB_WORDS))
     listing.add_argument("--model", help="model name")
     listing.add_argument("--stage")
     listing.add_argument("--runtime", help="runtime name")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

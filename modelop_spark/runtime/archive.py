@@ -17,9 +17,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from modelop_spark import vocabulary
 from modelop_spark.errors import SnapshotError
 
-ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz", ".tar")
+ARCHIVE_SUFFIXES = vocabulary.ARCHIVE_SUFFIXES
 
 
 def is_archive(path: Path) -> bool:
@@ -75,7 +76,7 @@ def extract_archive(archive: Path, target: Path, *, limits: ExtractLimits | None
     limits = limits or ExtractLimits.from_env()
     target.mkdir(parents=True, exist_ok=True)
     try:
-        if archive.name.lower().endswith(".zip"):
+        if vocabulary.is_zip(archive.name):
             with zipfile.ZipFile(archive) as bundle:
                 entries = bundle.infolist()
                 limits.check(archive, files=len(entries), total=sum(e.file_size for e in entries))

@@ -11,13 +11,14 @@ blank lines may sit between them).
 from __future__ import annotations
 
 import ast
-import re
 from dataclasses import dataclass, field
+
+from modelop_spark import vocabulary
 
 ROLES: tuple[str, ...] = ("init", "score", "metrics", "train")
 
-_FUNCTION_TAG = re.compile(r"^\s*#\s*modelop\.(init|score|metrics|train)\b\s*$")
-_SCHEMA_TAG = re.compile(r"^\s*#\s*modelop\.schema\.(\d+)\s*:\s*(\S+)\s*$")
+_FUNCTION_TAG = vocabulary.FUNCTION_TAG
+_SCHEMA_TAG = vocabulary.SCHEMA_TAG
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,11 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+from modelop_spark import vocabulary
+
 __all__ = ["MANIFEST_FILE", "folder_digest", "sha256_file"]
 
-MANIFEST_FILE = "snapshot.json"
+MANIFEST_FILE = vocabulary.MANIFEST_FILE
 
 
 def sha256_file(path: Path) -> str:

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse
 
+from modelop_spark import vocabulary
 from modelop_spark.assets.commit import replace_target
 from modelop_spark.assets.filesystem import LocalFileSystem
 from modelop_spark.assets.s3 import location_of, resolve_settings
@@ -64,7 +65,7 @@ __all__ = [
 
 IfExists = Literal["replace_own", "replace", "error"]
 _SKIPPED = ("__pycache__", ".ipynb_checkpoints", ".DS_Store")
-_ARCHIVES = (".tar.gz", ".tgz", ".zip")
+_ARCHIVES = vocabulary.SNAPSHOT_ARCHIVES
 
 
 def bump_version(version: str | None) -> str:

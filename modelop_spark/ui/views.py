@@ -4,10 +4,14 @@ for plots."""
 from __future__ import annotations
 
 import base64
+import json
 import tempfile
+from pathlib import Path
 from typing import Any
 
-FINISHED = ("COMPLETE", "ERROR", "CANCELLED")
+from modelop_spark.evaluation.plots import write_plots
+from modelop_spark.evaluation.report import render_html
+
 PAGE_SIZE = 20
 REJECTED_SAMPLE = 20
 TEXT_FILTERS = ("status", "type", "model", "stage", "runtime")
@@ -39,19 +43,12 @@ def plots(doc: dict[str, Any] | None) -> dict[str, str]:
     (drawn by the same code that writes them beside a file output)."""
     if not isinstance(doc, dict) or "format_version" not in doc:
         return {}
-    from modelop_spark.evaluation.plots import write_plots
-
     with tempfile.TemporaryDirectory(prefix="ui-plots-") as folder:
         written = write_plots(doc, folder)
         return {name: "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii") for name, path in written.items()}
 
 
 def report_html(doc: dict[str, Any], *, title: str) -> str:
-    from pathlib import Path
-
-    from modelop_spark.evaluation.plots import write_plots
-    from modelop_spark.evaluation.report import render_html
-
     with tempfile.TemporaryDirectory(prefix="ui-report-") as folder:
         written = write_plots(doc, Path(folder)) if "format_version" in doc else {}
         return render_html(doc, written, title=title)
@@ -79,10 +76,8 @@ def lineage(snapshot: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def _short(value: Any) -> str:
-    import json
-
     text = json.dumps(value, default=str)
     return text if len(text) <= 300 else text[:297] + "..."
 
 
-__all__ = ["FINISHED", "PAGE_SIZE", "filters_of", "lineage", "page_of", "plots", "progress_percent", "rejected_sample", "report_html"]
+__all__ = ["PAGE_SIZE", "filters_of", "lineage", "page_of", "plots", "progress_percent", "rejected_sample", "report_html"]
