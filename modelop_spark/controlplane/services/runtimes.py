@@ -43,26 +43,18 @@ class Runtimes:
         if not name:
             raise SpecError("name: a runtime needs a name")
         existing = self._named(name)
-        previous = (existing or {}).get("details") or {}
-        if existing and principal is not None and not principal.can(ADMIN) and previous.get("registered_by") != principal.name:
+        owner = ((existing or {}).get("details") or {}).get("registered_by")
+        if existing and principal is not None and not principal.can(ADMIN) and owner != principal.name:
             raise Forbidden(f"runtime {name} was registered by another user; choose another name")
-        details: dict[str, Any] = {**dict(body.get("details") or {}), "registered_by": principal.name if principal else None}
-        stage_tags = [str(t) for t in body.get("stage_tags") or ()]
-        service_tags = [str(t) for t in body.get("service_tags") or ()]
-        if existing is not None and previous.get("tags_set_by"):  # an admin's tags outlive the agent's restarts
-            stage_tags, service_tags = list(existing["stage_tags"]), list(existing["service_tags"])
-            details["tags_set_by"] = previous["tags_set_by"]
         values = {
             "type": body.get("type") or SPARK_RUNTIME_TYPE,
             "endpoint": body.get("endpoint"),
-            "stage_tags": stage_tags,
-            "service_tags": service_tags,
+            **_tags_and_details(body, existing, by=principal.name if principal else None),
             "capacity": max(int(body.get("capacity") or 1), 1),
-            "details": details,
         }
         row, came_up = self.store.register_runtime(name=name, values=values, now=time.time())
         if came_up:
-            log.info("runtime %s registered (%s)", name, ", ".join(stage_tags + service_tags))
+            log.info("runtime %s registered (%s)", name, ", ".join(values["stage_tags"] + values["service_tags"]))
         self.dispatch.assign(time.time())
         return {"runtime": resources.runtime({**row, "jobs_running": 0}), "timing": self.timing.to_dict()}
 
@@ -97,6 +89,18 @@ class Runtimes:
         if report.get("progress") is not None:
             self.store.record_progress(report["job_id"], runtime_id=runtime_id, attempt=attempt, progress=dict(report["progress"]), now=now)
         self.store.append_logs(report["job_id"], attempt=attempt, lines=[redact(str(line)) for line in report.get("log") or ()], now=now)
+
+
+def _tags_and_details(body: Mapping[str, Any], existing: Mapping[str, Any] | None, *, by: str | None) -> dict[str, Any]:
+    """The agent's tags and details; an admin's tags (``tags_set_by``) outlive its restarts."""
+    details: dict[str, Any] = {**dict(body.get("details") or {}), "registered_by": by}
+    stage_tags = [str(t) for t in body.get("stage_tags") or ()]
+    service_tags = [str(t) for t in body.get("service_tags") or ()]
+    edited_by = ((existing or {}).get("details") or {}).get("tags_set_by")
+    if existing is not None and edited_by:
+        stage_tags, service_tags = list(existing["stage_tags"]), list(existing["service_tags"])
+        details["tags_set_by"] = edited_by
+    return {"stage_tags": stage_tags, "service_tags": service_tags, "details": details}
 
 
 def _tag_list(value: Any, *, key: str) -> list[str]:
