@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from modelop_spark.config import MODEL_TIMEOUT_CONF, model_call_timeout
 from modelop_spark.errors import AssetError, ModelFunctionError, SchemaError, SnapshotError
 from modelop_spark.quarantine import REASONS_COLUMN, RECORD_COLUMN, REJECTED_MARK, STAGE_COLUMN
 from modelop_spark.runtime.compiled import check_scoring_path, choose_scoring_path
@@ -233,7 +234,7 @@ def apply_function(
         key_columns=tuple(key_columns),
         on_error=on_error,
         slot=functions.takes_slot(role),
-        timeout=timeout,
+        timeout=model_call_timeout(timeout, df.sparkSession.conf.get(MODEL_TIMEOUT_CONF, None)),
     )
     if output_schema is not None:
         model_schema = declared_text(_spark_to_arrow(output_schema), _spark_to_arrow(output_schema))

@@ -60,7 +60,7 @@ class ScorePlan:
     schema: pa.Schema | None = None
     on_error: str = "reject"  # or "fail"
     slot: bool = False
-    timeout: float | None = None  # seconds one model call may take (options.model_timeout_seconds)
+    timeout: float | None = None  # seconds one model call may take (config.model_call_timeout)
     # The input's real column names when Spark got positional ones (names with dots or
     # backticks break PySpark's mapInArrow): batches get them back before the model sees them.
     input_names: tuple[str, ...] | None = None
@@ -445,7 +445,12 @@ def _score_iterator(plan: ScorePlan, function: Callable[..., Any], batches: Iter
 
     with model.working_directory(), model_prints_to_stderr():
         try:
-            for result in function(frames()):
+            results = iter(function(frames()))
+            while True:
+                with time_limit(plan.timeout):  # each output batch is one model call
+                    result = next(results, None)
+                if result is None:
+                    break
                 collector = _Collector(plan)
                 try:
                     collector.tables = [_to_table(plan, result)]
