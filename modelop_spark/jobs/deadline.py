@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from modelop_spark.errors import ModelFunctionError
+from modelop_spark.spark_compat import is_connect
 
 __all__ = ["Deadline", "JobTimedOut", "run_deadline"]
 
@@ -48,7 +49,7 @@ def run_deadline(spark: Any, job_id: str, seconds: float | None) -> Iterator[Dea
         yield deadline
         return
     group = f"modelop-{job_id}-{uuid.uuid4().hex[:8]}"
-    connect = not hasattr(spark, "sparkContext") or type(spark).__module__.startswith("pyspark.sql.connect")
+    connect = is_connect(spark)
 
     def expire() -> None:
         deadline.expired.set()

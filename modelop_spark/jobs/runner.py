@@ -22,10 +22,10 @@ from modelop_spark._failures import one_line
 from modelop_spark._redact import redacted_logger, remember_secrets, secrets_in
 from modelop_spark.assets import write_result_file
 from modelop_spark.assets.commit import job_lock, recover
-from modelop_spark.jobs.deadline import run_deadline
 from modelop_spark.assets.filesystem import absolute_url, filesystem_for, is_local
 from modelop_spark.assets.locations import check_output_locations
 from modelop_spark.errors import ModelOpSparkError
+from modelop_spark.jobs.deadline import run_deadline
 from modelop_spark.jobs.metrics import check_metrics, run_metrics
 from modelop_spark.jobs.model_source import snapshot_for
 from modelop_spark.jobs.result import JobResult, Outcome, utc_now

@@ -25,11 +25,11 @@ from modelop_spark.jobs.reject_limit import RejectLimit
 from modelop_spark.jobs.result import Outcome, RowCounts
 from modelop_spark.jobs.schema_checks import CheckedInput, SchemaChecks
 from modelop_spark.jobs.spec import JobSpec
+from modelop_spark.quarantine import REASONS_COLUMN
 from modelop_spark.runtime.apply import REJECTED_KINDS, Scored, apply_function
 from modelop_spark.runtime.functions import ModelFunctions, takes_pyspark_convention
 from modelop_spark.runtime.pyspark_convention import call_pyspark_convention, written_asset
 from modelop_spark.runtime.snapshot import Snapshot
-from modelop_spark.quarantine import REASONS_COLUMN
 from modelop_spark.spark_compat import functions_for, session_conf
 
 __all__ = ["check_scoring", "default_rejected_output", "run_scoring"]
