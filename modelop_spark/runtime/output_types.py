@@ -123,8 +123,13 @@ def conform(found: pa.Array, field: pa.Field) -> pa.Array:
     kind, have = field.type, found.type
     if have == kind:
         return found
-    if pa.types.is_null(have) or (_numeric(have) and _numeric(kind)):
-        return found.cast(kind)  # safe cast: raises on truncation, overflow and lost precision
+    if pa.types.is_null(have):
+        return found.cast(kind)
+    if _numeric(have) and _numeric(kind):
+        try:
+            return found.cast(kind)  # safe cast: raises on truncation, overflow and lost precision
+        except pa.ArrowInvalid:
+            raise pa.ArrowInvalid(f"a {_name(have)} value the output column's {kind} cannot hold exactly") from None
     if _text(have) and _text(kind):
         return found.cast(kind)
     if _numeric(have) and _text(kind) and (field.metadata or {}).get(NUMBERS_AS_TEXT):
