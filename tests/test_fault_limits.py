@@ -106,3 +106,27 @@ def test_json_nested_deeper_than_the_reader_allows_says_the_records_could_not_be
     message = result.error["message"]
     assert "its records could not be parsed: no line is valid JSON (JSON nested deeper than 1000 levels" in message
     assert "line 1: '{\"id\": \"1\", \"x\": [[[" in message
+
+
+def test_the_control_plane_ends_a_running_job_past_its_timeout_seconds(tmp_path):
+    """The backstop for a runtime that heartbeats but never reports: past timeout_seconds and a
+    grace, the sweeper's check ends the job ERROR, once."""
+    import time
+
+    from modelop_spark.controlplane.job_timeouts import GRACE_SECONDS, end_overdue_jobs
+    from tests.test_controlplane_store import ADMIN, build, register
+
+    plane = build(tmp_path)
+    plane.create_model("m")
+    plane.add_snapshot(model="m", archive=None, archive_name=None, version="1", description=None, service_tags=["m"], runtimes=[], location=str(tmp_path))
+    runtime = register(plane, "dev", "DEV", "m")
+    request = {"job_type": "batchjob", "snapshot": "m", "stage": "DEV", "options": {"timeout_seconds": 30},
+               "inputs": [{"kind": "embedded", "records": [{"x": 1}]}], "outputs": [{"kind": "embedded", "name": "out"}]}  # fmt: skip
+    job_id = plane.create_job(request, principal=ADMIN)["id"]
+    assert plane.claim(runtime, wait=0)["job"]["id"] == job_id
+    now = time.time()
+    assert end_overdue_jobs(plane.store, plane.blobs.read, now + 30) == []  # within the limit and its grace
+    assert end_overdue_jobs(plane.store, plane.blobs.read, now + 30 + GRACE_SECONDS + 1) == [job_id]
+    job = plane.get_job(job_id)
+    assert job["status"] == "ERROR" and "options.timeout_seconds (30s)" in job["error"]["message"]
+    assert end_overdue_jobs(plane.store, plane.blobs.read, now + 1000) == []

@@ -25,6 +25,7 @@ from modelop_spark._redact import redact, redacted_logger
 from modelop_spark.controlplane import jobrequest, leases, resources
 from modelop_spark.controlplane.auth import ADMIN, Forbidden, Principal
 from modelop_spark.controlplane.blobs import BlobRef, BlobStore
+from modelop_spark.controlplane.job_timeouts import end_overdue_jobs
 from modelop_spark.controlplane.matching import (
     SPARK_RUNTIME_TYPE,
     Assigned,
@@ -111,6 +112,7 @@ class ControlPlane:
             elif self.store.requeue_expired(job, now=now):
                 self.store.append_logs(job["id"], attempt=job["attempt"], now=now,
                                        lines=[f"control plane: the lease of attempt {job['attempt']} expired (its runtime stopped reporting); the job is queued again"])
+        end_overdue_jobs(self.store, self.blobs.read, now)
         self.dispatch(now)
 
     # -- models and snapshots ----------------------------------------------------------------
