@@ -29,9 +29,12 @@ class RejectLimit:
         """How many rejected rows ``rows_in`` rows may have."""
         return int(self.value * rows_in) if self.fraction else int(self.value)
 
+    def exceeded(self, rows_in: int, rows_rejected: int) -> bool:
+        return rows_rejected > self.allowed(rows_in)
+
     def check(self, rows_in: int, rows_rejected: int, reasons: Sequence[tuple[str, int]]) -> None:
         """Raise RejectLimitExceeded naming the count and the commonest ``(reason, rows)``."""
-        if rows_rejected <= self.allowed(rows_in):
+        if not self.exceeded(rows_in, rows_rejected):
             return
         limit = f"{self.value:g} of the rows in ({self.allowed(rows_in)} of {rows_in})" if self.fraction else f"{self.allowed(rows_in)}"
         commonest = "; ".join(f"{count} x {reason[:160]}" for reason, count in reasons)

@@ -103,7 +103,7 @@ def _score(spark: Any, spec: JobSpec, functions: ModelFunctions, *, in_python_wo
         # past options.max_rejected only the rejected rows are written (for a look), then ERROR
         limit = RejectLimit.from_option(spec.options.max_rejected)
         counted = tally.rows()
-        over = limit is not None and counted.rows_rejected > limit.allowed(counted.rows_in)
+        over = limit is not None and limit.exceeded(counted.rows_in, counted.rows_rejected)
         outputs = [] if over else [stage_asset(valid_outputs, asset, job_id=spec.job_id) for asset in spec.outputs]
         staged.extend(outputs)
         rejected = None
@@ -113,14 +113,15 @@ def _score(spark: Any, spec: JobSpec, functions: ModelFunctions, *, in_python_wo
             rejected = stage_asset(quarantine, target, job_id=spec.job_id)
             staged.append(rejected)
         commit_staged_outputs(staged, job_id=spec.job_id)  # one transaction for file outputs
-        if limit is not None and over:
-            limit.check(counted.rows_in, counted.rows_rejected, commonest_reasons(quarantine))
+        reasons = commonest_reasons(quarantine) if over else []
     except BaseException:
         for output in staged:
             output.abort()
         raise
     finally:
         combined.unpersist()
+    if limit is not None and over:
+        limit.check(counted.rows_in, counted.rows_rejected, reasons)
     rows = tally.rows()
     details = {"schema_checks": {"input": checks.input_mode, "output": checks.output_mode}} if checks.active else {}
     return Outcome(
