@@ -107,13 +107,13 @@ def _score(spark: Any, spec: JobSpec, functions: ModelFunctions, *, in_python_wo
         outputs = [] if over else [stage_asset(valid_outputs, asset, job_id=spec.job_id) for asset in spec.outputs]
         staged.extend(outputs)
         rejected = None
-        quarantine = tally.quarantine if tally.quarantine is not None else scored.rejected()
         if tally.quarantine is not None or spec.rejected_output is not None:
             target = spec.rejected_output or default_rejected_output(spec)
+            quarantine = tally.quarantine if tally.quarantine is not None else scored.rejected()
             rejected = stage_asset(quarantine, target, job_id=spec.job_id)
             staged.append(rejected)
         commit_staged_outputs(staged, job_id=spec.job_id)  # one transaction for file outputs
-        reasons = commonest_reasons(quarantine) if over else []
+        reasons = commonest_reasons(tally.quarantine) if over and tally.quarantine is not None else []
     except BaseException:
         for output in staged:
             output.abort()
