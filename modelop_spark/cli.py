@@ -4,6 +4,7 @@
                       [--conf key=value ...] [--result FILE] [--json] [--quiet]
     modelop-spark score SNAPSHOT INPUT OUTPUT [--param k=v ...] [--key-column C ...]
     modelop-spark snapshot build DIR [--version V] [--name N]
+    modelop-spark recover [DIR ...]
     modelop-spark schema ... | control-plane serve ... | runtime serve ...
     modelop-spark --version
 
@@ -19,6 +20,7 @@ from collections.abc import Sequence
 from modelop_spark import __version__
 from modelop_spark._logging import configure_logging
 from modelop_spark.agent.cli import add_runtime_commands
+from modelop_spark.commands.recover import add_recover_command
 from modelop_spark.commands.run import add_run_commands
 from modelop_spark.commands.snapshot import add_snapshot_commands
 from modelop_spark.controlplane.cli import add_control_plane_commands
@@ -36,6 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     add_run_commands(commands)
     add_snapshot_commands(commands)
+    add_recover_command(commands)
     add_schema_commands(commands, session=get_or_create_session)
     add_control_plane_commands(commands, extensions=(install_life_cycles, install_command_center))
     add_runtime_commands(commands)

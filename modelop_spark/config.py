@@ -24,6 +24,19 @@ DEFAULT_SPARK_CONF: dict[str, str] = {
     "spark.ui.showConsoleProgress": "false",
 }
 
+# One model call (a record, a batch) may take this long unless the job says otherwise (0: no
+# limit); peers bound it too (SageMaker Batch Transform 600 s, Azure ML batch endpoints 60 s).
+MODEL_TIMEOUT_CONF = "spark.modelop.modelTimeoutSeconds"
+DEFAULT_MODEL_TIMEOUT_SECONDS = 600.0
+
+
+def model_call_timeout(job_value: float | None, conf_value: str | None) -> float | None:
+    """Seconds one model call may take: the job's value, else the session's conf (from conf/),
+    else the default; 0 (or less) means none (None)."""
+    chosen = job_value if job_value is not None else float(conf_value) if conf_value else DEFAULT_MODEL_TIMEOUT_SECONDS
+    return chosen if chosen > 0 else None
+
+
 ENV_CONF_DIR = "MODELOP_SPARK_CONF_DIR"
 ENV_MASTER = "MODELOP_SPARK_MASTER"
 

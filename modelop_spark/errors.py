@@ -15,6 +15,7 @@ __all__ = [
     "ControlPlaneError",
     "ModelFunctionError",
     "ModelOpSparkError",
+    "RejectLimitExceeded",
     "SchemaError",
     "SessionError",
     "SnapshotError",
@@ -72,6 +73,13 @@ class ModelFunctionError(ModelOpSparkError):
 
     code = "MODEL_ERROR"
     http_status = 500
+
+
+class RejectLimitExceeded(ModelOpSparkError):
+    """A job rejected more rows than its options.max_rejected allows; nothing was published."""
+
+    code = "TOO_MANY_REJECTED"
+    http_status = 422
 
 
 class SessionError(ModelOpSparkError):

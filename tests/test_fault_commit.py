@@ -30,7 +30,7 @@ def _stage(target: Path, text: str, *, attempt: str = "0000abcd") -> str:
 def _ours(target: Path, text: str) -> None:
     target.mkdir(parents=True)
     (target / "part-old.csv").write_text(text)
-    (target / commit.MARKER).write_text("{}")
+    (target / commit.MARKER).write_text(json.dumps({"job_id": JOB, "commit": f"{JOB}.0ld0ld00"}))
 
 
 def _content(target: Path) -> str:
@@ -68,6 +68,7 @@ def _killed_commit(tmp_path: Path, step: str, *, mode: str = "overwrite") -> tup
     ("step", "expected"),
     [
         ("prepared", "old"),
+        ("swapped-0", "old"),
         ("aside-0", "old"),
         ("published-0", "old"),
         ("aside-1", "old"),
@@ -100,6 +101,37 @@ def test_an_append_killed_mid_commit_never_leaves_a_second_copy(tmp_path, step, 
     assert _leftovers(tmp_path) == []
 
 
+@pytest.mark.parametrize("step", ["prepared", "swapped-0", "aside-0", "published-0", "swapped-1", "aside-1", "published-1", "committed"])
+def test_a_reader_finds_the_old_or_the_new_output_at_every_moment_of_an_overwrite(tmp_path, step):
+    """The overwrite is one atomic swap (renameat2 RENAME_EXCHANGE) on a local file system: a
+    process killed at any step leaves each target whole, old or new, even before recovery."""
+    a, b = _killed_commit(tmp_path, step)
+    assert _content(a) in ("old-a", "new-a") and _content(b) in ("old-b", "new-b")
+
+
+def test_outputs_of_different_attempts_are_told_apart_by_their_commit_records(tmp_path):
+    fs = LocalFileSystem()
+    a, b = _killed_commit(tmp_path, "published-0")  # the first output is new, the second old
+    first, second = commit.commit_record(fs, str(a)), commit.commit_record(fs, str(b))
+    assert first["commit"] != second["commit"] and str(b) in first["outputs"]
+    commit.recover(lambda _: fs, [str(a), str(b)], JOB)  # the next run of the job, then its commit
+    plans = [commit.plan_publication(fs, _stage(t, f"new-{t.name}", attempt="0000beef"), str(t), mode="overwrite", job_id=JOB) for t in (a, b)]
+    commit.commit_publications(plans, job_id=JOB)
+    first, second = commit.commit_record(fs, str(a)), commit.commit_record(fs, str(b))
+    assert first["commit"] == second["commit"] and first["commit"].startswith(f"{JOB}.") and first["job_id"] == JOB
+
+
+def test_modelop_spark_recover_repairs_every_journal_under_a_folder_without_the_job(tmp_path):
+    a, b = _killed_commit(tmp_path, "published-0")
+    done = subprocess.run([sys.executable, "-m", "modelop_spark.cli", "recover", str(tmp_path)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"rolled back the interrupted commit of job {JOB}"
+    assert (_content(a), _content(b)) == ("old-a", "old-b")
+    assert not list(tmp_path.rglob("*.commit.json"))
+    again = subprocess.run([sys.executable, "-m", "modelop_spark.cli", "recover", str(tmp_path)], capture_output=True, text=True)
+    assert again.stdout.startswith("no interrupted commit under")
+
+
 def test_an_error_while_publishing_restores_every_output(tmp_path, monkeypatch):
     a, b = tmp_path / "scores", tmp_path / "rejected"
     _ours(a, "old-a")
@@ -114,6 +146,7 @@ def test_an_error_while_publishing_restores_every_output(tmp_path, monkeypatch):
         real_rename(self, source, target)
 
     monkeypatch.setattr(LocalFileSystem, "rename", failing_rename)
+    monkeypatch.setattr(LocalFileSystem, "exchange", lambda self, first, second: False)  # the two-step path
     with pytest.raises(OSError, match="disk full"):
         commit.commit_publications(plans, job_id=JOB)
     assert (_content(a), _content(b)) == ("old-a", "old-b")

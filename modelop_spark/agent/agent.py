@@ -31,6 +31,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_when_event_set, wai
 from modelop_spark._redact import redact, redacted_logger
 from modelop_spark.agent.executors import Executor
 from modelop_spark.agent.outbox import Outbox
+from modelop_spark.assets.commit import recover_under
 from modelop_spark.controlplane.client import ApiError, Client, Unreachable
 from modelop_spark.controlplane.jobrequest import SNAPSHOT_PLACEHOLDER, TRAINED_SNAPSHOT_PLACEHOLDER
 from modelop_spark.errors import ControlPlaneError, ModelOpSparkError
@@ -63,6 +64,7 @@ class AgentSettings:
     endpoint: str | None = None
     heartbeat_interval: float | None = None  # default: what the control plane says
     details: dict[str, Any] = field(default_factory=dict)
+    recover: tuple[Path, ...] = ()  # folders whose interrupted output commits are repaired at start
 
 
 class _RunningJob:
@@ -130,6 +132,9 @@ class Agent:
             handler.setLevel(max(handler.level, package_logger.getEffectiveLevel()))
         package_logger.setLevel(min(package_logger.getEffectiveLevel(), logging.INFO))
         package_logger.addHandler(self._log_handler)
+        for folder in self.settings.recover:  # outputs a killed run left half-published
+            for line in recover_under(folder):
+                log.warning("recover %s: %s", folder, line)
         self._retry_forever(self.register, "register")
         for target, name in ((self._heartbeat_loop, "heartbeat"), (self._claim_loop, "claim"), (self._progress_loop, "progress")):
             thread = threading.Thread(target=target, name=f"agent-{name}", daemon=True)

@@ -36,6 +36,8 @@ def add_runtime_commands(commands) -> None:
     serve.add_argument("--work-dir", type=Path, help="downloaded snapshots, job files and undelivered results (default ~/.modelop-spark/runtime-NAME)")
     serve.add_argument("--endpoint", help="how people reach this runtime (shown in 'moc runtime list')")
     serve.add_argument("--config", type=Path, help="TOML settings file (default: conf/runtime.toml when present)")
+    serve.add_argument("--recover", action="append", type=Path, default=None, metavar="DIR",
+                       help="at start, complete or roll back interrupted output commits under DIR (repeatable; as 'modelop-spark recover')")
     serve.add_argument("--log-format", choices=("text", "json"), default="text", help="json: one JSON object per line")
     serve.set_defaults(handler=_serve)
 
@@ -70,6 +72,7 @@ def _serve(args: argparse.Namespace) -> int:
         settings = AgentSettings(
             control_plane=url, name=name, work_dir=Path(work).expanduser(), stage_tags=tuple(stages), service_tags=tuple(services),
             max_jobs=int(args.max_jobs or config.get("max_jobs") or 1), endpoint=args.endpoint or config.get("endpoint"),
+            recover=tuple(Path(p).expanduser() for p in (args.recover if args.recover is not None else config.get("recover", []))),
         )
         executor = _executor(master, conf)
     except ModelOpSparkError as exc:

@@ -35,14 +35,16 @@ import json
 import os
 import re
 import tempfile
+import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from modelop_spark._redact import redacted_logger
-from modelop_spark.assets.filesystem import FileSystem
+from modelop_spark.assets.filesystem import FileSystem, LocalFileSystem
 from modelop_spark.assets.staging import STAGING_FOLDER, safe_job_id
 from modelop_spark.errors import AssetError
 
@@ -87,6 +89,10 @@ def _fault_point(step: str) -> None:
     """Test hook: exit at once (no cleanup, as ``kill -9`` would) at the named commit step."""
     if os.environ.get(FAULT_ENV) == step:
         os._exit(FAULT_EXIT_CODE)
+
+
+def _numbered_fault(index: int, step: str) -> None:
+    _fault_point(f"{step}-{index}")
 
 
 def walk_files(fs: FileSystem, folder: str) -> list[str]:
@@ -156,6 +162,7 @@ class Publication:
     aside: tuple[str, ...] = ()
     moves: tuple[tuple[str, str], ...] = ()
     fs: FileSystem | None = field(default=None, compare=False, repr=False)
+    commit: str = ""  # the job's commit (job id + attempt) that every output's record names
 
     @property
     def backup(self) -> str:
@@ -163,16 +170,30 @@ class Publication:
 
     def to_dict(self) -> dict[str, Any]:
         return {"label": self.label, "target": self.target, "staging": self.staging, "store": self._fs().store,
-                "aside": list(self.aside), "moves": [list(m) for m in self.moves]}  # fmt: skip
+                "aside": list(self.aside), "moves": [list(m) for m in self.moves], "commit": self.commit}  # fmt: skip
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], fs: FileSystem) -> Publication:
         return cls(label=data["label"], target=data["target"], staging=data["staging"], aside=tuple(data["aside"]),
-                   moves=tuple((src, dst) for src, dst in data["moves"]), fs=fs)  # fmt: skip
+                   moves=tuple((src, dst) for src, dst in data["moves"]), fs=fs, commit=data.get("commit", ""))  # fmt: skip
 
     def _fs(self) -> FileSystem:
         assert self.fs is not None
         return self.fs
+
+    def swap(self, fault: Callable[[str], None] = lambda step: None) -> None:
+        """Put a new folder in place of the old in one atomic step where the store can swap a
+        folder for a folder (``FileSystem.exchange``); ``move_aside`` and ``publish`` then do the
+        rest (all of it, where it cannot)."""
+        fs = self._fs()
+        for source, destination in self.moves:
+            if destination not in self.aside or not fs.is_dir(source) or not fs.is_dir(destination):
+                continue
+            kept = f"{self.backup}/{self.aside.index(destination)}"
+            if not fs.exists(kept) and fs.exchange(source, destination):
+                fault("swapped")
+                fs.mkdirs(self.backup)
+                fs.rename(source, kept)  # ``source`` holds the previous copy now: keep it for a roll back
 
     def move_aside(self) -> None:
         fs = self._fs()
@@ -189,16 +210,32 @@ class Publication:
                 fs.mkdirs(split_parent(destination)[0])
                 fs.rename(source, destination)
 
+    def _ours(self, folder: str) -> bool:
+        """Whether ``folder`` holds this commit's output (its record names this commit)."""
+        fs = self._fs()
+        record = f"{folder.rstrip('/')}/{MARKER}"
+        if not self.commit or not fs.is_dir(folder) or not fs.exists(record):
+            return False
+        return json.loads(fs.read_text(record)).get("commit") == self.commit
+
     def roll_back(self) -> None:
-        """Undo whatever part of ``move_aside``/``publish`` happened: the new files go, the
-        previous ones come back."""
+        """Undo whatever part of ``swap``/``move_aside``/``publish`` happened: the new files go, the previous ones come
+        back (swapped back in one step where the store can, so the target is never empty)."""
         fs = self._fs()
         for source, destination in reversed(self.moves):
-            if not fs.exists(source) and fs.exists(destination):
+            if fs.exists(source) and self._ours(destination) and not self._ours(source):
+                # died between the swap and keeping the previous copy: swap back
+                if not fs.exchange(source, destination):
+                    fs.delete(destination)
+                    fs.rename(source, destination)
+            elif not fs.exists(source) and fs.exists(destination):
+                kept = f"{self.backup}/{self.aside.index(destination)}" if destination in self.aside else None
+                if kept is not None and fs.exists(kept) and fs.exchange(kept, destination):
+                    continue  # the previous copy is back; the new one, now at ``kept``, goes with the backup
                 fs.delete(destination)
         for index, path in enumerate(self.aside):
             kept = f"{self.backup}/{index}"
-            if fs.exists(kept):
+            if fs.exists(kept) and not fs.exists(path):
                 fs.mkdirs(split_parent(path)[0])
                 fs.rename(kept, path)
         self.clean()
@@ -265,11 +302,13 @@ def commit_publications(publications: Sequence[Publication], *, job_id: str) -> 
         return
     fs = publications[0]._fs()
     journal = journal_path(staging_root(publications[0].target), job_id)
+    publications = _with_commit_records(publications, job_id=job_id)
     entries = [p.to_dict() for p in publications]
     fs.write_text(journal, json.dumps({"job_id": job_id, "state": "prepared", "outputs": entries}))
     _fault_point("prepared")
     try:
         for index, publication in enumerate(publications):
+            publication.swap(partial(_numbered_fault, index))
             publication.move_aside()
             _fault_point(f"aside-{index}")
             publication.publish()
@@ -286,6 +325,30 @@ def commit_publications(publications: Sequence[Publication], *, job_id: str) -> 
         publication.clean()
         _fault_point(f"cleaned-{index}")
     _remove_journal(fs, journal)
+
+
+def _with_commit_records(publications: Sequence[Publication], *, job_id: str) -> list[Publication]:
+    """Give every output of this commit the same commit id (job id + attempt) in its commit
+    record, with the targets committed together: a reader who finds two outputs whose records
+    name different commits knows they come from different attempts (see ``commit_record``)."""
+    commit = f"{safe_job_id(job_id)}.{new_attempt_id()}"
+    together = [p.target for p in publications]
+    stamped = []
+    for publication in publications:
+        fs = publication._fs()
+        record = f"{publication.staging}/{MARKER}"
+        if fs.exists(record):
+            document = json.loads(fs.read_text(record))
+            fs.write_text(record, json.dumps({**document, "commit": commit, "committed_at": time.time(), "outputs": together}))
+        stamped.append(replace(publication, commit=commit))
+    return stamped
+
+
+def commit_record(fs: FileSystem, url: str) -> dict[str, Any] | None:
+    """The commit record of the output at ``url`` (None without one): ``job_id``, ``commit`` (job
+    id + attempt), ``outputs`` (every target committed with it), ``mode``."""
+    path = f"{url.rstrip('/')}/{MARKER}" if fs.is_dir(url) else sidecar_marker(url)
+    return json.loads(fs.read_text(path)) if fs.exists(path) else None
 
 
 def _remove_journal(fs: FileSystem, journal: str) -> None:
@@ -309,23 +372,7 @@ def recover(fs_for: Callable[[str], FileSystem], urls: Sequence[str], job_id: st
         fs = fs_for(root)
         journal = journal_path(root, job_id)
         if fs.exists(journal):
-            record = json.loads(fs.read_text(journal))
-            publications = []
-            for entry in record["outputs"]:
-                target_fs = fs_for(entry["target"])
-                if target_fs.store != entry.get("store", target_fs.store):
-                    log.warning("job %s: output %s of an interrupted commit is on another store; it is left as it is", job_id, entry["label"])
-                    continue
-                publications.append(Publication.from_dict(entry, target_fs))
-            if record["state"] == "committed":
-                for publication in publications:
-                    publication.clean()
-                done.append(f"rolled forward the interrupted commit of job {job_id}")
-            else:
-                for publication in reversed(publications):
-                    publication.roll_back()
-                done.append(f"rolled back the interrupted commit of job {job_id}")
-            _remove_journal(fs, journal)
+            done.append(finish_journal(fs_for, fs, journal))
     for url in urls:
         fs = fs_for(url)
         root = staging_root(url)
@@ -341,10 +388,51 @@ def recover(fs_for: Callable[[str], FileSystem], urls: Sequence[str], job_id: st
     return done
 
 
+def finish_journal(fs_for: Callable[[str], FileSystem], fs: FileSystem, journal: str) -> str:
+    """Roll one journal's commit back (``prepared``) or forward (``committed``), then remove it."""
+    record = json.loads(fs.read_text(journal))
+    job_id = record["job_id"]
+    publications = []
+    for entry in record["outputs"]:
+        target_fs = fs_for(entry["target"])
+        if target_fs.store != entry.get("store", target_fs.store):
+            log.warning("job %s: output %s of an interrupted commit is on another store; it is left as it is", job_id, entry["label"])
+            continue
+        publications.append(Publication.from_dict(entry, target_fs))
+    if record["state"] == "committed":
+        for publication in publications:
+            publication.clean()
+        what = f"rolled forward the interrupted commit of job {job_id}"
+    else:
+        for publication in reversed(publications):
+            publication.roll_back()
+        what = f"rolled back the interrupted commit of job {job_id}"
+    _remove_journal(fs, journal)
+    return what
+
+
+def recover_under(folder: str | Path, *, lock_folder: Path | None = None) -> list[str]:
+    """``modelop-spark recover DIR``: complete or roll back every commit journal found under a
+    local ``folder``, without the job that left it. A job running now (its lock held) is left to
+    itself. Returns what was done, one line each."""
+    fs = LocalFileSystem()
+    done: list[str] = []
+    for journal in sorted(Path(folder).expanduser().absolute().glob(f"**/{STAGING_FOLDER}/{JOURNALS}/*.commit.json")):
+        job_id = json.loads(journal.read_text())["job_id"]
+        with job_lock(job_id, folder=lock_folder, wait=False) as held:
+            if not held:
+                done.append(f"job {job_id} is running; its commit is left to it")
+                continue
+            if journal.exists():
+                done.append(finish_journal(lambda _: fs, fs, str(journal)))
+    return done
+
+
 @contextlib.contextmanager
-def job_lock(job_id: str, *, folder: Path | None = None) -> Iterator[None]:
+def job_lock(job_id: str, *, folder: Path | None = None, wait: bool = True) -> Iterator[bool]:
     """Serialize the runs of one job id on this machine. The lock is an ``flock``: the kernel
-    releases it when its process dies, so a killed run cannot hold it forever."""
+    releases it when its process dies, so a killed run cannot hold it forever. Yields whether it
+    is held (always True when ``wait``)."""
     folder = folder or Path(os.environ.get("MODELOP_SPARK_LOCK_DIR") or Path(tempfile.gettempdir()) / f"modelop-spark-locks-{os.getuid()}")
     folder.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256(job_id.encode()).hexdigest()[:24]
@@ -352,10 +440,13 @@ def job_lock(job_id: str, *, folder: Path | None = None) -> Iterator[None]:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
+            if not wait:
+                yield False
+                return
             log.warning("job %s is running in another process; waiting for it to finish", job_id)
             fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            yield
+            yield True
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 

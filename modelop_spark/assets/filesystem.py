@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from modelop_spark.assets.atomic_swap import exchange
 from modelop_spark.errors import AssetError
 
 
@@ -42,6 +43,12 @@ class FileSystem(ABC):
     @abstractmethod
     def rename(self, source: str, target: str) -> None: ...
 
+    def exchange(self, first: str, second: str) -> bool:
+        """Swap two existing paths in one atomic step, if this store can (False: it cannot,
+        nothing changed, and the commit falls back to two renames with a window between them).
+        A store with an atomic replace (HDFS's rename with OVERWRITE) plugs it in here."""
+        return False
+
     @abstractmethod
     def delete(self, path: str) -> None: ...
 
@@ -68,6 +75,9 @@ class LocalFileSystem(FileSystem):
 
     def rename(self, source: str, target: str) -> None:
         os.replace(local_path(source), local_path(target))
+
+    def exchange(self, first: str, second: str) -> bool:
+        return exchange(str(local_path(first)), str(local_path(second)))
 
     def delete(self, path: str) -> None:
         target = local_path(path)

@@ -25,6 +25,7 @@ from modelop_spark.assets.commit import job_lock, recover
 from modelop_spark.assets.filesystem import absolute_url, filesystem_for, is_local
 from modelop_spark.assets.locations import check_output_locations
 from modelop_spark.errors import ModelOpSparkError
+from modelop_spark.jobs.deadline import run_deadline
 from modelop_spark.jobs.metrics import check_metrics, run_metrics
 from modelop_spark.jobs.model_source import snapshot_for
 from modelop_spark.jobs.result import JobResult, Outcome, utc_now
@@ -122,8 +123,13 @@ def run_job(job: JobSpec | Mapping[str, Any] | str, *, spark: Any = None) -> Job
         if spark is None:
             spark = session_for_job(spec)
         log.info("job %s: %s with snapshot %s %s", spec.job_id, spec.job_type, snapshot.name, snapshot.version or "")
-        with guard_job(spark, spec):
-            outcome = runner.run(spark, spec, snapshot)
+        with guard_job(spark, spec), run_deadline(spark, spec.job_id, spec.options.timeout_seconds) as deadline:
+            try:
+                outcome = runner.run(spark, spec, snapshot)
+            except Exception as exc:
+                if deadline.expired.is_set():
+                    raise deadline.error() from exc
+                raise
         result = JobResult(
             job_id=spec.job_id,
             job_type=spec.job_type,

@@ -21,14 +21,16 @@ from modelop_spark.assets import StagedOutput, read_asset, stage_asset
 from modelop_spark.assets.commit import commit_staged_outputs, split_parent
 from modelop_spark.assets.spec import AssetSpec, format_from_url
 from modelop_spark.errors import AssetError, SpecError
+from modelop_spark.jobs.reject_limit import RejectLimit
 from modelop_spark.jobs.result import Outcome, RowCounts
 from modelop_spark.jobs.schema_checks import CheckedInput, SchemaChecks
 from modelop_spark.jobs.spec import JobSpec
+from modelop_spark.quarantine import REASONS_COLUMN
 from modelop_spark.runtime.apply import REJECTED_KINDS, Scored, apply_function
 from modelop_spark.runtime.functions import ModelFunctions, takes_pyspark_convention
 from modelop_spark.runtime.pyspark_convention import call_pyspark_convention, written_asset
 from modelop_spark.runtime.snapshot import Snapshot
-from modelop_spark.spark_compat import session_conf
+from modelop_spark.spark_compat import functions_for, session_conf
 
 __all__ = ["check_scoring", "default_rejected_output", "run_scoring"]
 
@@ -98,7 +100,11 @@ def _score(spark: Any, spec: JobSpec, functions: ModelFunctions, *, in_python_wo
         tally = _tally(spec, scored, checks, checked_in)
         # strict output checking fails here, before any write
         valid_outputs = tally.checked_out.valid(tally.output_rejected)
-        outputs = [stage_asset(valid_outputs, asset, job_id=spec.job_id) for asset in spec.outputs]
+        # past options.max_rejected only the rejected rows are written (for a look), then ERROR
+        limit = RejectLimit.from_option(spec.options.max_rejected)
+        counted = tally.rows()
+        over = limit is not None and limit.exceeded(counted.rows_in, counted.rows_rejected)
+        outputs = [] if over else [stage_asset(valid_outputs, asset, job_id=spec.job_id) for asset in spec.outputs]
         staged.extend(outputs)
         rejected = None
         if tally.quarantine is not None or spec.rejected_output is not None:
@@ -107,12 +113,15 @@ def _score(spark: Any, spec: JobSpec, functions: ModelFunctions, *, in_python_wo
             rejected = stage_asset(quarantine, target, job_id=spec.job_id)
             staged.append(rejected)
         commit_staged_outputs(staged, job_id=spec.job_id)  # one transaction for file outputs
+        reasons = commonest_reasons(tally.quarantine) if over and tally.quarantine is not None else []
     except BaseException:
         for output in staged:
             output.abort()
         raise
     finally:
         combined.unpersist()
+    if limit is not None and over:
+        limit.check(counted.rows_in, counted.rows_rejected, reasons)
     rows = tally.rows()
     details = {"schema_checks": {"input": checks.input_mode, "output": checks.output_mode}} if checks.active else {}
     return Outcome(
@@ -121,6 +130,13 @@ def _score(spark: Any, spec: JobSpec, functions: ModelFunctions, *, in_python_wo
         rejected_output=replace(rejected.written, rows=rows.rows_rejected) if rejected is not None else None,
         details=details | {"scoring_path": scored.scoring_path, "fallback_reason": scored.fallback_reason},
     )
+
+
+def commonest_reasons(quarantine: Any, top: int = 3) -> list[tuple[str, int]]:
+    """The ``top`` reasons most rejected rows share, with their counts (one small aggregation)."""
+    F = functions_for(quarantine)
+    reasons = quarantine.select(F.explode(F.col(REASONS_COLUMN)).alias("reason")).groupBy("reason").count()
+    return [(row["reason"], int(row["count"])) for row in reasons.orderBy(F.desc("count"), "reason").limit(top).collect()]
 
 
 class _Tally:

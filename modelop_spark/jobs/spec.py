@@ -41,6 +41,8 @@ _KNOWN_OPTIONS = {
     "allow_empty_input",
     "model_timeout_seconds",
     "scoring_path",
+    "max_rejected",
+    "timeout_seconds",
 }
 
 
@@ -111,8 +113,10 @@ class JobOptions:
     extra_fields: Literal["keep", "drop", "reject"] = "keep"
     on_model_error: Literal["reject", "fail"] = "reject"
     allow_empty_input: bool = False
-    model_timeout_seconds: float | None = None  # one model call (a record, a batch) may take this long
+    model_timeout_seconds: float | None = None  # one model call (a record, a batch); None: conf/'s default; 0: none
     scoring_path: Literal["auto", "compiled", "python"] = "auto"
+    max_rejected: float | None = None  # a count, or a fraction of the rows in (jobs/reject_limit.py)
+    timeout_seconds: float | None = None  # the whole run; 0 or None: none
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -127,6 +131,8 @@ class JobOptions:
             allow_empty_input=bool(data.get("allow_empty_input", False)),
             model_timeout_seconds=data.get("model_timeout_seconds"),
             scoring_path=data.get("scoring_path", "auto"),
+            max_rejected=data.get("max_rejected"),
+            timeout_seconds=data.get("timeout_seconds"),
             extra={k: v for k, v in data.items() if k not in _KNOWN_OPTIONS},
         )
 

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from modelop_spark.config import MODEL_TIMEOUT_CONF, model_call_timeout
 from modelop_spark.errors import AssetError, ModelFunctionError, SchemaError, SnapshotError
 from modelop_spark.quarantine import REASONS_COLUMN, RECORD_COLUMN, REJECTED_MARK, STAGE_COLUMN
 from modelop_spark.runtime.compiled import check_scoring_path, choose_scoring_path
@@ -32,6 +33,7 @@ from modelop_spark.runtime.executor import (
     score_batches,
 )
 from modelop_spark.runtime.functions import ModelFunctions
+from modelop_spark.runtime.output_types import declared_text
 from modelop_spark.schema.loader import load_schema
 from modelop_spark.schema.spark_types import to_struct_type
 from modelop_spark.spark_compat import functions_for, is_connect, quoted
@@ -124,16 +126,6 @@ def _arrow_to_spark(schema: pa.Schema) -> StructType:
     return from_arrow_schema(fixed)
 
 
-def with_declared_types(sampled: pa.Schema, declared: pa.Schema | None) -> pa.Schema:
-    """The sampled output columns, typed as the declared output schema says where it names them
-    (a model returning 1 where the schema says double gets a double column, not an integer one
-    that would reject 1.5 later); columns the schema does not name keep their sampled type."""
-    if declared is None:
-        return sampled
-    by_name = {f.name: f.type for f in declared}
-    return pa.schema([f.with_type(by_name[f.name]) if f.name in by_name else f for f in sampled])
-
-
 def output_schema_from_sample(
     plan: ScorePlan,
     df: DataFrame,
@@ -141,9 +133,13 @@ def output_schema_from_sample(
     input_label: str = "input",
     sample_rows: int = SAMPLE_ROWS,
     when_empty: StructType | None = None,
+    declared: pa.Schema | None = None,
 ) -> pa.Schema:
     """Learn the model's output columns by scoring the first rows on the driver; an input with
     no rows takes ``when_empty`` (the declared output schema of a job that allows empty input).
+    The types are decided once, here, over the whole sample (``runtime.output_types``), with
+    ``declared``'s types for the columns it names: a model returning 1 where the schema says
+    double gets a double column, not an integer one that would reject 1.5 later.
 
     The sample only learns columns: rows the model fails on are set aside here whatever the
     call's ``on_error``, so a lazy call never fails eagerly on its first rows; they fail (or are
@@ -157,13 +153,13 @@ def output_schema_from_sample(
     for rows in (sample_rows, LARGER_SAMPLE_ROWS):
         sample = df.limit(rows).toArrow()
         if sample.num_rows == 0 and when_empty is not None:
-            return _spark_to_arrow(when_empty)
+            return declared_text(_spark_to_arrow(when_empty), _spark_to_arrow(when_empty))
         if sample.num_rows == 0:
             raise AssetError(
                 f"{input_label}: no rows to score; check the input (an empty input is accepted only with "
                 "options.allow_empty_input and an output schema in the snapshot)"
             )
-        schema, reasons = sample_schema(learning, sample.combine_chunks().to_batches()[0])
+        schema, reasons = sample_schema(learning, sample.combine_chunks().to_batches()[0], declared)
         if schema is not None:
             return schema
         rows_tried = sample.num_rows
@@ -238,16 +234,18 @@ def apply_function(
         key_columns=tuple(key_columns),
         on_error=on_error,
         slot=functions.takes_slot(role),
-        timeout=timeout,
+        timeout=model_call_timeout(timeout, df.sparkSession.conf.get(MODEL_TIMEOUT_CONF, None)),
     )
-    model_schema = (
-        _spark_to_arrow(output_schema)
-        if output_schema is not None
-        else with_declared_types(
-            output_schema_from_sample(plan, sample_frame if sample_frame is not None else df, input_label=input_label, when_empty=when_empty),
-            _spark_to_arrow(declared_output) if declared_output is not None else None,
+    if output_schema is not None:
+        model_schema = declared_text(_spark_to_arrow(output_schema), _spark_to_arrow(output_schema))
+    else:
+        model_schema = output_schema_from_sample(
+            plan,
+            sample_frame if sample_frame is not None else df,
+            input_label=input_label,
+            when_empty=when_empty,
+            declared=_spark_to_arrow(declared_output) if declared_output is not None else None,
         )
-    )
     F = functions_for(df)
     key_fields = [_spark_to_arrow(df.select(F.col(quoted(k))).schema)[0].with_nullable(True) for k in key_columns]
     model_fields = [f for f in model_schema if f.name not in key_columns and not f.name.startswith("_ms_")]

@@ -29,6 +29,15 @@ from modelop_spark._redact import redact
 from modelop_spark.errors import ModelFunctionError
 from modelop_spark.quarantine import REJECTED_MARK
 from modelop_spark.runtime.model_cache import ModelPayload, loaded_model
+from modelop_spark.runtime.output_types import (
+    CONVERSION_ERRORS,
+    conform_frame,
+    conform_rows,
+    decide_schema,
+    misfit_column,
+    types_in_series,
+    types_in_values,
+)
 
 KIND, COUNT, REASON, RECORD = "_ms_kind", "_ms_n", "_ms_reason", "_ms_record"
 INTERNAL_FIELDS = (
@@ -51,7 +60,7 @@ class ScorePlan:
     schema: pa.Schema | None = None
     on_error: str = "reject"  # or "fail"
     slot: bool = False
-    timeout: float | None = None  # seconds one model call may take (options.model_timeout_seconds)
+    timeout: float | None = None  # seconds one model call may take (config.model_call_timeout)
     # The input's real column names when Spark got positional ones (names with dots or
     # backticks break PySpark's mapInArrow): batches get them back before the model sees them.
     input_names: tuple[str, ...] | None = None
@@ -151,15 +160,15 @@ class _Collector:
         self.produced = [(record, outputs) for record, outputs in self.produced if self._known_keys(record, outputs, names)]
         rows = [row for _, outputs in self.produced for row in outputs]
         try:
-            return strict_table(rows, schema)
-        except _CONVERSION_ERRORS:
+            return conform_rows(rows, schema)
+        except CONVERSION_ERRORS:
             pass
         good = []
         for record, outputs in self.produced:  # find the inputs whose outputs do not fit
             try:
-                good.append(strict_table(outputs, schema))
-            except _CONVERSION_ERRORS as exc:
-                self.reject(record, f"output {_misfit(outputs, schema)}: {_describe(exc)}")
+                good.append(conform_rows(outputs, schema))
+            except CONVERSION_ERRORS as exc:
+                self.reject(record, f"output {misfit_column(outputs, schema)}: {_describe(exc)}")
         return pa.concat_tables(good) if good else schema.empty_table()
 
     def _known_keys(self, record: Mapping[str, Any], outputs: list[dict[str, Any]], names: frozenset[str]) -> bool:
@@ -221,9 +230,6 @@ def split_off_rejected(batch: pa.RecordBatch) -> tuple[pa.RecordBatch, pa.Record
     return data.filter(to_score), batch.filter(pc.invert(to_score))
 
 
-_CONVERSION_ERRORS = (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError, ValueError)
-
-
 def new_key_reason(key: str, names: Iterable[str]) -> str:
     known = [n for n in names if not n.startswith("_ms_")]
     return (
@@ -236,70 +242,24 @@ class NewOutputColumns(ValueError):
     """A batch function's output has columns the output schema does not."""
 
 
-def _common_type(values: list[Any]) -> pa.DataType:
-    """The type every sampled value of a column fits, widened where Arrow widens (int with
-    float is double); when none does (text beside numbers), the first value's type, so later
-    misfits are rejected rather than the job failing."""
-    try:
-        return pa.array(values).type
-    except _CONVERSION_ERRORS:
-        types = []
-        for value in values:
-            if value is not None:
-                with contextlib.suppress(*_CONVERSION_ERRORS):
-                    types.append(pa.array([value]).type)
-        if not types:
-            return pa.null()
-        numeric = pa.types.is_integer(types[0]) or pa.types.is_floating(types[0])
-        if numeric and any(pa.types.is_floating(t) for t in types):
-            return pa.float64()
-        return types[0]
-
-
-def infer_record_schema(rows: Iterable[Mapping[str, Any]]) -> pa.Schema:
+def infer_record_schema(rows: Iterable[Mapping[str, Any]], declared: pa.Schema | None = None) -> pa.Schema:
     """The output schema of a record function's sampled outputs: every key any output had (in
-    first-seen order), each with the widest type its values need."""
+    first-seen order), each with the type all its sampled values fit (``output_types``)."""
     columns: dict[str, list[Any]] = {}
     for row in rows:
         for key, value in row.items():
             columns.setdefault(key, []).append(value)
-    return pa.schema([pa.field(name, _common_type(values)) for name, values in columns.items()])
+    return decide_schema({name: types_in_values(values) for name, values in columns.items()}, declared)
 
 
-def _numeric(kind: pa.DataType) -> bool:
-    return pa.types.is_integer(kind) or pa.types.is_floating(kind)
-
-
-def strict_array(values: list[Any], kind: pa.DataType) -> pa.Array:
-    """``values`` as an Arrow array of ``kind``, refusing what Arrow would silently reshape:
-    Arrow's own conversion truncates 2.5 to 2 for an integer column and parses "12" as a number.
-    Here numbers convert only when exact (checked casts), other kinds only to themselves."""
-    if pa.types.is_nested(kind) or pa.types.is_temporal(kind) or pa.types.is_decimal(kind):
-        return pa.array(values, type=kind)
-    inferred = pa.array(values)
-    found = inferred.type
-    if found == kind or pa.types.is_null(found) or (_numeric(found) and _numeric(kind)):
-        return inferred.cast(kind)  # safe cast: raises on truncation and overflow
-    if pa.types.is_string(found) and pa.types.is_large_string(kind):
-        return inferred.cast(kind)
-    raise pa.ArrowInvalid(f"a {found} value where the output column is {kind}")
-
-
-def strict_table(rows: Sequence[Mapping[str, Any]], schema: pa.Schema) -> pa.Table:
-    arrays = [strict_array([row.get(f.name) for row in rows], f.type) for f in schema]
-    return pa.Table.from_arrays(arrays, schema=schema)
-
-
-def _misfit(rows: list[dict[str, Any]], schema: pa.Schema) -> str:
-    """Name the first output field whose value does not convert to its declared type."""
-    for row in rows:
-        for name in schema.names:
-            if name in row:
-                try:
-                    strict_array([row[name]], schema.field(name).type)
-                except _CONVERSION_ERRORS:
-                    return f"field {name}"
-    return "row"
+def frames_schema(frames: Sequence[Any], declared: pa.Schema | None = None) -> pa.Schema | None:
+    """The output schema of a batch function's sampled output frames (None when they have no
+    columns): each column typed over every frame's values."""
+    columns: dict[str, list[pa.DataType]] = {}
+    for frame in frames:
+        for name in frame.columns:
+            columns.setdefault(str(name), []).extend(types_in_series(frame[name]))
+    return decide_schema(columns, declared) if columns else None
 
 
 def _score_records(plan: ScorePlan, function: Callable[..., Any], batch: pa.RecordBatch, collector: _Collector) -> None:
@@ -334,30 +294,31 @@ def _score_frame(plan: ScorePlan, function: Callable[..., Any], frame: Any) -> A
     return result
 
 
-def _to_table(plan: ScorePlan, frame: Any) -> Any:
-    """Batch outputs straight to Arrow with the output schema (the fast path); before the
-    schema is known (the driver's sample run), Arrow's own inference."""
-    if plan.schema is None:
-        return pa.Table.from_pandas(frame, preserve_index=False)
+def _to_table(plan: ScorePlan, frame: Any) -> pa.Table:
+    """Batch outputs to Arrow with the output schema, each value kept or converted losslessly
+    (``output_types.conform_frame``); a misfit is a ValueError naming the field."""
+    assert plan.schema is not None
     extra = [str(c) for c in frame.columns if c not in plan.schema.names]
     if extra:
         raise NewOutputColumns(new_key_reason(extra[0], plan.schema.names))
-    try:  # safe: a value that does not fit its type (2.5 as an integer, an overflow) is an error
-        ordered = frame if list(frame.columns) == plan.schema.names else frame.reindex(columns=plan.schema.names)
-        return pa.Table.from_pandas(ordered, schema=plan.schema, preserve_index=False)
-    except _CONVERSION_ERRORS as exc:
-        raise ValueError(f"output {_misfit(frame.to_dict('records'), plan.schema)}: {_describe(exc)}") from exc
+    if list(frame.columns) != plan.schema.names:  # a column of the sample this output lacks is empty
+        frame = frame.reindex(columns=plan.schema.names)
+    try:
+        return conform_frame(frame, plan.schema)
+    except CONVERSION_ERRORS as exc:
+        raise ValueError(f"output {misfit_column(frame.to_dict('records'), plan.schema)}: {_describe(exc)}") from exc
 
 
-def _isolate(plan: ScorePlan, function: Callable[..., Any], frame: Any) -> Iterator[tuple[Any, pa.Table | str]]:
+def _isolate(plan: ScorePlan, function: Callable[..., Any], frame: Any) -> Iterator[tuple[Any, Any]]:
     """Score a frame into Arrow, in input order: ``(rows, table)`` for the parts that scored and
-    ``(rows, reason)`` for those that failed. When the model raises or its output does not fit,
+    ``(rows, reason)`` for those that failed (the model's own frame, not a table, while the driver
+    samples: its types are decided over the whole sample). When the model raises or its output does not fit,
     the frame is bisected so only the input rows that fail are rejected (the rows keep their
     positions in the frame's index)."""
     try:
         with time_limit(plan.timeout):
             result = _score_frame(plan, function, frame)
-        yield frame, _to_table(plan, result)
+        yield frame, _to_table(plan, result) if plan.schema is not None else result
     except ModelFunctionError:
         raise
     except NewOutputColumns as exc:  # every row of the frame shares the columns: no bisecting
@@ -373,7 +334,7 @@ def _isolate(plan: ScorePlan, function: Callable[..., Any], frame: Any) -> Itera
         yield from _isolate(plan, function, frame.iloc[middle:])
 
 
-def _score_isolating(plan: ScorePlan, function: Callable[..., Any], frame: Any, collector: _Collector) -> list[pa.Table]:
+def _score_isolating(plan: ScorePlan, function: Callable[..., Any], frame: Any, collector: _Collector) -> list[Any]:
     tables = []
     for rows, outcome in _isolate(plan, function, frame):
         if isinstance(outcome, str):
@@ -468,7 +429,8 @@ def _rejected_rows(plan: ScorePlan, rows: Any, reason: str, full: pa.Schema) -> 
 
 
 def _score_iterator(plan: ScorePlan, function: Callable[..., Any], batches: Iterable[pa.RecordBatch], model: Any) -> Iterator[pa.RecordBatch]:
-    """An iterator function sees the whole partition; a failure fails the task (no isolation)."""
+    """An iterator function sees the whole partition; a failure fails the task (no isolation). An
+    output row that does not fit the output schema is rejected itself (its input is not known)."""
     counts: list[int] = []
     set_aside: list[pa.RecordBatch] = []
 
@@ -483,10 +445,20 @@ def _score_iterator(plan: ScorePlan, function: Callable[..., Any], batches: Iter
 
     with model.working_directory(), model_prints_to_stderr():
         try:
-            for result in function(frames()):
+            results = iter(function(frames()))
+            while True:
+                with time_limit(plan.timeout):  # each output batch is one model call
+                    result = next(results, None)
+                if result is None:
+                    break
                 collector = _Collector(plan)
-                collector.tables = [_to_table(plan, result)]
+                try:
+                    collector.tables = [_to_table(plan, result)]
+                except ValueError:  # find the rows that do not fit, and reject each with its reason
+                    collector.produced = [(row, [row]) for row in result.to_dict("records")]
                 yield collector.batch(0)
+        except ModelFunctionError:
+            raise
         except MODEL_FAILURES as exc:
             raise ModelFunctionError(f"score raised {_describe(exc)}") from exc
     collector = _Collector(plan, set_aside)
@@ -514,12 +486,14 @@ def lines_up(plan: ScorePlan, batch: pa.RecordBatch) -> bool:
     return isinstance(result, pd.DataFrame) and len(result) == len(frame) and not set(plan.key_columns) & {str(c) for c in result.columns}
 
 
-def sample_schema(plan: ScorePlan, batch: pa.RecordBatch) -> tuple[pa.Schema | None, list[str]]:
+def sample_schema(plan: ScorePlan, batch: pa.RecordBatch, declared: pa.Schema | None = None) -> tuple[pa.Schema | None, list[str]]:
     """Run the function on the driver over a small batch: the Arrow schema of its outputs (None
-    when it produced none) and the rejection reasons.
+    when it produced none), typed over the whole sample with ``declared``'s types where it names
+    a column, and the rejection reasons.
 
     Used before any task starts, to learn the output columns and to surface an init or score
-    failure as our own clear error rather than a wrapped executor exception."""
+    failure, or output types no one type fits, as our own clear error rather than a wrapped
+    executor exception."""
     model = loaded_model(plan.payload)
     function = model.function(plan.role)
     if function is None:
@@ -529,11 +503,11 @@ def sample_schema(plan: ScorePlan, batch: pa.RecordBatch) -> tuple[pa.Schema | N
         if plan.shape == "record":
             _score_records(plan, function, batch, collector)
             rows = [row for _, outputs in collector.produced for row in outputs]
-            tables = [infer_record_schema(rows).empty_table()] if rows else []
-        elif plan.shape == "batch_iter":
-            tables = [_to_table(plan, frame) for frame in function(iter([batch.to_pandas()]))]
+            schema = infer_record_schema(rows, declared) if rows else None
         else:
-            tables = _score_isolating(plan, function, batch.to_pandas(), collector)
-    tables = [t for t in tables if t.num_columns]
-    schema = pa.unify_schemas([t.schema for t in tables], promote_options="permissive") if tables else None
+            if plan.shape == "batch_iter":
+                frames = list(function(iter([batch.to_pandas()])))
+            else:
+                frames = _score_isolating(plan, function, batch.to_pandas(), collector)
+            schema = frames_schema([f for f in frames if f is not None and len(f.columns)], declared)
     return schema, [reason for _, reason, _ in collector.rejected]

@@ -19,7 +19,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 from modelop_spark.assets import read_asset
-from modelop_spark.errors import SchemaError
+from modelop_spark.errors import AssetError, SchemaError
 from modelop_spark.quarantine import REASONS_COLUMN, RECORD_COLUMN, STAGE_COLUMN
 from modelop_spark.schema.model import Schema
 from modelop_spark.schema.spark_types import to_struct_type
@@ -227,6 +227,24 @@ def parse_json_lines(lines: DataFrame, plan: ReadPlan, *, schema: Schema) -> Dat
     return parsed.select("__modelop_parsed.*", UNKNOWN_KEYS, LINE)
 
 
+JSON_MAX_NESTING = 1000  # Jackson's StreamReadConstraints default, which Spark's JSON reader keeps
+
+
+def _nothing_parsed(spark: Any, source: Any, fmt: str) -> str:
+    """One line for an input none of whose records parses, naming where the first one is."""
+    first = ""
+    try:
+        line = spark.read.text(source.url).first()
+        first = f"; line 1: {line[0][:80]!r}" if line is not None else ""
+    except Exception:  # the message is still right without the quote
+        pass
+    deeper = f" (JSON nested deeper than {JSON_MAX_NESTING} levels does not parse either)" if fmt == "json" else ""
+    return (
+        f"input {source.label}: its records could not be parsed: no line is valid {fmt.upper()}{deeper}{first}; "
+        "fix the file or its format"
+    )
+
+
 def split_malformed_unchecked(spark: Any, source: Any, frame: DataFrame, *, key_columns: Sequence[str] = ()) -> ReadSplit | None:
     """Malformed lines of a CSV or JSON file read without an input schema, split off as above.
 
@@ -249,5 +267,7 @@ def split_malformed_unchecked(spark: Any, source: Any, frame: DataFrame, *, key_
         frame = read_asset(spark, replace(source, options=options), schema=struct)
     if CORRUPT_RECORD not in frame.columns:
         return None
+    if list(frame.columns) == [CORRUPT_RECORD]:  # no line parsed, so Spark found no column at all
+        raise AssetError(_nothing_parsed(spark, source, fmt))
     keys = [k for k in key_columns if k in frame.columns]
     return split_malformed(frame, format=fmt, corrupt_column=CORRUPT_RECORD, key_columns=keys, observe=True)

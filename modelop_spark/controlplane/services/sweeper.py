@@ -9,6 +9,7 @@ from typing import Any
 
 from modelop_spark._redact import redacted_logger
 from modelop_spark.controlplane import leases
+from modelop_spark.controlplane.job_timeouts import end_overdue_jobs
 from modelop_spark.controlplane.notifications import Kind
 from modelop_spark.controlplane.services.context import Context
 from modelop_spark.controlplane.services.dispatch import Dispatch
@@ -49,6 +50,7 @@ class Sweeper:
             elif self.store.requeue_expired(job, now=now):
                 self.store.append_logs(job["id"], attempt=job["attempt"], now=now,
                                        lines=[f"control plane: the lease of attempt {job['attempt']} expired (its runtime stopped reporting); the job is queued again"])
+        end_overdue_jobs(self.store, self.context.blobs.read, now)
         self.dispatch.assign(now)
 
     def _down_if_silent(self, runtime: dict[str, Any], now: float) -> None:

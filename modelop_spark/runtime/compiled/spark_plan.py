@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelop_spark.quarantine import REJECTED_MARK
 from modelop_spark.runtime.compiled.translate import CompiledModel
-from modelop_spark.runtime.executor import COUNT, KIND
+from modelop_spark.runtime.executor import COUNT, KIND, REASON
 from modelop_spark.spark_compat import functions_for
 
 if TYPE_CHECKING:
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from pyspark.sql.types import StructType
 
 _KEY = "_ms_key{}"  # key columns carried through the layers
+_INTEGRAL = frozenset({"byte", "short", "integer", "long"})
 
 
 def _quoted(name: str) -> str:
@@ -71,14 +72,28 @@ def compiled_scores(
     )
     for layer in compiled.layers:
         frame = frame.select(*keys.values(), *[F.expr(sql).alias(name) for name, sql in layer])
+    # The output types are the Python path's: a non-integral value where the sample typed an
+    # integer is rejected with the reason, never truncated by the cast (runtime.output_types).
+    exact = {
+        name: F.col(_quoted(last)).isNull() | (F.col(_quoted(last)).try_cast(schema[name].dataType).cast("double") == F.col(_quoted(last)).cast("double"))
+        for name, last in outputs.items()
+        if schema[name].dataType.typeName() in _INTEGRAL
+    }
+    fits, reason = F.lit(True), F.lit(None).cast("string")
+    for name, holds in reversed(exact.items()):
+        fits = fits & holds
+        text = f"output field {name}: a float value where the output column is integer"
+        reason = F.when(~holds, F.to_json(F.array(F.lit(text)))).otherwise(reason)
     columns = []
     for field in schema.fields:
         if field.name in keys:
             value = F.col(keys[field.name])
         elif field.name in outputs:
-            value = F.col(_quoted(outputs[field.name]))
+            value = F.when(fits, F.col(_quoted(outputs[field.name])))
         elif field.name == KIND:
-            value = F.lit("out")
+            value = F.when(fits, F.lit("out")).otherwise(F.lit("model"))
+        elif field.name == REASON:
+            value = reason
         elif field.name == COUNT:
             value = F.lit(1)  # each row here is one input row (the Python path counts per batch)
         else:
