@@ -19,6 +19,7 @@ import pyarrow as pa
 from modelop_spark.errors import AssetError, ModelFunctionError, SchemaError, SnapshotError
 from modelop_spark.quarantine import REASONS_COLUMN, RECORD_COLUMN, REJECTED_MARK, STAGE_COLUMN
 from modelop_spark.runtime.compiled import check_scoring_path, choose_scoring_path
+from modelop_spark.runtime.conventions import bare_value_column
 from modelop_spark.runtime.executor import (
     COUNT,
     INTERNAL_FIELDS,
@@ -239,6 +240,7 @@ def apply_function(
         on_error=on_error,
         slot=functions.takes_slot(role),
         timeout=timeout,
+        bare_column=_bare_column(functions, output_schema or declared_output),
     )
     model_schema = (
         _spark_to_arrow(output_schema)
@@ -295,6 +297,17 @@ def apply_function(
         counted_in_band=True,
         fallback_reason=choice.fallback_reason,
     )
+
+
+def _bare_column(functions: ModelFunctions, declared: StructType | None) -> str:
+    """Where a bare value from score goes: the declared output schema's single field (the
+    caller's, else the snapshot's), else ``prediction``."""
+    if declared is None:
+        try:
+            declared = snapshot_output_schema(functions.snapshot)
+        except (SchemaError, SnapshotError, OSError, ValueError):  # the checks report an unreadable schema
+            declared = None
+    return bare_value_column(declared.fieldNames() if declared is not None else ())
 
 
 def columns_for_workers(columns: Sequence[str], reads: Sequence[str], key_columns: Sequence[str]) -> list[str] | None:
