@@ -19,7 +19,7 @@ from modelop_spark.errors import SpecError
 from modelop_spark.jobs.spark_settings import session_conf_for_job
 from modelop_spark.jobs.spec import JobSpec, load_job_file
 from tests.cluster import spark_env
-from tests.modelop_corpus import JOBS, render_corpus
+from tests.modelop_corpus import JOBS, REFUSED, render_corpus
 from tests.snapshots import RECORD_MODEL, make_snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,9 +31,19 @@ def _staging_left(folder: Path) -> list[str]:
 
 def _assert_one_copy_of_each_output(out: Path) -> None:
     assert len(pd.read_parquet(out / "scores.parquet")) == 60  # not 120: the rerun replaced it
-    assert (out / "trained_model" / "metadata").is_dir() and (out / "trained_model" / "stages").is_dir()
+    for model_folder in ("trained_model", "pipeline_model"):  # Spark ML saves, from a repository and from inline source
+        assert (out / model_folder / "metadata").is_dir() and (out / model_folder / "stages").is_dir()
     lines = [json.loads(p.read_text()) for p in (out / "metrics").glob("part-*.json")]
     assert len(lines) == 1 and lines[0]["rows"] == 60
+    # a score that yields bare numbers: one column, named by the output schema's single field
+    bare = pd.read_json(out / "bare_scores.json", lines=True)
+    assert list(bare.columns) == ["id", "probability"] and len(bare) == 60
+    labeled = pd.read_csv(out.parent / "corpus" / "data" / "labeled.csv")
+    assert sorted(bare["probability"].round(9)) == sorted(labeled["score"].astype(float).round(9))
+    # ... and, without one, `prediction`, which score_first hands to the evaluation
+    evaluation = pd.read_json(out / "bare_evaluation", lines=True)
+    assert len(evaluation) == 1 and evaluation["rows"][0]["input"] == 60
+    assert not (out / "xlsx_scores.json").exists() and not (out / "broken_scores.json").exists()
     assert _staging_left(out) == []
 
 
@@ -41,7 +51,7 @@ def _assert_one_copy_of_each_output(out: Path) -> None:
 @pytest.mark.parametrize("entry_point", ["modelop-spark run", "spark-submit"])
 def test_corpus_runs_twice_from_the_command_line(entry_point, tmp_path):
     jobs = render_corpus(tmp_path)
-    files = [str(jobs[name]) for name in JOBS] * 2  # every job, then every job again
+    files = [str(jobs[name]) for name in (*JOBS, *REFUSED)] * 2  # every job, then every job again
     env = spark_env(tmp_path)
     if entry_point == "spark-submit":
         command = [str(Path(env["SPARK_HOME"]) / "bin" / "spark-submit"), "--master", "local[2]",
@@ -50,19 +60,45 @@ def test_corpus_runs_twice_from_the_command_line(entry_point, tmp_path):
         command = [sys.executable, "-m", "modelop_spark.cli", "-v", "run", *files, "--conf", "spark.ui.enabled=false",
                    "--master", "local[2]"]
     run = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
-    assert run.stdout.count(": COMPLETE") == 6, run.stdout
+    assert run.returncode == 1, run.stdout[-2000:] + run.stderr[-3000:]  # the refused jobs
+    assert run.stdout.count(": COMPLETE") == 2 * len(JOBS), run.stdout[-3000:] + run.stderr[-3000:]
+    _assert_refusals(run.stdout, times=2)
     # PySpark metrics returned None: the metrics it wrote are read back into the result
     assert "output metrics ->" in run.stdout
     _assert_one_copy_of_each_output(tmp_path / "out")
-    # the new snapshot version went beside the model's repository, named after the model
-    assert (tmp_path / "corpus" / "corpus-spark-model-4" / "snapshot.json").is_file()
+    # training jobs whose product is the model folder they write ask for no snapshot version
+    assert not list((tmp_path / "corpus").glob("corpus-*"))
     if entry_point == "modelop-spark run":
         # the first job's spark-submit flags started Spark; its "--master yarn" lost to the runtime's master
         assert "starting Spark with spark.executor.instances=2, spark.executor.memory=512MB" in run.stderr
         assert "job asks for Spark master yarn; running on this runtime's master local[2]" in run.stderr
         assert "jobParameters -v has no meaning in this runtime; ignored" in run.stderr
         assert "the model called SparkSession.stop() on the runtime's Spark session: ignored" in run.stderr
+
+
+def _assert_refusals(stdout: str, *, times: int) -> None:
+    """Each refused job is named with its snapshot, with its one-line reason."""
+    expected = {
+        "job corpus-xlsx-0001 (scoring, snapshot corpus-bare-model 7): ERROR":
+            "fileFormat XLSX is not a format this runtime reads or writes (CSV, JSON, PARQUET, AVRO, DELTA",
+        "job corpus-syntax-0001 (scoring, snapshot corpus-broken-model 1): ERROR":
+            "error INVALID_SNAPSHOT: broken.py:2: syntax error in model source: expected ':'",
+        "job corpus-location-0001 (scoring, snapshot corpus-spark-model 3): ERROR": "is inside the model snapshot",
+    }
+    for summary, reason in expected.items():
+        assert stdout.count(summary) == times, stdout
+        assert stdout.count(reason) == times, stdout
+
+
+def test_jobs_the_checks_refuse_never_start_spark(tmp_path):
+    """With no Java at all, the refusals are still each job's own reason: the JVM never starts."""
+    jobs = render_corpus(tmp_path)
+    env = {**spark_env(tmp_path), "JAVA_HOME": str(tmp_path / "no-java")}
+    run = subprocess.run([sys.executable, "-m", "modelop_spark.cli", "run", *[str(jobs[name]) for name in REFUSED]],
+                         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1
+    _assert_refusals(run.stdout, times=1)
+    assert "Java" not in run.stdout + run.stderr
 
 
 # -- a notebook session outlives the model's stop() ------------------------------------------------
@@ -188,7 +224,7 @@ def test_an_asset_without_a_data_format_is_the_pyspark_models_own_business(spark
 def test_job_files_translate_with_repository_info_in_each_place(tmp_path):
     jobs = render_corpus(tmp_path)
     repository = str(tmp_path / "corpus" / "repository")
-    for name in JOBS:  # modelMetaData only; the asset (and importedRepository); both
+    for name in ("train", "score", "metrics"):  # modelMetaData only; the asset (and importedRepository); both
         spec = load_job_file(str(jobs[name]))
         assert (spec.model.snapshot, spec.model.source_name, spec.model.name) == (repository, "spark_model.py", "corpus-spark-model")
     score = load_job_file(str(jobs["score"]))

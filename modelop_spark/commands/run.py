@@ -23,7 +23,13 @@ from modelop_spark._logging import log_file
 from modelop_spark.commands.arguments import conf_pairs, job_with_parameters, parameter_pairs
 from modelop_spark.errors import ModelOpSparkError
 from modelop_spark.jobs.result import JobResult, utc_now
-from modelop_spark.jobs.runner import check_job, coerce_spec, refused_result, run_job, session_for_job
+from modelop_spark.jobs.runner import (
+    check_job,
+    coerce_spec,
+    refused_result,
+    run_job,
+    session_for_job,
+)
 from modelop_spark.jobs.spec import JobSpec, read_job_document
 from modelop_spark.progress import choose_mode, watch_progress
 from modelop_spark.runtime.session import ship_package, under_spark_submit

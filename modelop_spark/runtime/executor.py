@@ -58,6 +58,8 @@ class ScorePlan:
     input_names: tuple[str, ...] | None = None
     # The column a bare value (0, "approve", [0.2, 0.8]) from score goes to (conventions.bare_value_column).
     bare_column: str = BARE_VALUE_COLUMN
+    # The application's rows-scored accumulator (progress.rows_scored_counter); None: not counted.
+    scored: Any = None
 
 
 # What a model call may raise that is the model's failure, not ours: ``sys.exit()`` inside a
@@ -395,6 +397,8 @@ def score_batches(plan: ScorePlan, batches: Iterable[pa.RecordBatch]) -> Iterato
                     _score_records(plan, function, data, collector)
                 else:
                     collector.tables = _score_isolating(plan, function, data.to_pandas(), collector)
+            if plan.scored is not None:
+                plan.scored.add(data.num_rows)
         yield collector.batch(batch.num_rows)
 
 
@@ -433,6 +437,8 @@ def score_aligned(plan: ScorePlan, names: Sequence[str], columns: Sequence[pa.Ar
                     internal = _scored_marks([f for f in full if f.name.startswith("_ms_")], n)
                     scored = pa.Table.from_arrays([*outcome.columns, *internal], schema=full)
                 pieces.append((positions[rows.index.to_numpy()], scored))
+        if plan.scored is not None:
+            plan.scored.add(data.num_rows)
     if len(pieces) == 1 and set_aside is None:  # the usual batch: every row scored at once, in order
         table = pieces[0][1]
     elif pieces:

@@ -24,6 +24,7 @@ from modelop_spark.runtime.apply import snapshot_output_schema
 from modelop_spark.runtime.conventions import bare_value_column, frame_outputs, record_outputs
 from modelop_spark.runtime.functions import ModelFunctions
 from modelop_spark.runtime.model_cache import ModelPayload, loaded_model
+from modelop_spark.runtime.session import workers_on_runtime_python
 from modelop_spark.spark_compat import is_connect
 
 if TYPE_CHECKING:
@@ -122,10 +123,12 @@ def snapshot_udf(
 
             scorer = _create_udf(predict, struct, PythonEvalType.SQL_SCALAR_PANDAS_ITER_UDF)
             return _field(scorer(connect_functions.struct(*columns)), output)
+        from pyspark import SparkContext
         from pyspark.sql import functions as F
 
         scorer = F.pandas_udf(predict, returnType=struct)  # type: ignore[call-overload]  # iterator UDFs are not in the stubs' overloads
-        return _field(scorer(F.struct(*columns)), output)
+        with workers_on_runtime_python(SparkContext._active_spark_context):  # the UDF's worker is chosen here
+            return _field(scorer(F.struct(*columns)), output)
 
     return columns_to_score
 

@@ -1,0 +1,3 @@
+# modelop.score
+def action(datum)
+    yield datum
