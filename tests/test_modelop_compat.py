@@ -306,3 +306,106 @@ def test_a_spark_connect_session_is_kept_too(connect_spark):
     with runtime_session_kept(connect_spark):
         connect_spark.stop()
     assert connect_spark.range(4).count() == 4
+
+
+# -- a score function that yields bare values, on every path that runs one --------------------------
+BARE_VALUES = """
+# modelop.score
+def score(record):
+    if record["kind"] == "number":
+        yield record["x"] * 0.5
+    elif record["kind"] == "text":
+        yield "approve" if record["x"] > 1 else "decline"
+    else:
+        yield [record["x"], 1.0 - record["x"]]
+"""
+
+
+def test_bare_values_become_one_column_on_every_path(spark, tmp_path):
+    from modelop_spark.runtime.conventions import record_outputs
+
+    # the one reading of a record function's result (a dict and a list of dicts stay rows)
+    def yielded():
+        yield 0
+        yield {"a": 1}
+        yield "approve"
+
+    assert record_outputs(yielded()) == [{"prediction": 0}, {"a": 1}, {"prediction": "approve"}]
+    assert record_outputs([0.2, 0.8], column="p") == [{"p": [0.2, 0.8]}] and record_outputs([{"a": 1}, {"a": 2}]) == [{"a": 1}, {"a": 2}]
+    numbers = make_snapshot(tmp_path / "numbers", BARE_VALUES)
+    frame = spark.createDataFrame([(1, "number", 2.0), (2, "number", 3.0)], "id int, kind string, x double")
+    # ms.score and ms.score_with_rejects: no output schema, so the column is `prediction`
+    assert sorted((r.id, r.prediction) for r in ms.score(frame, numbers, key_columns=["id"]).collect()) == [(1, 1.0), (2, 1.5)]
+    assert ms.score_with_rejects(frame, numbers).counts()["rows_out"] == 2
+    # ms.udf: the output schema's single field names it
+    typed = make_snapshot(tmp_path / "typed", BARE_VALUES, files={"output_schema.avsc": json.dumps(
+        {"type": "record", "name": "out", "fields": [{"name": "half", "type": "double"}]})},
+        manifest={"name": "typed", "schemas": {"output": "output_schema.avsc"}})
+    assert sorted(r.half for r in frame.select(ms.udf(typed, output="half")("kind", "x").alias("half")).collect()) == [1.0, 1.5]
+    # a job with embedded output (as a life cycle's smoke job runs), text and lists of values too
+    records = [{"kind": "text", "x": 2.0}, {"kind": "text", "x": 0.5}, {"kind": "list", "x": 0.25}]
+    for record, expected in zip(records, ("approve", "decline", [0.25, 0.75]), strict=True):
+        result = ms.run_job({"job_type": "scoring", "snapshot": str(numbers), "inputs": [{"kind": "embedded", "records": [record]}],
+                             "outputs": [{"kind": "embedded", "name": "smoke.json"}]}, spark=spark)
+        assert result.ok, result.error
+        assert result.outputs[0].records == [{"prediction": expected}]
+
+
+# -- placeholders and broken source ----------------------------------------------------------------
+def test_only_a_token_or_a_file_name_is_a_placeholder_and_broken_source_says_where(no_spark_needed, tmp_path):
+    from modelop_spark.jobs.modelop_job import is_real_source
+
+    assert not any(is_real_source(text) for text in ("CHANGEME", " model.py\n", "<placeholder>", "${SOURCE_CODE}", "", None))
+    assert is_real_source("def score(r):\n    return r\n") and is_real_source("def score(r)\n    return r\n")
+    broken = "# modelop.score\ndef score(record):\n    return {'y': record['x'] +}\n"
+    modelop = {"jobType": "MODEL_BATCH_JOB", "inputData": [{"assetType": "EMBEDDED", "data": [{"x": 1}]}], "outputData": [],
+               "model": {"storedModel": {"modelAssets": [{"assetType": "SOURCE_CODE", "primaryModelSource": True,
+                                                          "filename": "scorer.py", "sourceCode": broken}]}}}
+    runtime = {"job_type": "scoring", "model": {"source_code": broken, "source_name": "scorer.py"},
+               "inputs": [{"kind": "embedded", "records": [{"x": 1}]}], "outputs": [{"kind": "embedded"}]}
+    folder = make_snapshot(tmp_path / "broken", broken, source_name="scorer.py")
+    in_folder = {**runtime, "model": {}, "snapshot": str(folder)}
+    for job in (modelop, runtime, in_folder):  # whatever the job's form
+        result = ms.run_job(job)
+        assert result.status == "ERROR"
+        assert result.error["message"] == "scorer.py:3: syntax error in model source: invalid syntax"
+
+
+@pytest.fixture
+def no_spark_needed(monkeypatch):
+    from modelop_spark.jobs import runner
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a SparkSession was requested")
+
+    monkeypatch.setattr(runner, "get_or_create_session", refuse)
+
+
+# -- file formats ----------------------------------------------------------------------------------
+def test_modelop_file_formats_map_and_an_unreadable_one_is_refused_before_spark(no_spark_needed, tmp_path):
+    from modelop_spark.jobs.modelop_job import translate_asset
+
+    def translated(file_format, url="file:///data/in.csv"):
+        return translate_asset({"assetType": "EXTERNAL_FILE", "fileUrl": url, "fileFormat": file_format}, where="inputData[0]", output=False)
+
+    for given, expected in (("CSV", "csv"), ("JSON", "json"), ("PARQUET", "parquet"), ("AVRO", "avro")):
+        assert translated(given, "file:///data/in").format == expected
+    assert translated("UNKNOWN").format == "csv" and translated("UNKNOWN", "file:///data/in.parquet").format == "parquet"
+    assert translated("UNKNOWN", "file:///data/model_folder").format is None
+    assert translated("XLSX").format is None  # never read as csv, whatever the URL says
+    snapshot = make_snapshot(tmp_path / "snap", RECORD_MODEL, files={"factor.txt": "3"})
+    job = {"jobType": "MODEL_BATCH_JOB",
+           "inputData": [{"assetType": "EXTERNAL_FILE", "fileUrl": f"file://{tmp_path}/in.csv", "filename": "in.csv", "fileFormat": "XLSX"}],
+           "outputData": [{"assetType": "EXTERNAL_FILE", "fileUrl": f"file://{tmp_path}/out.json", "fileFormat": "JSON"}],
+           "model": {"storedModel": {"modelMetaData": {"name": "m", "repositoryInfo": {"repositoryDirectory": str(snapshot)}},
+                                     "modelAssets": [{"assetType": "SOURCE_CODE", "primaryModelSource": True, "sourceCodeFilePath": "model.py"}]}}}
+    result = ms.run_job(job)
+    assert result.error["message"].startswith("input in.csv: fileFormat XLSX is not a format this runtime reads or writes "
+                                              "(CSV, JSON, PARQUET, AVRO, DELTA")
+    assert result.summary().startswith("job ") and "(scoring, snapshot m): ERROR" in result.summary()
+    # a PySpark model reads such a file itself: its job passes the checks
+    from modelop_spark.jobs.runner import check_job
+
+    pyspark = make_snapshot(tmp_path / "pyspark", PYSPARK_WRITES_ONE_FILE)
+    job["model"]["storedModel"]["modelMetaData"]["repositoryInfo"]["repositoryDirectory"] = str(pyspark)
+    check_job(JobSpec.from_dict(job))

@@ -32,7 +32,7 @@ def spread_partitions(current: int, parallelism: int, size_bytes: int | None) ->
 
 def _estimated_bytes(df: Any) -> int | None:
     try:
-        return int(str(df._jdf.queryExecution().optimizedPlan().stats().sizeInBytes().toString()))
+        return int(str(df._jdf.queryExecution().optimizedPlan().stats().sizeInBytes()))
     except Exception:  # a plan without statistics: leave the input as it is
         return None
 

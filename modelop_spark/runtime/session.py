@@ -115,7 +115,8 @@ def runtime_worker_python(context: Any, environ: Mapping[str, str] = os.environ)
     if chosen is None or not master.startswith("local"):
         return None
     wanted = environ.get("PYSPARK_PYTHON") or sys.executable
-    if chosen == wanted or os.path.realpath(shutil.which(chosen) or chosen) == os.path.realpath(wanted):
+    # Paths, not resolved links: a virtualenv's python links to the base one but runs with its packages.
+    if chosen == wanted or os.path.abspath(shutil.which(chosen) or chosen) == os.path.abspath(wanted):
         return None
     if not (shutil.which(wanted) or os.access(wanted, os.X_OK)):
         raise SessionError(
