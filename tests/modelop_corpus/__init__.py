@@ -35,7 +35,9 @@ REFUSED = ("refused_xlsx", "refused_syntax", "refused_location")
 
 
 def _sources() -> dict[str, str]:
-    return {f"SOURCE_{p.stem}": json.dumps(p.read_text())[1:-1] for p in sorted((HERE / "sources").glob("*.py"))}
+    """``SOURCE_<name>`` for each source, as JSON string text (``broken.py.txt`` does not compile:
+    a ``.txt``, so the linters leave it alone)."""
+    return {f"SOURCE_{p.name.split('.')[0]}": json.dumps(p.read_text())[1:-1] for p in sorted((HERE / "sources").iterdir())}
 
 
 def render_corpus(folder: Path) -> dict[str, Path]:
