@@ -5,8 +5,9 @@ record runs on one core for 80 s while the others idle. Before the pass in the P
 an input with fewer partitions than the session runs tasks at once is spread over
 ``TASKS_PER_CORE`` x that many (a round-robin repartition: a shuffle of a small input, whose
 rows then come out in another order, as from any multi-partition input). An input that already
-has enough partitions is left as it is (no shuffle of a large input), and so is a tiny one (a
-handful of embedded rows: spreading would cost more than it gives).
+has enough partitions is left as it is (no shuffle of a large input), and so are a tiny one (a
+handful of embedded rows: spreading would cost more than it gives) and one that went through a
+shuffle already (it has the session's shuffle partitions).
 """
 
 from __future__ import annotations
@@ -37,13 +38,23 @@ def _estimated_bytes(df: Any) -> int | None:
         return None
 
 
+def _shuffled(df: Any) -> bool:
+    """Whether the input's plan has a shuffle: it has the session's shuffle partitions then, and
+    asking an adaptive plan for its partitions would run its shuffle stages."""
+    try:
+        plan = df._jdf.queryExecution().executedPlan()
+        return bool(plan.getClass().getSimpleName() == "AdaptiveSparkPlanExec" or "Exchange" in plan.toString())
+    except Exception:  # a plan that cannot tell: leave the input as it is
+        return True
+
+
 def spread_for_cores(df: Any) -> Any:
     """``df`` spread for the session's parallelism when it has too few partitions (classic
     Spark; a Connect session's partitions are the server's business)."""
     context = getattr(df.sparkSession, "_sc", None)
-    if context is None:
+    if context is None or _shuffled(df):
         return df
-    current = df.rdd.getNumPartitions()
+    current = df.rdd.getNumPartitions()  # planning only: the plan has no shuffle stage to run
     wanted = spread_partitions(current, context.defaultParallelism, _estimated_bytes(df))
     if wanted is None:
         return df
