@@ -1,5 +1,7 @@
 """``python -m bench [NAME ...]``: run every ``bench/bench_*.py`` (or the named ones), each in its
-own Python process so each gets a fresh SparkSession, and print their figures."""
+own Python process so each gets a fresh SparkSession, and print their figures.
+
+``bench_slow_records``: a small input with a slow model against its limit, records x ms / cores."""
 
 from __future__ import annotations
 

@@ -4,8 +4,10 @@
         result = run_job(spec, spark=spark)
 
 A daemon thread polls the driver's status store (the data behind Spark's UI, kept even with the
-UI off) for the stages started since the watch began: rows read and written, tasks done of
-tasks known, and elapsed time. ``terminal`` redraws one line on stderr, ``log`` writes a line
+UI off) for the stages started since the watch began: rows read, scored and written, tasks done
+of tasks known, and elapsed time. Rows scored come from one counter per Spark application
+(:func:`rows_scored_counter`) that the model pass adds each scored batch to; Spark reports a
+task's additions when the task ends, so the model pass runs in several tasks per core. ``terminal`` redraws one line on stderr, ``log`` writes a line
 every ``every`` seconds (for a scheduler's log; and the final totals, when it wrote any, so a job
 shorter than ``every`` adds nothing), ``bar`` shows a tqdm bar (a widget in a
 notebook). Spark Connect sessions have no status store on the client: there, nothing is shown.
@@ -23,7 +25,7 @@ from typing import Any, Literal, TextIO
 
 from modelop_spark._redact import redacted_logger
 
-__all__ = ["Progress", "ProgressMode", "choose_mode", "read_progress", "watch_progress"]
+__all__ = ["Progress", "ProgressMode", "choose_mode", "read_progress", "rows_scored_counter", "watch_progress"]
 
 ProgressMode = Literal["terminal", "log", "bar", "off"]
 
@@ -36,6 +38,7 @@ class Progress:
 
     rows_read: int = 0
     rows_written: int = 0
+    rows_scored: int = 0
     tasks_done: int = 0
     tasks_total: int = 0
     elapsed: float = 0.0
@@ -43,8 +46,9 @@ class Progress:
     def line(self) -> str:
         minutes, seconds = divmod(int(self.elapsed), 60)
         written = f", {self.rows_written:,} rows written" if self.rows_written else ""
+        scored = f", {self.rows_scored:,} rows scored" if self.rows_scored else ""
         return (
-            f"{self.rows_read:,} rows read{written}, tasks {self.tasks_done}/{self.tasks_total}, "
+            f"{self.rows_read:,} rows read{scored}{written}, tasks {self.tasks_done}/{self.tasks_total}, "
             f"{minutes}:{seconds:02d} elapsed"
         )
 
@@ -54,6 +58,27 @@ def choose_mode(*, quiet: bool, stream: TextIO = sys.stderr) -> ProgressMode:
     if quiet:
         return "off"
     return "terminal" if stream.isatty() else "log"
+
+
+_COUNTERS: dict[int, Any] = {}  # id(SparkContext) -> its rows-scored accumulator
+_COUNTERS_LOCK = threading.Lock()
+
+
+def rows_scored_counter(spark: Any) -> Any | None:
+    """The application's rows-scored accumulator (made once per SparkContext); None for a
+    Spark Connect session, which has none."""
+    context = getattr(spark, "_sc", None)
+    if context is None:
+        return None
+    with _COUNTERS_LOCK:
+        if id(context) not in _COUNTERS:
+            _COUNTERS[id(context)] = context.accumulator(0)
+        return _COUNTERS[id(context)]
+
+
+def _scored_so_far(spark: Any) -> int:
+    counter = _COUNTERS.get(id(getattr(spark, "_sc", None)))
+    return int(counter.value) if counter is not None else 0
 
 
 def _status_store(spark: Any) -> Any | None:
@@ -81,9 +106,10 @@ def last_stage_id(spark: Any) -> int:
     return max((stage.stageId() for stage in _stages(store)), default=-1)
 
 
-def read_progress(spark: Any, *, after_stage: int, started: float) -> Progress:
+def read_progress(spark: Any, *, after_stage: int, started: float, scored_before: int = 0) -> Progress:
     """Over the stages after ``after_stage`` (skipped stages never run, so they are left out):
-    rows read by the largest scan, rows written by all, tasks done of tasks known."""
+    rows read by the largest scan, rows written by all, tasks done of tasks known; rows scored
+    since the counter stood at ``scored_before``."""
     store = _status_store(spark)
     totals = {"rows_read": 0, "rows_written": 0, "tasks_done": 0, "tasks_total": 0}
     if store is not None:
@@ -96,7 +122,7 @@ def read_progress(spark: Any, *, after_stage: int, started: float) -> Progress:
             totals["rows_written"] += stage.outputRecords()
             totals["tasks_done"] += stage.numCompleteTasks()
             totals["tasks_total"] += stage.numTasks()
-    return Progress(**totals, elapsed=time.monotonic() - started)
+    return Progress(**totals, rows_scored=_scored_so_far(spark) - scored_before, elapsed=time.monotonic() - started)
 
 
 class _Watcher(threading.Thread):
@@ -105,12 +131,13 @@ class _Watcher(threading.Thread):
         self.spark, self.mode, self.every, self.stream = spark, mode, every, stream
         self.started = time.monotonic()
         self.after_stage = last_stage_id(spark)
+        self.scored_before = _scored_so_far(spark)
         self.done = threading.Event()
         self.bar: Any = None
         self.shown = 0
 
     def poll(self) -> Progress:
-        return read_progress(self.spark, after_stage=self.after_stage, started=self.started)
+        return read_progress(self.spark, after_stage=self.after_stage, started=self.started, scored_before=self.scored_before)
 
     def show(self, progress: Progress) -> None:
         self.shown += 1
@@ -127,7 +154,7 @@ class _Watcher(threading.Thread):
                 self.bar = tqdm(total=0, unit="task", desc="modelop-spark", leave=False)
             self.bar.total = progress.tasks_total
             self.bar.n = progress.tasks_done
-            self.bar.set_postfix_str(f"{progress.rows_read:,} rows read", refresh=False)
+            self.bar.set_postfix_str(f"{progress.rows_read:,} rows read, {progress.rows_scored:,} scored", refresh=False)
             self.bar.refresh()
 
     def run(self) -> None:

@@ -19,7 +19,7 @@ from modelop_spark.errors import SpecError
 from modelop_spark.jobs.spark_settings import session_conf_for_job
 from modelop_spark.jobs.spec import JobSpec, load_job_file
 from tests.cluster import spark_env
-from tests.modelop_corpus import JOBS, render_corpus
+from tests.modelop_corpus import JOBS, REFUSED, render_corpus
 from tests.snapshots import RECORD_MODEL, make_snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,9 +31,19 @@ def _staging_left(folder: Path) -> list[str]:
 
 def _assert_one_copy_of_each_output(out: Path) -> None:
     assert len(pd.read_parquet(out / "scores.parquet")) == 60  # not 120: the rerun replaced it
-    assert (out / "trained_model" / "metadata").is_dir() and (out / "trained_model" / "stages").is_dir()
+    for model_folder in ("trained_model", "pipeline_model"):  # Spark ML saves, from a repository and from inline source
+        assert (out / model_folder / "metadata").is_dir() and (out / model_folder / "stages").is_dir()
     lines = [json.loads(p.read_text()) for p in (out / "metrics").glob("part-*.json")]
     assert len(lines) == 1 and lines[0]["rows"] == 60
+    # a score that yields bare numbers: one column, named by the output schema's single field
+    bare = pd.read_json(out / "bare_scores.json", lines=True)
+    assert list(bare.columns) == ["id", "probability"] and len(bare) == 60
+    labeled = pd.read_csv(out.parent / "corpus" / "data" / "labeled.csv")
+    assert sorted(bare["probability"].round(9)) == sorted(labeled["score"].astype(float).round(9))
+    # ... and, without one, `prediction`, which score_first hands to the evaluation
+    evaluation = pd.read_json(out / "bare_evaluation", lines=True)
+    assert len(evaluation) == 1 and evaluation["rows"][0]["input"] == 60
+    assert not (out / "xlsx_scores.json").exists() and not (out / "broken_scores.json").exists()
     assert _staging_left(out) == []
 
 
@@ -41,7 +51,7 @@ def _assert_one_copy_of_each_output(out: Path) -> None:
 @pytest.mark.parametrize("entry_point", ["modelop-spark run", "spark-submit"])
 def test_corpus_runs_twice_from_the_command_line(entry_point, tmp_path):
     jobs = render_corpus(tmp_path)
-    files = [str(jobs[name]) for name in JOBS] * 2  # every job, then every job again
+    files = [str(jobs[name]) for name in (*JOBS, *REFUSED)] * 2  # every job, then every job again
     env = spark_env(tmp_path)
     if entry_point == "spark-submit":
         command = [str(Path(env["SPARK_HOME"]) / "bin" / "spark-submit"), "--master", "local[2]",
@@ -50,19 +60,45 @@ def test_corpus_runs_twice_from_the_command_line(entry_point, tmp_path):
         command = [sys.executable, "-m", "modelop_spark.cli", "-v", "run", *files, "--conf", "spark.ui.enabled=false",
                    "--master", "local[2]"]
     run = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-3000:]
-    assert run.stdout.count(": COMPLETE") == 6, run.stdout
+    assert run.returncode == 1, run.stdout[-2000:] + run.stderr[-3000:]  # the refused jobs
+    assert run.stdout.count(": COMPLETE") == 2 * len(JOBS), run.stdout[-3000:] + run.stderr[-3000:]
+    _assert_refusals(run.stdout, times=2)
     # PySpark metrics returned None: the metrics it wrote are read back into the result
     assert "output metrics ->" in run.stdout
     _assert_one_copy_of_each_output(tmp_path / "out")
-    # the new snapshot version went beside the model's repository, named after the model
-    assert (tmp_path / "corpus" / "corpus-spark-model-4" / "snapshot.json").is_file()
+    # training jobs whose product is the model folder they write ask for no snapshot version
+    assert not list((tmp_path / "corpus").glob("corpus-*"))
     if entry_point == "modelop-spark run":
         # the first job's spark-submit flags started Spark; its "--master yarn" lost to the runtime's master
         assert "starting Spark with spark.executor.instances=2, spark.executor.memory=512MB" in run.stderr
         assert "job asks for Spark master yarn; running on this runtime's master local[2]" in run.stderr
         assert "jobParameters -v has no meaning in this runtime; ignored" in run.stderr
         assert "the model called SparkSession.stop() on the runtime's Spark session: ignored" in run.stderr
+
+
+def _assert_refusals(stdout: str, *, times: int) -> None:
+    """Each refused job is named with its snapshot, with its one-line reason."""
+    expected = {
+        "job corpus-xlsx-0001 (scoring, snapshot corpus-bare-model 7): ERROR":
+            "fileFormat XLSX is not a format this runtime reads or writes (CSV, JSON, PARQUET, AVRO, DELTA",
+        "job corpus-syntax-0001 (scoring, snapshot corpus-broken-model 1): ERROR":
+            "error INVALID_SNAPSHOT: broken.py:2: syntax error in model source: expected ':'",
+        "job corpus-location-0001 (scoring, snapshot corpus-spark-model 3): ERROR": "is inside the model snapshot",
+    }
+    for summary, reason in expected.items():
+        assert stdout.count(summary) == times, stdout
+        assert stdout.count(reason) == times, stdout
+
+
+def test_jobs_the_checks_refuse_never_start_spark(tmp_path):
+    """With no Java at all, the refusals are still each job's own reason: the JVM never starts."""
+    jobs = render_corpus(tmp_path)
+    env = {**spark_env(tmp_path), "JAVA_HOME": str(tmp_path / "no-java")}
+    run = subprocess.run([sys.executable, "-m", "modelop_spark.cli", "run", *[str(jobs[name]) for name in REFUSED]],
+                         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1
+    _assert_refusals(run.stdout, times=1)
+    assert "Java" not in run.stdout + run.stderr
 
 
 # -- a notebook session outlives the model's stop() ------------------------------------------------
@@ -188,7 +224,7 @@ def test_an_asset_without_a_data_format_is_the_pyspark_models_own_business(spark
 def test_job_files_translate_with_repository_info_in_each_place(tmp_path):
     jobs = render_corpus(tmp_path)
     repository = str(tmp_path / "corpus" / "repository")
-    for name in JOBS:  # modelMetaData only; the asset (and importedRepository); both
+    for name in ("train", "score", "metrics"):  # modelMetaData only; the asset (and importedRepository); both
         spec = load_job_file(str(jobs[name]))
         assert (spec.model.snapshot, spec.model.source_name, spec.model.name) == (repository, "spark_model.py", "corpus-spark-model")
     score = load_job_file(str(jobs["score"]))
@@ -270,3 +306,106 @@ def test_a_spark_connect_session_is_kept_too(connect_spark):
     with runtime_session_kept(connect_spark):
         connect_spark.stop()
     assert connect_spark.range(4).count() == 4
+
+
+# -- a score function that yields bare values, on every path that runs one --------------------------
+BARE_VALUES = """
+# modelop.score
+def score(record):
+    if record["kind"] == "number":
+        yield record["x"] * 0.5
+    elif record["kind"] == "text":
+        yield "approve" if record["x"] > 1 else "decline"
+    else:
+        yield [record["x"], 1.0 - record["x"]]
+"""
+
+
+def test_bare_values_become_one_column_on_every_path(spark, tmp_path):
+    from modelop_spark.runtime.conventions import record_outputs
+
+    # the one reading of a record function's result (a dict and a list of dicts stay rows)
+    def yielded():
+        yield 0
+        yield {"a": 1}
+        yield "approve"
+
+    assert record_outputs(yielded()) == [{"prediction": 0}, {"a": 1}, {"prediction": "approve"}]
+    assert record_outputs([0.2, 0.8], column="p") == [{"p": [0.2, 0.8]}] and record_outputs([{"a": 1}, {"a": 2}]) == [{"a": 1}, {"a": 2}]
+    numbers = make_snapshot(tmp_path / "numbers", BARE_VALUES)
+    frame = spark.createDataFrame([(1, "number", 2.0), (2, "number", 3.0)], "id int, kind string, x double")
+    # ms.score and ms.score_with_rejects: no output schema, so the column is `prediction`
+    assert sorted((r.id, r.prediction) for r in ms.score(frame, numbers, key_columns=["id"]).collect()) == [(1, 1.0), (2, 1.5)]
+    assert ms.score_with_rejects(frame, numbers).counts()["rows_out"] == 2
+    # ms.udf: the output schema's single field names it
+    typed = make_snapshot(tmp_path / "typed", BARE_VALUES, files={"output_schema.avsc": json.dumps(
+        {"type": "record", "name": "out", "fields": [{"name": "half", "type": "double"}]})},
+        manifest={"name": "typed", "schemas": {"output": "output_schema.avsc"}})
+    assert sorted(r.half for r in frame.select(ms.udf(typed, output="half")("kind", "x").alias("half")).collect()) == [1.0, 1.5]
+    # a job with embedded output (as a life cycle's smoke job runs), text and lists of values too
+    records = [{"kind": "text", "x": 2.0}, {"kind": "text", "x": 0.5}, {"kind": "list", "x": 0.25}]
+    for record, expected in zip(records, ("approve", "decline", [0.25, 0.75]), strict=True):
+        result = ms.run_job({"job_type": "scoring", "snapshot": str(numbers), "inputs": [{"kind": "embedded", "records": [record]}],
+                             "outputs": [{"kind": "embedded", "name": "smoke.json"}]}, spark=spark)
+        assert result.ok, result.error
+        assert result.outputs[0].records == [{"prediction": expected}]
+
+
+# -- placeholders and broken source ----------------------------------------------------------------
+def test_only_a_token_or_a_file_name_is_a_placeholder_and_broken_source_says_where(no_spark_needed, tmp_path):
+    from modelop_spark.jobs.modelop_job import is_real_source
+
+    assert not any(is_real_source(text) for text in ("CHANGEME", " model.py\n", "<placeholder>", "${SOURCE_CODE}", "", None))
+    assert is_real_source("def score(r):\n    return r\n") and is_real_source("def score(r)\n    return r\n")
+    broken = "# modelop.score\ndef score(record):\n    return {'y': record['x'] +}\n"
+    modelop = {"jobType": "MODEL_BATCH_JOB", "inputData": [{"assetType": "EMBEDDED", "data": [{"x": 1}]}], "outputData": [],
+               "model": {"storedModel": {"modelAssets": [{"assetType": "SOURCE_CODE", "primaryModelSource": True,
+                                                          "filename": "scorer.py", "sourceCode": broken}]}}}
+    runtime = {"job_type": "scoring", "model": {"source_code": broken, "source_name": "scorer.py"},
+               "inputs": [{"kind": "embedded", "records": [{"x": 1}]}], "outputs": [{"kind": "embedded"}]}
+    folder = make_snapshot(tmp_path / "broken", broken, source_name="scorer.py")
+    in_folder = {**runtime, "model": {}, "snapshot": str(folder)}
+    for job in (modelop, runtime, in_folder):  # whatever the job's form
+        result = ms.run_job(job)
+        assert result.status == "ERROR"
+        assert result.error["message"] == "scorer.py:3: syntax error in model source: invalid syntax"
+
+
+@pytest.fixture
+def no_spark_needed(monkeypatch):
+    from modelop_spark.jobs import runner
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a SparkSession was requested")
+
+    monkeypatch.setattr(runner, "get_or_create_session", refuse)
+
+
+# -- file formats ----------------------------------------------------------------------------------
+def test_modelop_file_formats_map_and_an_unreadable_one_is_refused_before_spark(no_spark_needed, tmp_path):
+    from modelop_spark.jobs.modelop_job import translate_asset
+
+    def translated(file_format, url="file:///data/in.csv"):
+        return translate_asset({"assetType": "EXTERNAL_FILE", "fileUrl": url, "fileFormat": file_format}, where="inputData[0]", output=False)
+
+    for given, expected in (("CSV", "csv"), ("JSON", "json"), ("PARQUET", "parquet"), ("AVRO", "avro")):
+        assert translated(given, "file:///data/in").format == expected
+    assert translated("UNKNOWN").format == "csv" and translated("UNKNOWN", "file:///data/in.parquet").format == "parquet"
+    assert translated("UNKNOWN", "file:///data/model_folder").format is None
+    assert translated("XLSX").format is None  # never read as csv, whatever the URL says
+    snapshot = make_snapshot(tmp_path / "snap", RECORD_MODEL, files={"factor.txt": "3"})
+    job = {"jobType": "MODEL_BATCH_JOB",
+           "inputData": [{"assetType": "EXTERNAL_FILE", "fileUrl": f"file://{tmp_path}/in.csv", "filename": "in.csv", "fileFormat": "XLSX"}],
+           "outputData": [{"assetType": "EXTERNAL_FILE", "fileUrl": f"file://{tmp_path}/out.json", "fileFormat": "JSON"}],
+           "model": {"storedModel": {"modelMetaData": {"name": "m", "repositoryInfo": {"repositoryDirectory": str(snapshot)}},
+                                     "modelAssets": [{"assetType": "SOURCE_CODE", "primaryModelSource": True, "sourceCodeFilePath": "model.py"}]}}}
+    result = ms.run_job(job)
+    assert result.error["message"].startswith("input in.csv: fileFormat XLSX is not a format this runtime reads or writes "
+                                              "(CSV, JSON, PARQUET, AVRO, DELTA")
+    assert result.summary().startswith("job ") and "(scoring, snapshot m): ERROR" in result.summary()
+    # a PySpark model reads such a file itself: its job passes the checks
+    from modelop_spark.jobs.runner import check_job
+
+    pyspark = make_snapshot(tmp_path / "pyspark", PYSPARK_WRITES_ONE_FILE)
+    job["model"]["storedModel"]["modelMetaData"]["repositoryInfo"]["repositoryDirectory"] = str(pyspark)
+    check_job(JobSpec.from_dict(job))

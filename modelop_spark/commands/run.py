@@ -23,7 +23,13 @@ from modelop_spark._logging import log_file
 from modelop_spark.commands.arguments import conf_pairs, job_with_parameters, parameter_pairs
 from modelop_spark.errors import ModelOpSparkError
 from modelop_spark.jobs.result import JobResult, utc_now
-from modelop_spark.jobs.runner import coerce_spec, run_job, session_for_job
+from modelop_spark.jobs.runner import (
+    check_job,
+    coerce_spec,
+    refused_result,
+    run_job,
+    session_for_job,
+)
 from modelop_spark.jobs.spec import JobSpec, read_job_document
 from modelop_spark.progress import choose_mode, watch_progress
 from modelop_spark.runtime.session import ship_package, under_spark_submit
@@ -98,30 +104,50 @@ def _score(args: argparse.Namespace) -> int:
 def _execute(args: argparse.Namespace, read_jobs: Callable[[], list[dict[str, Any]]]) -> int:
     documents: list[dict[str, Any]] = []
     specs: list[JobSpec] = []
+    runnable: list[JobSpec] = []
+    refused: dict[int, JobResult | None] = {}
     try:
         documents = read_jobs()
         parameters, settings = parameter_pairs(args.param), conf_pairs(args.conf)
         documents = [job_with_parameters(document, parameters) for document in documents]
         specs = [coerce_spec(document) for document in documents]  # a bad job fails here, before Spark starts
-        # The first job's Spark settings (ModelOp's spark-submit flags) apply when Spark starts here.
-        spark = session_for_job(specs[0], master=args.master, conf=settings, use_job_master=getattr(args, "use_job_master", False))
-        quiet_spark_logs(spark)
-        ship_package(spark)
+        # Each job's own checks too: a job they refuse is reported without ever starting the JVM.
+        refused = {id(spec): refusal(spec) for spec in specs}
+        runnable = [spec for spec in specs if refused[id(spec)] is None]
+        if runnable:
+            # The first job's Spark settings (ModelOp's spark-submit flags) apply when Spark starts here.
+            spark = session_for_job(runnable[0], master=args.master, conf=settings, use_job_master=getattr(args, "use_job_master", False))
+            quiet_spark_logs(spark)
+            ship_package(spark)
     except ModelOpSparkError as exc:
         # Name the job as far as it could be read, so a scheduler can match the result to it.
         failed = len(specs) if len(specs) < len(documents) else 0  # the job being checked, else the first
-        document = documents[failed] if documents else {}
-        spec = specs[failed] if failed < len(specs) else None
-        job_id = spec.job_id if spec else str(document.get("job_id") or document.get("id") or "unknown")
-        job_type = spec.job_type if spec else str(document.get("job_type") or document.get("jobType") or "unknown")
+        document = documents[failed] if documents and failed < len(documents) else {}
+        spec = (runnable or specs)[0] if len(specs) == len(documents) and specs else None
+        if spec is not None:  # Spark did not start for a job that was ready to run
+            return report(args, [refused_result(spec, exc)])
+        job_id = str(document.get("job_id") or document.get("id") or "unknown")
+        job_type = str(document.get("job_type") or document.get("jobType") or "unknown")
         return report(args, [failed_result(exc, job_id=job_id, job_type=job_type)])
     results = []
     for spec in specs:
-        if spec is not specs[0]:  # Spark runs already: a later job's settings are logged, not applied
+        if (result := refused[id(spec)]) is not None:
+            results.append(result)
+            continue
+        if spec is not runnable[0]:  # Spark runs already: a later job's settings are logged, not applied
             spark = session_for_job(spec, master=args.master)
         with watch_progress(spark, mode=choose_mode(quiet=args.quiet), every=args.progress_every):
             results.append(run_job(spec, spark=spark))
     return report(args, results)
+
+
+def refusal(spec: JobSpec) -> JobResult | None:
+    """The ERROR result of a job its checks refuse (no Spark needed to tell), else None."""
+    try:
+        check_job(spec)
+    except Exception as exc:  # every refusal is a result, like run_job's
+        return refused_result(spec, exc)
+    return None
 
 
 def report(args: argparse.Namespace, results: list[JobResult]) -> int:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,8 @@ _FUNCTION_FIELDS = {
     "trainingFunction": "train",
 }
 _HUMAN_FORMATS = ("csv", "json")  # ModelOp writes these as one file; so do we
+# The asset option that keeps a fileFormat this runtime has no reader for (XLSX, TEXT, ...).
+UNREADABLE_FORMAT = "modelop_file_format"
 
 
 def is_modelop_job(document: Mapping[str, Any]) -> bool:
@@ -87,14 +89,17 @@ def translate_asset(asset: Mapping[str, Any], *, where: str, output: bool) -> As
     url = asset.get("fileUrl")
     if not url:
         raise SpecError(f"{where}.fileUrl: an {asset_type} asset needs a fileUrl")
-    file_format = (asset.get("fileFormat") or format_from_url(url) or "").lower()
+    declared = _declared_format(asset)
+    file_format = declared or format_from_url(url) or ""
     if file_format == "delta":
         return AssetSpec(kind="delta", name=name, url=url, format="delta", role=role, repository=repository)
     if file_format not in FILE_FORMATS:
         # A PySpark model reads and writes such assets itself (a Spark ML model folder, a text
-        # file); the runtime refuses to read or write one only if it has to (assets.read_asset).
+        # file); any other model's job is refused before Spark when one names a format the
+        # runtime has no reader for (check_declared_formats), and one with none when it is read.
         log.debug("ModelOp job: %s: no data format this runtime reads (%r)", where, asset.get("fileFormat"))
-        return AssetSpec(kind="file", name=name, url=url, role=role, repository=repository)
+        options = {UNREADABLE_FORMAT: str(asset["fileFormat"]).strip()} if declared else {}
+        return AssetSpec(kind="file", name=name, url=url, role=role, repository=repository, options=options)
     options = {"single_file": True} if output and file_format in _HUMAN_FORMATS else {}
     return AssetSpec.from_dict(
         {"kind": "file", "name": name, "url": url, "format": file_format or None, "role": role, "options": options, "repository": repository},
@@ -102,11 +107,34 @@ def translate_asset(asset: Mapping[str, Any], *, where: str, output: bool) -> As
     )
 
 
+def _declared_format(asset: Mapping[str, Any]) -> str:
+    """The asset's ``fileFormat`` in lower case; "" when it names none (ModelOp's ``UNKNOWN``
+    means: take the URL's extension)."""
+    declared = str(asset.get("fileFormat") or "").strip().lower()
+    return "" if declared == "unknown" else declared
+
+
+def check_declared_formats(inputs: Sequence[AssetSpec], outputs: Sequence[AssetSpec]) -> None:
+    """Before Spark, for a job whose assets the runtime reads and writes (not a PySpark model's
+    own): a ``fileFormat`` it has no reader for is refused, never read as another format."""
+    for direction, assets in (("input", inputs), ("output", outputs)):
+        for asset in assets:
+            declared = asset.options.get(UNREADABLE_FORMAT)
+            if not declared:
+                continue
+            readable = ", ".join(f.upper() for f in (*FILE_FORMATS, "delta"))
+            raise SpecError(
+                f"{direction} {asset.label}: fileFormat {declared} is not a format "
+                f"this runtime reads or writes ({readable}, or UNKNOWN to take the URL's extension); convert the "
+                "data to one of them, or read it in a PySpark model (external_inputs)"
+            )
+
+
 def _names_a_snapshot(asset: Mapping[str, Any]) -> bool:
     """A training job's file output with no data format is where the new snapshot goes (a
     folder, .zip or .tar.gz)."""
     url = str(asset.get("fileUrl") or "")
-    return bool(url) and not asset.get("fileFormat") and format_from_url(url) is None
+    return bool(url) and not _declared_format(asset) and format_from_url(url) is None
 
 
 def _schema_document(value: Any) -> Any:
@@ -173,21 +201,16 @@ def _repository_directory(primary: Mapping[str, Any], metadata: Mapping[str, Any
     return None
 
 
-_BARE_NAME = re.compile(r"[\w./\\-]+")
+# What ModelOp's tooling leaves in sourceCode until it fills it in: one bare token or a file name
+# (``CHANGEME``, ``model.py``, ``<placeholder>``, ``${SOURCE_CODE}``).
+_PLACEHOLDER = re.compile(r"[<{$]*[\w./\\-]+[>}]*")
 
 
 def is_real_source(code: Any) -> bool:
-    """Model source, not a placeholder that ModelOp's tooling has yet to fill in: text that
-    compiles and is more than a bare name (``model.py``, ``placeholder``)."""
-    if not isinstance(code, str) or not code.strip():
-        return False
-    if _BARE_NAME.fullmatch(code.strip()):
-        return False
-    try:
-        compile(code, "<sourceCode>", "exec")
-    except (SyntaxError, ValueError):
-        return False
-    return True
+    """Model source, not a placeholder: anything but empty text, one token or a file name. Source
+    that does not compile is still the user's source: loading it reports the file, the line
+    and the syntax error (``runtime.snapshot.compile_source``), never "a placeholder"."""
+    return isinstance(code, str) and bool(code.strip()) and _PLACEHOLDER.fullmatch(code.strip()) is None
 
 
 def runtime_document(document: Mapping[str, Any]) -> dict[str, Any]:

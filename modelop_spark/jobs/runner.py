@@ -28,11 +28,13 @@ from modelop_spark.errors import ModelOpSparkError
 from modelop_spark.jobs.deadline import run_deadline
 from modelop_spark.jobs.metrics import check_metrics, run_metrics
 from modelop_spark.jobs.model_source import snapshot_for
+from modelop_spark.jobs.modelop_job import check_declared_formats
 from modelop_spark.jobs.result import JobResult, Outcome, utc_now
 from modelop_spark.jobs.scoring import check_scoring, default_rejected_output, run_scoring
 from modelop_spark.jobs.spark_settings import session_conf_for_job
 from modelop_spark.jobs.spec import JobSpec, load_job_file
 from modelop_spark.jobs.training import check_training, run_training
+from modelop_spark.runtime.functions import takes_pyspark_convention
 from modelop_spark.runtime.session import active_session, get_or_create_session, under_spark_submit
 from modelop_spark.runtime.snapshot import Snapshot
 
@@ -104,6 +106,30 @@ def coerce_spec(job: JobSpec | Mapping[str, Any] | str) -> JobSpec:
     return JobSpec.from_dict(job)
 
 
+# The function each job type runs, for the checks that depend on its calling convention.
+_ROLES = {"scoring": "score", "metrics": "metrics", "training": "train"}
+
+
+def check_job(spec: JobSpec) -> Snapshot:
+    """Everything a job can be refused for without Spark: its output locations, its snapshot
+    (loaded, sources compiled), its asset formats and its job type's own checks. The loaded
+    snapshot is returned, so a caller can check every job before starting Spark."""
+    check_job_locations(spec)  # before anything is read or written
+    snapshot = snapshot_for(spec.model)
+    if takes_pyspark_convention(snapshot, _ROLES[spec.job_type]) is not True:  # the runtime reads and writes the assets
+        check_declared_formats(spec.inputs, spec.outputs)
+    RUNNERS[spec.job_type].check(spec, snapshot)
+    return snapshot
+
+
+def refused_result(spec: JobSpec, error: BaseException, *, started: str | None = None) -> JobResult:
+    """The JobResult of a job refused before it ran: it names the snapshot as the job does."""
+    return JobResult(
+        job_id=spec.job_id, job_type=spec.job_type, status="ERROR", started_at=started or utc_now(), ended_at=utc_now(),
+        snapshot=spec.model.describe(), error=as_our_error(error).to_dict(),
+    )
+
+
 def run_job(job: JobSpec | Mapping[str, Any] | str, *, spark: Any = None) -> JobResult:
     """Run a job (a JobSpec, a job dict, or a job file path) and return its JobResult.
 
@@ -116,10 +142,8 @@ def run_job(job: JobSpec | Mapping[str, Any] | str, *, spark: Any = None) -> Job
     try:
         spec = coerce_spec(job)
         remember_secrets(secrets_in(spec.document))  # masked by value in every line from here on
-        check_job_locations(spec)  # before anything is read or written
-        snapshot = snapshot_for(spec.model)
+        snapshot = check_job(spec)
         runner = RUNNERS[spec.job_type]
-        runner.check(spec, snapshot)
         if spark is None:
             spark = session_for_job(spec)
         log.info("job %s: %s with snapshot %s %s", spec.job_id, spec.job_type, snapshot.name, snapshot.version or "")
@@ -152,7 +176,7 @@ def run_job(job: JobSpec | Mapping[str, Any] | str, *, spark: Any = None) -> Job
             status="ERROR",
             started_at=started,
             ended_at=utc_now(),
-            snapshot=snapshot.describe() if snapshot else None,
+            snapshot=snapshot.describe() if snapshot else spec.model.describe() if spec else None,
             error=error.to_dict(),
         )
     if spec is not None and spark is not None:
@@ -189,4 +213,4 @@ def _write_result_files(spark: Any, spec: JobSpec, result: JobResult) -> None:
         log.info("job result written to %s", ", ".join(written))
 
 
-__all__ = ["RUNNERS", "Runner", "as_our_error", "coerce_spec", "run_job", "session_for_job"]
+__all__ = ["RUNNERS", "Runner", "as_our_error", "check_job", "coerce_spec", "refused_result", "run_job", "session_for_job"]

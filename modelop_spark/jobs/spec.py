@@ -89,6 +89,15 @@ class ModelRef:
             output_schema=data.get("output_schema"),
         )
 
+    def describe(self) -> dict[str, Any]:
+        """The snapshot as the job names it, for a result whose snapshot never loaded: its name
+        (the job's, else the location's last part, else the source file's stem) and version."""
+        location = (self.snapshot or "").rstrip("/")
+        stem = location.rsplit("/", 1)[-1] if location else self.source_name.rsplit(".", 1)[0]
+        for suffix in (".tar.gz", ".tgz", ".zip"):
+            stem = stem.removesuffix(suffix)
+        return {"name": self.name or stem, "version": self.version, "location": self.snapshot, "digest": None}
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key in ("snapshot", "source_code", "name", "version", "input_schema", "output_schema"):

@@ -18,12 +18,20 @@ Steps, on the driver:
 4. With ``options.mlflow``, log params, metrics and the MLflow model, and register a version.
 5. Commit the snapshot (checksums, lineage, one rename). Any failure discards the draft: no
    snapshot is written, and the JobResult says why.
+
+A ModelOp job whose PySpark ``train`` writes its own outputs (a Spark ML model folder in
+``outputData``) has those outputs as its product: they are staged and committed like any job's,
+and no snapshot version is made unless its options ask for one (``snapshot_output``,
+``snapshot_version``; a control plane registering the result sets ``snapshot_output``). The draft
+is then a scratch copy of the parent, the model's working directory, removed after the run.
 """
 
 from __future__ import annotations
 
 import inspect
 import pickle
+import shutil
+import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -36,6 +44,7 @@ from modelop_spark.assets.base import WrittenAsset
 from modelop_spark.assets.filesystem import absolute_url
 from modelop_spark.assets.spec import AssetSpec
 from modelop_spark.errors import AssetError, SpecError
+from modelop_spark.jobs.modelop_job import is_modelop_job
 from modelop_spark.jobs.result import Outcome, RowCounts
 from modelop_spark.jobs.spec import JobSpec
 from modelop_spark.jobs.training_options import TrainingOptions
@@ -257,11 +266,23 @@ def _to_pandas(spark: Any, frame: Any) -> Any:
 
 
 def check_training(spec: JobSpec, snapshot: Snapshot) -> None:
-    """Before Spark: inputs given, and a place for the new snapshot."""
+    """Before Spark: inputs given, and a place for the new snapshot when the job makes one."""
     if not spec.inputs:
         raise SpecError("inputs: a training job needs at least one input asset")
     options = spec.training or TrainingOptions()
     _snapshot_target(options, spec, snapshot, options.snapshot_version or bump_version(snapshot.version))
+
+
+def _draft(spec: JobSpec, snapshot: Snapshot, options: TrainingOptions, target: str | None) -> Any:
+    """The train function's working folder, a copy of the parent snapshot: the draft of the new
+    version, or (a job that makes none) a scratch copy, discarded after the run."""
+    scratch = target is None
+    where = str(Path(tempfile.mkdtemp(prefix="modelop-spark-train-")) / snapshot.name) if scratch else target
+    assert where is not None
+    draft = start_snapshot(
+        where, job_id=spec.job_id, parent_root=snapshot.root, parent_manifest=snapshot.manifest.to_dict(), if_exists=options.if_exists
+    )
+    return draft, (Path(where).parent if scratch else None)
 
 
 def run_training(spark: Any, spec: JobSpec, snapshot: Snapshot) -> Outcome:
@@ -269,9 +290,7 @@ def run_training(spark: Any, spec: JobSpec, snapshot: Snapshot) -> Outcome:
     options = spec.training or TrainingOptions()
     version = options.snapshot_version or bump_version(snapshot.version)
     target = _snapshot_target(options, spec, snapshot, version)
-    draft = start_snapshot(
-        target, job_id=spec.job_id, parent_root=snapshot.root, parent_manifest=snapshot.manifest.to_dict(), if_exists=options.if_exists
-    )
+    draft, scratch = _draft(spec, snapshot, options, target)
     inputs = tuple(pin_delta_version(a) for a in spec.inputs)
     functions: ModelFunctions | None = None
     try:
@@ -286,6 +305,11 @@ def run_training(spark: Any, spec: JobSpec, snapshot: Snapshot) -> Outcome:
             counts = list(read_counts)
         trained = run.call(shape, frames)
         saved = None
+        if trained.model is not None and target is None:
+            raise SpecError(
+                f"options.snapshot_output: the train function returned a {type(trained.model).__name__} but the job makes "
+                "no new snapshot (its product is the outputs the model writes); set options.snapshot_output to keep it"
+            )
         if trained.model is not None:
             saved = save_model(trained.model, draft.folder, artifact=options.model_artifact, example=_feature_example(frames, shape))
         mlflow = _track(options, spec, snapshot, version, trained.metrics, draft.folder, saved)
@@ -297,27 +321,41 @@ def run_training(spark: Any, spec: JobSpec, snapshot: Snapshot) -> Outcome:
             created_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
             mlflow=mlflow,
         )
-        written = draft.commit(version=version, lineage=lineage)
+        written = draft.commit(version=version, lineage=lineage) if target is not None else None
     except BaseException:
         draft.discard()
         raise
     finally:
         if functions is not None:
             functions.release()
-    log.info("training job %s: snapshot %s %s written to %s", spec.job_id, written.name, written.version, written.location)
+        if scratch is not None:
+            draft.discard()
+            shutil.rmtree(scratch, ignore_errors=True)
+    if written is not None:
+        log.info("training job %s: snapshot %s %s written to %s", spec.job_id, written.name, written.version, written.location)
     return _outcome(spec, written, lineage, shape, saved, run.model_outputs)
 
 
-def _snapshot_target(options: TrainingOptions, spec: JobSpec, snapshot: Snapshot, version: str) -> str:
-    """Where the new snapshot goes: ``options.snapshot_output`` (a ModelOp job's output with no
-    data format), else beside the parent. A PySpark-convention train writes its own outputs, so
-    the snapshot never goes to one of them: it goes beside the parent instead."""
+def _snapshot_target(options: TrainingOptions, spec: JobSpec, snapshot: Snapshot, version: str) -> str | None:
+    """Where the new snapshot goes, or None for a job that makes none.
+
+    ``options.snapshot_output`` (the runtime's option, a control plane's registration, or a
+    ModelOp job's output with no data format), else beside the parent. A ModelOp job whose
+    PySpark train writes its own outputs asks for no snapshot (its product is those outputs; an
+    output it writes is never taken for the snapshot's place): it makes one only when its
+    options ask (``snapshot_output`` elsewhere, or ``snapshot_version``)."""
     target = options.snapshot_output
     model_writes_outputs = takes_pyspark_convention(snapshot, "train") is True  # read before it runs
-    if target and model_writes_outputs and absolute_url(target) in _job_output_locations(spec):
-        log.info("training: the model writes %s itself (external_outputs); the new snapshot goes beside its parent", target)
-        return default_output(spec, snapshot, version)
-    return target or default_output(spec, snapshot, version)
+    listed = _job_output_locations(spec) if model_writes_outputs else set()
+    if target and absolute_url(target) in listed:
+        log.info("training: the model writes %s itself (external_outputs); it is not the new snapshot's place", target)
+        target = None
+    if target:
+        return target
+    if listed and is_modelop_job(spec.document) and options.snapshot_version is None:
+        log.info("training job %s: the model's outputs are its product; no new snapshot version (set options.snapshot_output for one)", spec.job_id)
+        return None
+    return default_output(spec, snapshot, version)
 
 
 def _job_output_locations(spec: JobSpec) -> set[str]:
@@ -345,24 +383,27 @@ def _track(
 
 
 def _outcome(
-    spec: JobSpec, written: WrittenSnapshot, lineage: Lineage, shape: str, saved: str | None, model_outputs: tuple[ModelOutput, ...]
+    spec: JobSpec, written: WrittenSnapshot | None, lineage: Lineage, shape: str, saved: str | None, model_outputs: tuple[ModelOutput, ...]
 ) -> Outcome:
     rows = lineage.rows or 0
-    output = WrittenAsset(
-        name="snapshot",
-        kind="snapshot",
-        location=written.location,
-        format="archive" if written.archive else "folder",
-        details={"name": written.name, "version": written.version, "digest": written.digest, "files": written.files},
-    )
-    details: dict[str, Any] = {"shape": shape, "snapshot_output": written.to_dict(), "lineage": lineage.to_dict()}
+    snapshot_outputs: tuple[WrittenAsset, ...] = ()
+    details: dict[str, Any] = {"shape": shape, "lineage": lineage.to_dict()}
+    if written is not None:
+        snapshot_outputs = (WrittenAsset(
+            name="snapshot",
+            kind="snapshot",
+            location=written.location,
+            format="archive" if written.archive else "folder",
+            details={"name": written.name, "version": written.version, "digest": written.digest, "files": written.files},
+        ),)  # fmt: skip
+        details["snapshot_output"] = written.to_dict()
     specs = list(spec.outputs) if len(spec.outputs) == len(model_outputs) else [None] * len(model_outputs)
     written_by_model = tuple(written_asset(o, a) for o, a in zip(model_outputs, specs, strict=True))  # external_outputs
     if saved:
         details["model_artifact"] = saved
     return Outcome(
         rows=RowCounts(rows_in=rows, rows_scored=rows, rows_rejected=0, rows_out=0),
-        outputs=(output, *written_by_model),
+        outputs=(*snapshot_outputs, *written_by_model),
         metrics=clean_metrics(lineage.metrics),
         details=details,
     )

@@ -18,8 +18,10 @@ import pyarrow as pa
 
 from modelop_spark.config import MODEL_TIMEOUT_CONF, model_call_timeout
 from modelop_spark.errors import AssetError, ModelFunctionError, SchemaError, SnapshotError
+from modelop_spark.progress import rows_scored_counter
 from modelop_spark.quarantine import REASONS_COLUMN, RECORD_COLUMN, REJECTED_MARK, STAGE_COLUMN
 from modelop_spark.runtime.compiled import check_scoring_path, choose_scoring_path
+from modelop_spark.runtime.conventions import bare_value_column
 from modelop_spark.runtime.executor import (
     COUNT,
     INTERNAL_FIELDS,
@@ -34,6 +36,8 @@ from modelop_spark.runtime.executor import (
 )
 from modelop_spark.runtime.functions import ModelFunctions
 from modelop_spark.runtime.output_types import declared_text
+from modelop_spark.runtime.partitions import spread_for_cores
+from modelop_spark.runtime.session import workers_on_runtime_python
 from modelop_spark.schema.loader import load_schema
 from modelop_spark.schema.spark_types import to_struct_type
 from modelop_spark.spark_compat import functions_for, is_connect, quoted
@@ -235,6 +239,8 @@ def apply_function(
         on_error=on_error,
         slot=functions.takes_slot(role),
         timeout=model_call_timeout(timeout, df.sparkSession.conf.get(MODEL_TIMEOUT_CONF, None)),
+        bare_column=_bare_column(functions, output_schema or declared_output),
+        scored=rows_scored_counter(df.sparkSession),
     )
     if output_schema is not None:
         model_schema = declared_text(_spark_to_arrow(output_schema), _spark_to_arrow(output_schema))
@@ -285,7 +291,7 @@ def apply_function(
             counted_in_band=True,
             scoring_path="compiled",
         )
-    combined = python_pass(df)
+    combined = python_pass(spread_for_cores(df))  # the sample above read the input as it is
     return Scored(
         combined=combined,
         key_columns=tuple(key_columns),
@@ -293,6 +299,17 @@ def apply_function(
         counted_in_band=True,
         fallback_reason=choice.fallback_reason,
     )
+
+
+def _bare_column(functions: ModelFunctions, declared: StructType | None) -> str:
+    """Where a bare value from score goes: the declared output schema's single field (the
+    caller's, else the snapshot's), else ``prediction``."""
+    if declared is None:
+        try:
+            declared = snapshot_output_schema(functions.snapshot)
+        except (SchemaError, SnapshotError, OSError, ValueError):  # the checks report an unreadable schema
+            declared = None
+    return bare_value_column(declared.fieldNames() if declared is not None else ())
 
 
 def columns_for_workers(columns: Sequence[str], reads: Sequence[str], key_columns: Sequence[str]) -> list[str] | None:
@@ -308,7 +325,8 @@ def columns_for_workers(columns: Sequence[str], reads: Sequence[str], key_column
 
 def _python_pass(df: DataFrame, *, plan: ScorePlan, schema: StructType) -> DataFrame:
     """The model pass in the Python workers (the Arrow path)."""
-    return df.mapInArrow(partial(score_batches, plan), schema)
+    with workers_on_runtime_python(df.sparkSession):
+        return df.mapInArrow(partial(score_batches, plan), schema)
 
 
 def _first_rows(df: DataFrame) -> pa.RecordBatch:
@@ -331,7 +349,8 @@ def _aligned_pass(df: DataFrame, *, plan: ScorePlan, sends: tuple[str, ...], key
 
     # Nondeterministic, or Spark's optimizer inlines the struct and calls the model once per field.
     model_pass = F.arrow_udf(score, returned).asNondeterministic()
-    scored = df.select(*[F.col(quoted(k)) for k in key_columns], model_pass(*[F.col(quoted(c)) for c in sends]).alias("_ms_scored"))
+    with workers_on_runtime_python(df.sparkSession):  # the function is made (and its worker chosen) here
+        scored = df.select(*[F.col(quoted(k)) for k in key_columns], model_pass(*[F.col(quoted(c)) for c in sends]).alias("_ms_scored"))
     columns = [
         F.col(quoted(f.name)) if f.name in key_columns
         else F.lit(1).cast("long").alias(COUNT) if f.name == COUNT

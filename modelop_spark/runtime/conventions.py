@@ -17,6 +17,14 @@ Spark's Python workers and applied to Arrow batches by ``runtime.executor``; the
 it over a few sample rows first. "Runs on the driver": it is called once, in the driver process,
 with Spark DataFrames (``spark``) or ModelOp asset dicts (``modelop_pyspark``; the model does
 its own I/O with the active session).
+
+What a record function gives back is read by :func:`record_outputs`, the one reading of it on
+every path (jobs, ``score_first``, life-cycle smoke jobs, ``ms.score``, ``ms.udf``): a dict is
+one output row, a list (or generator) of dicts several, None none; anything else is a *bare
+value* (ModelOp's runtime writes whatever ``score`` yields as a JSON line: ``0``, ``0.73``,
+``"approve"``, ``[0.2, 0.8]``), one output row with one column, named by
+:func:`bare_value_column`: the output schema's single field when it has exactly one, else
+``prediction``. A batch function's Series or array is the same one column per input row.
 """
 
 from __future__ import annotations
@@ -24,10 +32,11 @@ from __future__ import annotations
 import ast
 import inspect
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
 __all__ = [
+    "BARE_VALUE_COLUMN",
     "CONVENTIONS",
     "CONVENTION_NAMES",
     "BatchConvention",
@@ -36,9 +45,12 @@ __all__ = [
     "ModelOpPySparkConvention",
     "RecordConvention",
     "SparkConvention",
+    "bare_value_column",
     "convention_named",
     "detect_convention",
+    "frame_outputs",
     "pyspark_convention_in_source",
+    "record_outputs",
     "takes_argument",
     "takes_slot",
 ]
@@ -70,7 +82,8 @@ class Convention:
 
 
 class RecordConvention(Convention):
-    """``score(record)`` -> a dict, a list of dicts, a generator, or None; per input record."""
+    """``score(record)`` -> a dict, a list of dicts, a generator, None, or a bare value (a
+    number, text, a list of values); per input record (:func:`record_outputs`)."""
 
     name = "record"
     runs_on = "executors"
@@ -189,3 +202,68 @@ def takes_slot(fn: Callable[..., Any]) -> bool:
 def takes_argument(fn: Callable[..., Any]) -> bool:
     """``init(job_json)`` rather than ``init()``."""
     return len(_positional(fn)) >= 1
+
+
+# -- what a score function gives back ----------------------------------------------------------
+BARE_VALUE_COLUMN = "prediction"
+
+
+def bare_value_column(output_fields: Sequence[str]) -> str:
+    """The column a bare value goes to: the output schema's single field, else ``prediction``."""
+    return output_fields[0] if len(output_fields) == 1 else BARE_VALUE_COLUMN
+
+
+def _is_frame(value: Any) -> bool:
+    return hasattr(value, "to_dict") and hasattr(value, "columns")  # a pandas DataFrame
+
+
+def _rows_of(value: Any) -> list[dict[str, Any]] | None:
+    """Output rows when ``value`` is rows (a dict, a DataFrame, a non-empty list of dicts);
+    None when it is a value."""
+    if isinstance(value, Mapping):
+        return [dict(value)]
+    if _is_frame(value):
+        return value.to_dict("records")
+    if isinstance(value, list | tuple) and value and all(isinstance(v, Mapping) or _is_frame(v) for v in value):
+        return [row for v in value for row in (_rows_of(v) or [])]
+    return None
+
+
+def _bare(value: Any, column: str) -> dict[str, Any]:
+    if hasattr(value, "tolist") and not isinstance(value, str | bytes):  # numpy arrays and scalars
+        value = value.tolist()
+    return {column: list(value) if isinstance(value, tuple) else value}
+
+
+def record_outputs(produced: Any, *, column: str = BARE_VALUE_COLUMN) -> list[dict[str, Any]]:
+    """A record function's result as output rows. Rows as they are (a dict; a list of dicts;
+    a DataFrame); None and an empty list are no output; a generator gives one output per
+    item read the same way; any other value is a bare value, one row ``{column: value}``."""
+    if produced is None or (isinstance(produced, list | tuple) and not produced):
+        return []
+    rows = _rows_of(produced)
+    if rows is not None:
+        return rows
+    if isinstance(produced, Iterator):  # a generator: each yielded item is an output
+        outputs: list[dict[str, Any]] = []
+        for item in produced:
+            if item is not None and not (isinstance(item, list | tuple) and not item):
+                outputs.extend(_rows_of(item) or [_bare(item, column)])
+        return outputs
+    return [_bare(produced, column)]
+
+
+def frame_outputs(result: Any, *, column: str = BARE_VALUE_COLUMN) -> Any:
+    """A batch function's result as a pandas DataFrame: a DataFrame as it is; a Series, array or
+    list of values (one per input row) is the one bare-value column; None is no rows."""
+    import pandas as pd
+
+    if result is None:
+        return pd.DataFrame()
+    if isinstance(result, pd.DataFrame):
+        return result
+    if isinstance(result, pd.Series):
+        return pd.DataFrame({column: result.to_numpy()})
+    if hasattr(result, "ndim") and getattr(result, "ndim", 0) == 1:  # a numpy array
+        return pd.DataFrame({column: result})
+    return None  # something else (an iterator of frames): the caller decides

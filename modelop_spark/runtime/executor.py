@@ -28,6 +28,7 @@ from modelop_spark._model_stdout import model_prints_to_stderr
 from modelop_spark._redact import redact
 from modelop_spark.errors import ModelFunctionError
 from modelop_spark.quarantine import REJECTED_MARK
+from modelop_spark.runtime.conventions import BARE_VALUE_COLUMN, frame_outputs, record_outputs
 from modelop_spark.runtime.model_cache import ModelPayload, loaded_model
 from modelop_spark.runtime.output_types import (
     CONVERSION_ERRORS,
@@ -64,6 +65,10 @@ class ScorePlan:
     # The input's real column names when Spark got positional ones (names with dots or
     # backticks break PySpark's mapInArrow): batches get them back before the model sees them.
     input_names: tuple[str, ...] | None = None
+    # The column a bare value (0, "approve", [0.2, 0.8]) from score goes to (conventions.bare_value_column).
+    bare_column: str = BARE_VALUE_COLUMN
+    # The application's rows-scored accumulator (progress.rows_scored_counter); None: not counted.
+    scored: Any = None
 
 
 # What a model call may raise that is the model's failure, not ours: ``sys.exit()`` inside a
@@ -117,20 +122,6 @@ def _plain(value: Any) -> Any:
 
 def _record_json(record: Mapping[str, Any]) -> str:
     return json.dumps({k: _plain(v) for k, v in record.items()}, default=str, allow_nan=False)
-
-
-def _as_records(produced: Any) -> list[dict[str, Any]]:
-    """A record function's result as a list of dicts: a dict, a list of dicts, a generator, None."""
-    if produced is None:
-        return []
-    if isinstance(produced, Mapping):
-        return [dict(produced)]
-    if hasattr(produced, "to_dict") and hasattr(produced, "columns"):  # a pandas DataFrame
-        return produced.to_dict("records")
-    records: list[dict[str, Any]] = []
-    for item in produced:
-        records.extend(_as_records(item) if not isinstance(item, Mapping) else [dict(item)])
-    return records
 
 
 class _Collector:
@@ -266,7 +257,7 @@ def _score_records(plan: ScorePlan, function: Callable[..., Any], batch: pa.Reco
     for record in batch.to_pylist():
         try:
             with time_limit(plan.timeout):
-                produced = _as_records(function(record, 0) if plan.slot else function(record))
+                produced = record_outputs(function(record, 0) if plan.slot else function(record), column=plan.bare_column)
         except MODEL_FAILURES as exc:
             collector.reject(record, f"score raised {_describe(exc)}")
             continue
@@ -278,9 +269,10 @@ def _score_frame(plan: ScorePlan, function: Callable[..., Any], frame: Any) -> A
     """Call a batch function, attaching key columns; raise when the model's result is unusable."""
     import pandas as pd
 
-    result = function(frame)
-    if not isinstance(result, pd.DataFrame):
-        result = pd.concat(list(result), ignore_index=True) if result is not None else pd.DataFrame()
+    produced = function(frame)
+    result = frame_outputs(produced, column=plan.bare_column)
+    if result is None:  # an iterator of frames
+        result = pd.concat(list(produced), ignore_index=True)
     missing = [k for k in plan.key_columns if k not in result.columns]
     if missing:
         if len(result) != len(frame):
@@ -366,6 +358,8 @@ def score_batches(plan: ScorePlan, batches: Iterable[pa.RecordBatch]) -> Iterato
                     _score_records(plan, function, data, collector)
                 else:
                     collector.tables = _score_isolating(plan, function, data.to_pandas(), collector)
+            if plan.scored is not None:
+                plan.scored.add(data.num_rows)
         yield collector.batch(batch.num_rows)
 
 
@@ -404,6 +398,8 @@ def score_aligned(plan: ScorePlan, names: Sequence[str], columns: Sequence[pa.Ar
                     internal = _scored_marks([f for f in full if f.name.startswith("_ms_")], n)
                     scored = pa.Table.from_arrays([*outcome.columns, *internal], schema=full)
                 pieces.append((positions[rows.index.to_numpy()], scored))
+        if plan.scored is not None:
+            plan.scored.add(data.num_rows)
     if len(pieces) == 1 and set_aside is None:  # the usual batch: every row scored at once, in order
         table = pieces[0][1]
     elif pieces:

@@ -12,8 +12,11 @@ import shutil
 import socket
 import subprocess
 import sys
-from collections.abc import Mapping, MutableMapping
+import threading
+from collections.abc import Iterator, Mapping, MutableMapping
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from modelop_spark._failures import one_line
 from modelop_spark.assets.jdbc import default_jars
@@ -90,6 +93,57 @@ def workers_use_this_interpreter(environ: MutableMapping[str, str] = os.environ)
     ``spark.pyspark.python``, when the user sets it, still wins over the variable."""
     environ.setdefault("PYSPARK_PYTHON", sys.executable)
     environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+
+
+_WORKER_PYTHON_LOCK = threading.Lock()
+
+
+def runtime_worker_python(context: Any, environ: Mapping[str, str] = os.environ) -> str | None:
+    """The interpreter the runtime's Python functions must run on when the session's own choice
+    would be another: None when the session's choice stands.
+
+    PySpark reads PYSPARK_PYTHON once, when the session's context starts, and gives it to every
+    Python function made afterwards (``SparkContext.pythonExec``, Spark's worker executable per
+    function); unset, it is ``python3``, whichever one PATH finds first. A session made before
+    this package was imported (a notebook kernel's, a first cell's) so runs its workers on
+    another interpreter, without the runtime's libraries. On a local master the workers run on
+    this machine: they can run the interpreter the runtime means (PYSPARK_PYTHON as it is now,
+    set at import to this one unless the user chose), so that one is taken. A cluster master's
+    choice stands (the executors' machines have their own interpreters)."""
+    chosen = getattr(context, "pythonExec", None)
+    master = str(getattr(context, "master", "") or "")
+    if chosen is None or not master.startswith("local"):
+        return None
+    wanted = environ.get("PYSPARK_PYTHON") or sys.executable
+    # Paths, not resolved links: a virtualenv's python links to the base one but runs with its packages.
+    if chosen == wanted or os.path.abspath(shutil.which(chosen) or chosen) == os.path.abspath(wanted):
+        return None
+    if not (shutil.which(wanted) or os.access(wanted, os.X_OK)):
+        raise SessionError(
+            f"Spark's Python workers would run {chosen!r}, not this interpreter, and {wanted!r} does not run here: set "
+            f"PYSPARK_PYTHON={sys.executable} before the Spark session starts, so the workers have the runtime's libraries"
+        )
+    return wanted
+
+
+@contextmanager
+def workers_on_runtime_python(spark: Any) -> Iterator[None]:
+    """Make the Python functions created inside the block run on the runtime's interpreter
+    (:func:`runtime_worker_python`); the session's own choice is back after it, for the user's
+    functions. ``spark``: a classic session or its SparkContext; Spark Connect sessions have no
+    context here (the server chooses)."""
+    context = getattr(spark, "_sc", spark)
+    wanted = runtime_worker_python(context) if context is not None else None
+    if wanted is None:
+        yield
+        return
+    with _WORKER_PYTHON_LOCK:
+        previous = context.pythonExec
+        context.pythonExec = wanted
+        try:
+            yield
+        finally:
+            context.pythonExec = previous
 
 
 def standalone_masters(master: str) -> list[tuple[str, int]]:

@@ -21,9 +21,10 @@ import pandas as pd
 
 from modelop_spark.errors import ModelFunctionError, SnapshotError, SpecError
 from modelop_spark.runtime.apply import snapshot_output_schema
-from modelop_spark.runtime.executor import _as_records
+from modelop_spark.runtime.conventions import bare_value_column, frame_outputs, record_outputs
 from modelop_spark.runtime.functions import ModelFunctions
 from modelop_spark.runtime.model_cache import ModelPayload, loaded_model
+from modelop_spark.runtime.session import workers_on_runtime_python
 from modelop_spark.spark_compat import is_connect
 
 if TYPE_CHECKING:
@@ -56,19 +57,21 @@ def _result_struct(snapshot: Snapshot, result_type: StructType | str | None) -> 
 
 def score_frame(function: Callable[..., Any], shape: str, frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     """One output row per input row, with exactly ``names`` as columns (pure pandas)."""
+    column = bare_value_column(names)  # where a bare value (0.73, "approve") goes
     if shape == "record":
         outputs = []
         for record in frame.to_dict("records"):
-            produced = _as_records(function(record))
+            produced = record_outputs(function(record), column=column)
             if len(produced) != 1:
                 raise ModelFunctionError(f"udf: the score function gave {len(produced)} outputs for one record; "
                                          "a column needs exactly one (use ms.score for 0..n outputs per record)")
             outputs.append(produced[0])
         result = pd.DataFrame.from_records(outputs, columns=names) if outputs else pd.DataFrame(columns=names)
     else:
-        result = function(frame)
+        returned = function(frame)
+        result = frame_outputs(returned, column=column)
         if not isinstance(result, pd.DataFrame):
-            raise ModelFunctionError(f"udf: the score function returned {type(result).__name__}, not a pandas DataFrame")
+            raise ModelFunctionError(f"udf: the score function returned {type(returned).__name__}, not a pandas DataFrame or Series")
         if len(result) != len(frame):
             raise ModelFunctionError(f"udf: the score function returned {len(result)} rows for {len(frame)}; "
                                      "a column needs one per input row (use ms.score otherwise)")
@@ -120,10 +123,12 @@ def snapshot_udf(
 
             scorer = _create_udf(predict, struct, PythonEvalType.SQL_SCALAR_PANDAS_ITER_UDF)
             return _field(scorer(connect_functions.struct(*columns)), output)
+        from pyspark import SparkContext
         from pyspark.sql import functions as F
 
         scorer = F.pandas_udf(predict, returnType=struct)  # type: ignore[call-overload]  # iterator UDFs are not in the stubs' overloads
-        return _field(scorer(F.struct(*columns)), output)
+        with workers_on_runtime_python(SparkContext._active_spark_context):  # the UDF's worker is chosen here
+            return _field(scorer(F.struct(*columns)), output)
 
     return columns_to_score
 
