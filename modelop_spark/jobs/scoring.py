@@ -92,7 +92,8 @@ def _score(spark: Any, spec: JobSpec, functions: ModelFunctions, *, in_python_wo
         declared_output=declared,
         scoring_path=spec.options.scoring_path,
     )
-    combined = scored.combined.persist(StorageLevel.MEMORY_AND_DISK)
+    # Settled once persisted: a compiled pass's rows for the Python path are found in the cache.
+    scored, persisted = scored.persisted(StorageLevel.MEMORY_AND_DISK)
     staged: list[StagedOutput] = []
     try:
         tally = _tally(spec, scored, checks, checked_in)
@@ -112,7 +113,8 @@ def _score(spark: Any, spec: JobSpec, functions: ModelFunctions, *, in_python_wo
             output.abort()
         raise
     finally:
-        combined.unpersist()
+        for frame in persisted:
+            frame.unpersist()
     rows = tally.rows()
     details = {"schema_checks": {"input": checks.input_mode, "output": checks.output_mode}} if checks.active else {}
     return Outcome(
