@@ -376,8 +376,9 @@ def test_simplified_expressions_give_orbitals_values_bit_for_bit_and_the_models_
     """On generated rows, edge values (zeros of both signs, tiny and huge numbers, NaN,
     infinities, null) and each tree threshold exactly, every output of the simplified plan equals
     orbital's own SQL's (NaN and null included), and its label is the model's on finite rows."""
-    from modelop_spark.runtime.compiled.spark_plan import compiled_scores
     from pyspark.sql.types import DoubleType, LongType, StructField, StructType
+
+    from modelop_spark.runtime.compiled.spark_plan import compiled_scores
 
     model, columns = fitted(name)
     kinds = dict.fromkeys(columns, "double")

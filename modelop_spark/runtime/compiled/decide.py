@@ -14,14 +14,13 @@ the Python path in the same job (``spark_plan.needs_python``): the compiled pass
 from __future__ import annotations
 
 import threading
-from functools import partial
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from modelop_spark.errors import SnapshotError, SpecError
 from modelop_spark.quarantine import REJECTED_MARK
-from modelop_spark.runtime.executor import KIND
 from modelop_spark.runtime.compiled.check import SAMPLE_ROWS, first_mismatch, is_complete
 from modelop_spark.runtime.compiled.source import CompileSource, compile_source
 from modelop_spark.runtime.compiled.spark_plan import INPUT, PYTHON_KIND, compiled_scores
@@ -33,6 +32,7 @@ from modelop_spark.runtime.compiled.translate import (
     feature_kinds,
     output_names,
 )
+from modelop_spark.runtime.executor import KIND
 from modelop_spark.spark_compat import functions_for
 
 if TYPE_CHECKING:

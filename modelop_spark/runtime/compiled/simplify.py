@@ -76,7 +76,7 @@ def _inlined(expression: exp.Expression, scope: Mapping[str, exp.Expression]) ->
     return _bottom_up(expression.copy(), replace)
 
 
-def _is_number(node: exp.Expression) -> bool:
+def _is_number(node: Any) -> bool:
     return (isinstance(node, exp.Literal) and not node.is_string) or (isinstance(node, exp.Neg) and _is_number(node.this))
 
 
@@ -184,7 +184,7 @@ def _case(node: exp.Case) -> exp.Expression:
             and isinstance(b.args["true"], exp.Literal) and b.args["true"].this.isdigit()
             for b in ifs
         ) and values <= {int(b.args["true"].this) for b in ifs}:
-            return subject
+            return subject  # type: ignore[return-value]
     # CASE WHEN e >= 0.0 THEN a WHEN -(e) >= e THEN b: the second test meets only e < 0.0
     if len(ifs) >= 2 and isinstance(ifs[0].this, exp.GTE) and ifs[0].this.expression == _double(0.0):
         first, second = ifs[0].this.this, ifs[1].this
@@ -230,8 +230,9 @@ def _shared_subexpressions(outputs: dict[str, exp.Expression]) -> tuple[dict[str
         trees = [*shared.values(), *outputs.values()]
         alive = [node for tree in trees for node in tree.walk()]  # keys are by id(): no id reused meanwhile
         counts: Counter[int] = Counter()
-        sizes: dict[int, tuple[int, exp.Expression]] = {}
+        sizes: dict[int, tuple[int, Any]] = {}
         for tree in trees:
+            node: Any
             for node in tree.walk():
                 if _worth_sharing(node):
                     key = _key(node, keys, interned)
@@ -245,7 +246,7 @@ def _shared_subexpressions(outputs: dict[str, exp.Expression]) -> tuple[dict[str
         name = SHARED.format(len(shared))
         definition = sizes[chosen][1].copy()
 
-        def replace(node: exp.Expression, chosen: int = chosen, name: str = name) -> exp.Expression:
+        def replace(node: exp.Expression, chosen: int = chosen, name: str = name, keys: dict[int, int] = keys, interned: dict[tuple[Any, ...], int] = interned) -> exp.Expression:
             if _worth_sharing(node) and _key(node, keys, interned) == chosen:
                 return exp.column(name, quoted=True)
             return node
@@ -286,7 +287,7 @@ def _with_parens(expression: exp.Expression) -> exp.Expression:
     def wrap(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Binary | exp.Neg | exp.Not):
             for arg in ("this", "expression"):
-                child = node.args.get(arg)
+                child: Any = node.args.get(arg)
                 if isinstance(child, exp.Binary | exp.Neg) and not _is_number(child) and not (
                     arg == "this" and type(child) is type(node) and isinstance(node, exp.Add | exp.Mul | exp.And | exp.Or)
                 ):

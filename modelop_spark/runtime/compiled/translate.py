@@ -119,7 +119,8 @@ def compile_model(model: Any, features: Mapping[str, FeatureKind], *, max_chars:
 def unnest_layers(select: Any, features: Sequence[str], *, simplify: bool = True) -> list[Layer]:
     """The nested SELECTs as simplified layers of ``(name, Spark SQL)`` (``simplify``), each over
     the layer below; orbital's own layers, unsimplified, should a tree be too deep to rewrite."""
-    from modelop_spark.runtime.compiled.simplify import simplified  # imports sqlglot: only when translating
+    # imports sqlglot: only when translating
+    from modelop_spark.runtime.compiled.simplify import simplified
 
     layers = _expression_layers(select)
     try:
