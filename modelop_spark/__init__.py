@@ -137,7 +137,7 @@ def score(
     declared = _declared_output(functions.snapshot, output_schema)
     scored = apply_function(df, functions, key_columns=key_columns, on_error="fail", output_schema=declared,
                              scoring_path=scoring_path)
-    return scored.outputs()
+    return scored.settled().outputs()
 
 
 def score_with_rejects(
@@ -158,7 +158,7 @@ def score_with_rejects(
     functions = ModelFunctions.resolve(_snapshot(snapshot), job_document=job)
     declared = _declared_output(functions.snapshot, output_schema)
     return apply_function(df, functions, key_columns=key_columns, on_error="reject", output_schema=declared,
-                          scoring_path=scoring_path)
+                          scoring_path=scoring_path).settled()
 
 
 def train(

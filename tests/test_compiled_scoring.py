@@ -316,3 +316,96 @@ def test_auto_leaves_a_plan_too_large_to_pay_off_to_the_python_path(spark, tmp_p
     forced = ms.score_with_rejects(frame, str(folder), key_columns=["id"], scoring_path="compiled")
     assert forced.scoring_path == "compiled"
     assert_same_outputs(auto.outputs().toPandas(), forced.outputs().toPandas(), exact=["prediction"])
+
+
+# -- the compiled plan costs what the model costs (issue 32) ---------------------------------------
+
+def physical_plan(frame) -> str:
+    return frame._jdf.queryExecution().executedPlan().toString()
+
+
+def test_a_compiled_plan_with_no_incomplete_row_scans_the_input_once_without_python(spark, tmp_path):
+    model, columns = fitted("logistic regression")
+    scoring = generated(200, seed=9)[["id", *columns]]
+    folder = mlflow_model(tmp_path / "model", model, scoring)
+    scoring.to_parquet(tmp_path / "input.parquet")
+    outputs = ms.score(spark.read.parquet(str(tmp_path / "input.parquet")), str(folder), key_columns=["id"], scoring_path="compiled")
+    plan = physical_plan(outputs)
+    assert "Union" not in plan
+    assert "ArrowEvalPython" not in plan and "MapInArrow" not in plan and "PythonUDF" not in plan
+    assert plan.count("FileScan") == 1, plan
+    # finiteness: one comparison per feature, not isnan() of a sum of them all
+    assert all(f"abs({c}#" in plan for c in columns) and "isnan" not in plan, plan
+    predicted = outputs.toPandas().sort_values("id")
+    by_id = dict(zip(scoring["id"], model.predict(scoring[columns]), strict=True))
+    assert predicted["prediction"].tolist() == [by_id[i] for i in predicted["id"]]
+
+
+def test_incomplete_rows_still_go_through_the_python_path(spark, tmp_path):
+    model, columns = fitted("logistic regression")
+    data = generated(60, seed=10)[["id", *columns]]
+    data.loc[4, "x1"] = np.nan  # no imputer: the Python path rejects it with the model's reason
+    folder = mlflow_model(tmp_path / "model", model, data.dropna())
+    scored = ms.score_with_rejects(spark.createDataFrame(data), str(folder), key_columns=["id"], scoring_path="compiled")
+    assert scored.scoring_path == "compiled"
+    plan = physical_plan(scored.combined)
+    assert "Union" in plan and ("ArrowEvalPython" in plan or "MapInArrow" in plan)
+    assert scored.counts() == {"rows_in": 60, "rows_out": 59, "rejected_read": 0, "rejected_input_schema": 0, "rejected_model": 1, "rows_rejected": 1}
+    rejected = scored.rejected().collect()
+    assert [(r.id, r._stage) for r in rejected] == [("r4", "model")]
+    assert "NaN" in rejected[0]._reasons[0]  # the Python path's own reason
+
+
+def test_a_binary_linear_model_compiles_to_one_dot_product_and_a_comparison():
+    model, columns = fitted("logistic regression")
+    compiled = decide.compile_model(model, dict.fromkeys(columns, "double"))
+    sql = " ".join(text for layer in compiled.layers for _, text in layer)
+    assert sql.count("`x0` *") == 1  # orbital's own SQL has the decision function twice
+    label = dict(compiled.layers[-1])["output_label"]
+    assert label.count(">=") == 1 and "= 1" not in label  # no class index -> label CASE
+    orbital = decide.compile_model(model, dict.fromkeys(columns, "double"), simplify=False)
+    assert " ".join(text for layer in orbital.layers for _, text in layer).count("`x0` *") == 2
+    assert compiled.size < orbital.size / 2
+
+
+EDGE_VALUES = [0.0, -0.0, 1e-300, -1e-300, 5e-324, 1e300, -1e300, 1e308, float("nan"), float("inf"), float("-inf"), None]
+
+
+@pytest.mark.parametrize("name", ["logistic regression", "linear regression", "decision tree", "random forest", "gradient boosting", "gradient boosting regressor"])
+def test_simplified_expressions_give_orbitals_values_bit_for_bit_and_the_models_predictions(spark, name):
+    """On generated rows, edge values (zeros of both signs, tiny and huge numbers, NaN,
+    infinities, null) and each tree threshold exactly, every output of the simplified plan equals
+    orbital's own SQL's (NaN and null included), and its label is the model's on finite rows."""
+    from pyspark.sql.types import DoubleType, LongType, StructField, StructType
+
+    from modelop_spark.runtime.compiled.spark_plan import compiled_scores
+
+    model, columns = fitted(name)
+    kinds = dict.fromkeys(columns, "double")
+    rows = generated(300, seed=11)[columns]
+    rng = np.random.default_rng(12)
+    edges = pd.DataFrame(rng.choice(np.array(EDGE_VALUES, dtype=object), size=(200, len(columns))), columns=columns)
+    thresholds = [t for tree in np.ravel(np.asarray(getattr(model, "estimators_", [model]), dtype=object)) if hasattr(tree, "tree_")
+                  for t in tree.tree_.threshold[tree.tree_.feature >= 0]]
+    at_thresholds = pd.DataFrame({c: np.resize(thresholds or [0.0], 50) for c in columns})
+    data = pd.concat([rows, edges.astype(float), at_thresholds], ignore_index=True)
+    data.insert(0, "row", range(len(data)))
+    frame = spark.createDataFrame(data.astype(object).where(data.notna(), None), StructType([StructField("row", LongType()), *[StructField(c, DoubleType()) for c in columns]]))
+    results = {}
+    for simplify in (True, False):
+        compiled = decide.compile_model(model, kinds, simplify=simplify)
+        outputs = {name: name for name in compiled.outputs}
+        schema = StructType([StructField("row", LongType()), *[StructField(n, DoubleType()) for n in outputs]])
+        results[simplify] = compiled_scores(frame, compiled, outputs=outputs, schema=schema, key_columns=["row"], mark_incomplete=False)
+    simplified, orbital = results[True], results[False]
+    assert simplified.columns == orbital.columns
+    joined = simplified.alias("s").join(orbital.alias("o"), "row")
+    differs = " OR ".join(f"NOT (s.`{c}` <=> o.`{c}`)" for c in simplified.columns if c != "row")
+    assert joined.where(differs).count() == 0
+    label = "output_label" if "output_label" in simplified.columns else "variable"
+    got = simplified.where(f"row < {len(rows)}").toPandas().sort_values("row")[label].to_numpy()
+    expected = model.predict(rows)
+    if label == "output_label":
+        assert got.tolist() == expected.tolist()
+    else:
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-6)

@@ -158,8 +158,8 @@ class _MetricsRun:
             frame, self.functions, role="score", key_columns=keys, on_error=self.spec.options.on_model_error,
             input_label=f"input {source.label}",
         )
-        scored.combined.persist(StorageLevel.MEMORY_AND_DISK)
-        self._persisted.append(scored.combined)
+        scored, persisted = scored.persisted(StorageLevel.MEMORY_AND_DISK)
+        self._persisted += persisted
         counts = scored.counts()
         self.rows_in, self.rows_rejected = counts["rows_in"], counts["rows_rejected"]
         if counts["rows_rejected"]:

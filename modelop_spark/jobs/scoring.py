@@ -94,7 +94,8 @@ def _score(spark: Any, spec: JobSpec, functions: ModelFunctions, *, in_python_wo
         declared_output=declared,
         scoring_path=spec.options.scoring_path,
     )
-    combined = scored.combined.persist(StorageLevel.MEMORY_AND_DISK)
+    # Settled once persisted: a compiled pass's rows for the Python path are found in the cache.
+    scored, persisted = scored.persisted(StorageLevel.MEMORY_AND_DISK)
     staged: list[StagedOutput] = []
     try:
         tally = _tally(spec, scored, checks, checked_in)
@@ -119,7 +120,8 @@ def _score(spark: Any, spec: JobSpec, functions: ModelFunctions, *, in_python_wo
             output.abort()
         raise
     finally:
-        combined.unpersist()
+        for frame in persisted:
+            frame.unpersist()
     if limit is not None and over:
         limit.check(counted.rows_in, counted.rows_rejected, reasons)
     rows = tally.rows()

@@ -9,10 +9,10 @@ not here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -21,6 +21,8 @@ from modelop_spark.errors import AssetError, ModelFunctionError, SchemaError, Sn
 from modelop_spark.progress import rows_scored_counter
 from modelop_spark.quarantine import REASONS_COLUMN, RECORD_COLUMN, REJECTED_MARK, STAGE_COLUMN
 from modelop_spark.runtime.compiled import check_scoring_path, choose_scoring_path
+from modelop_spark.runtime.compiled.spark_plan import INPUT as COMPILED_INPUT
+from modelop_spark.runtime.compiled.spark_plan import PYTHON_KIND as COMPILED_PYTHON_KIND
 from modelop_spark.runtime.conventions import bare_value_column
 from modelop_spark.runtime.executor import (
     COUNT,
@@ -66,28 +68,63 @@ class Scored:
     counted_in_band: bool  # the tally rows count inputs; False for Spark functions
     scoring_path: str = "python"  # "compiled", "python" (the Arrow path) or "spark" (a Spark function)
     fallback_reason: str | None = None  # why "auto" did not compile
+    # Compiled: ``combined`` marks the rows it left to the Python path, and this scores them there
+    # (see ``settled``); None once settled, and for the other paths.
+    python_rows: Callable[[DataFrame], DataFrame] | None = None
+    python_scored_some: bool = False  # settled, and the Python path scored rows beside the compiled ones
+
+    def settled(self) -> Scored:
+        """The compiled pass with the rows it marked scored by the Python path: one look for a
+        marked row (over the persisted pass, if ``combined`` is persisted; else a scan of the
+        input that stops at the first), and only when there is one, the Python path over those.
+        Without it, ``outputs``/``rejected``/``counts`` still give every row, scanning twice."""
+        if self.python_rows is None:
+            return self
+        F = functions_for(self.combined)
+        marked = bool(self.combined.where(F.col(KIND) == COMPILED_PYTHON_KIND).select(KIND).limit(1).collect())
+        combined = self._complete() if marked else self.combined.drop(COMPILED_INPUT)
+        return replace(self, combined=combined, python_rows=None, python_scored_some=marked)
+
+    def persisted(self, level: Any) -> tuple[Scored, list[DataFrame]]:
+        """Persist ``combined`` and settle it; the frames to unpersist once done (the Python
+        path's part too, when it ran: it must not run again for every use)."""
+        frames = [self.combined.persist(level)]
+        settled = self.settled()
+        if settled.python_scored_some:
+            frames.append(settled.combined.persist(level))
+        return settled, frames
+
+    def _complete(self) -> DataFrame:
+        """``combined`` with every row scored (the compiled pass's marked rows by the Python path)."""
+        if self.python_rows is None:
+            return self.combined
+        F = functions_for(self.combined)
+        compiled = self.combined.where(F.col(KIND) != COMPILED_PYTHON_KIND).drop(COMPILED_INPUT)
+        return compiled.unionByName(self.python_rows(self.combined))
 
     def outputs(self) -> DataFrame:
-        F = functions_for(self.combined)
+        combined = self._complete()
+        F = functions_for(combined)
         if not self.counted_in_band:
-            return self.combined
+            return combined
         columns = [F.col(quoted(c)) for c in (*self.key_columns, *self.model_columns)]
-        return self.combined.filter(F.col(KIND) == "out").select(*columns)
+        return combined.filter(F.col(KIND) == "out").select(*columns)
 
     def rejected(self) -> DataFrame:
         """Rejected inputs in the quarantine shape: those the model rejected (stage ``model``) and
         any the input checks set aside in the same pass (``read``, ``input_schema``). A Spark
         function rejects nothing in band: an empty frame of that shape."""
-        F = functions_for(self.combined)
+        combined = self._complete()
+        F = functions_for(combined)
         if not self.counted_in_band:
-            keys = [k for k in self.key_columns if k in self.combined.columns]
-            return self.combined.where(F.lit(False)).select(
+            keys = [k for k in self.key_columns if k in combined.columns]
+            return combined.where(F.lit(False)).select(
                 *keys,
                 F.lit(None).cast("string").alias(STAGE_COLUMN),
                 F.lit(None).cast("array<string>").alias(REASONS_COLUMN),
                 F.lit(None).cast("string").alias(RECORD_COLUMN),
             )
-        return self.combined.filter(F.col(KIND).isin(*REJECTED_KINDS)).select(
+        return combined.filter(F.col(KIND).isin(*REJECTED_KINDS)).select(
             *self.key_columns,
             F.col(KIND).alias(STAGE_COLUMN),
             F.from_json(F.col(REASON), "array<string>").alias(REASONS_COLUMN),
@@ -98,7 +135,8 @@ class Scored:
         """rows_in, rows_out, ``rejected_<stage>`` for each stage that can reject in the pass and
         rows_rejected (their sum), in one aggregation over ``combined``. ``also`` names more
         counts: output rows where a SQL condition over the output columns holds."""
-        F = functions_for(self.combined)
+        combined = self._complete()
+        F = functions_for(combined)
         if not self.counted_in_band:  # a Spark function: every row in is a row out
             output = F.lit(True)
             columns = [F.count(F.lit(1)).alias("rows_in"), F.count(F.lit(1)).alias("rows_out")]
@@ -111,7 +149,7 @@ class Scored:
                 *[F.count(F.when(F.col(KIND) == kind, 1)).alias(f"rejected_{kind}") for kind in REJECTED_KINDS],
             ]
         columns += [F.count(F.when(output & F.expr(condition), 1)).alias(name) for name, condition in (also or {}).items()]
-        counts = {key: int(value) for key, value in self.combined.agg(*columns).collect()[0].asDict().items()}
+        counts = {key: int(value) for key, value in combined.agg(*columns).collect()[0].asDict().items()}
         return {**counts, "rows_rejected": sum(counts[f"rejected_{kind}"] for kind in REJECTED_KINDS)}
 
 
@@ -290,6 +328,7 @@ def apply_function(
             model_columns=model_columns,
             counted_in_band=True,
             scoring_path="compiled",
+            python_rows=choice.python_rows,
         )
     combined = python_pass(spread_for_cores(df))  # the sample above read the input as it is
     return Scored(

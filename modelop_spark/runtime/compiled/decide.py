@@ -7,7 +7,8 @@ within the size limit (``translate``), the score function is a batch function, a
 complete rows of a sample of the job's own input the compiled plan gives the Python path's answers
 (``check``). ``compiled`` fails the job instead of falling back; ``python`` never compiles. Even
 when compiled, rows with a missing or non-finite feature, or set aside by the input checks, go to
-the Python path in the same job (``spark_plan.needs_python``).
+the Python path in the same job (``spark_plan.needs_python``): the compiled pass marks them, and
+``PathChoice.python_rows`` scores the marked rows (``Scored.settled`` applies it when there are any).
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, Literal
 
 from modelop_spark.errors import SnapshotError, SpecError
 from modelop_spark.quarantine import REJECTED_MARK
 from modelop_spark.runtime.compiled.check import SAMPLE_ROWS, first_mismatch, is_complete
 from modelop_spark.runtime.compiled.source import CompileSource, compile_source
-from modelop_spark.runtime.compiled.spark_plan import compiled_scores, needs_python
+from modelop_spark.runtime.compiled.spark_plan import INPUT, PYTHON_KIND, compiled_scores
 from modelop_spark.runtime.compiled.translate import (
     CompiledModel,
     FeatureKind,
@@ -30,6 +32,7 @@ from modelop_spark.runtime.compiled.translate import (
     feature_kinds,
     output_names,
 )
+from modelop_spark.runtime.executor import KIND
 from modelop_spark.spark_compat import functions_for
 
 if TYPE_CHECKING:
@@ -54,6 +57,7 @@ class PathChoice:
     path: Literal["compiled", "python"]
     fallback_reason: str | None = None
     combined: DataFrame | None = None  # the compiled model pass, when path is compiled
+    python_rows: Callable[[DataFrame], DataFrame] | None = None  # its marked rows -> the Python path's pass
 
 
 def check_scoring_path(requested: str) -> ScoringPath:
@@ -81,13 +85,19 @@ def choose_scoring_path(
     try:
         combined = _compiled_pass(
             df, functions, plan, schema=schema, key_columns=key_columns, model_columns=model_columns,
-            sample_frame=sample_frame, python_pass=python_pass, max_chars=AUTO_MAX_CHARS if requested == "auto" else None,
+            sample_frame=sample_frame, max_chars=AUTO_MAX_CHARS if requested == "auto" else None,
         )
     except NotCompilable as reason:
         if requested == "compiled":
             raise SnapshotError(f"scoring_path compiled: snapshot {functions.snapshot.name} cannot be scored compiled: {reason}; use scoring_path auto to fall back to the Python path") from None
         return PathChoice("python", fallback_reason=str(reason))
-    return PathChoice("compiled", combined=combined)
+    return PathChoice("compiled", combined=combined, python_rows=partial(_python_rows, python_pass=python_pass))
+
+
+def _python_rows(marked: DataFrame, *, python_pass: Callable[[DataFrame], DataFrame]) -> DataFrame:
+    """The Python path over the rows a compiled pass marked, from the input columns they carry."""
+    F = functions_for(marked)
+    return python_pass(marked.where(F.col(KIND) == PYTHON_KIND).select(f"{INPUT}.*"))
 
 
 def _compiled_pass(
@@ -99,7 +109,6 @@ def _compiled_pass(
     key_columns: Sequence[str],
     model_columns: Sequence[str],
     sample_frame: DataFrame,
-    python_pass: Callable[[DataFrame], DataFrame],
     max_chars: int | None,
 ) -> DataFrame:
     snapshot = functions.snapshot
@@ -119,12 +128,7 @@ def _compiled_pass(
     outputs = output_names(compiled, {c: source.outputs[c] for c in model_columns})
     _check_against_python(functions, plan.role, source, compiled, outputs, kinds, schema=schema, sample_frame=sample_frame)
     try:
-        to_python = needs_python(df, kinds)
-        complete = df.where(~to_python)
-        if REJECTED_MARK in df.columns:
-            complete = complete.drop(REJECTED_MARK)
-        compiled_rows = compiled_scores(complete, compiled, outputs=outputs, schema=schema, key_columns=key_columns)
-        return compiled_rows.unionByName(python_pass(df.where(to_python)))
+        return compiled_scores(df, compiled, outputs=outputs, schema=schema, key_columns=key_columns)
     except Exception as exc:  # an expression Spark's analyzer refuses
         raise NotCompilable(f"Spark cannot plan the compiled expression: {_first_line(exc)}") from exc
 
@@ -198,7 +202,7 @@ def _compiled_on(df: DataFrame, rows: Any, compiled: CompiledModel, outputs: dic
     check = session.createDataFrame(frame, StructType(fields))
     check_schema = StructType([StructField(_CHECK_ROW, LongType(), True), *[f for f in schema.fields if f.name in outputs or f.name.startswith("_ms_")]])
     try:
-        scored = compiled_scores(check, compiled, outputs=outputs, schema=check_schema, key_columns=[_CHECK_ROW])
+        scored = compiled_scores(check, compiled, outputs=outputs, schema=check_schema, key_columns=[_CHECK_ROW], mark_incomplete=False)
         result: Any = scored.toPandas()
     except Exception as exc:
         raise NotCompilable(f"Spark cannot run the compiled expression: {_first_line(exc)}") from exc

@@ -1,15 +1,17 @@
 """A compiled model applied to a DataFrame with ``select``: no Python worker, no Arrow.
 
-Only *complete* rows are compiled: every feature present, numbers finite, and not set aside by
-the input checks. Any other row (``needs_python``) goes to the Python path in the same job, which
-rejects it, or scores it, exactly as it always does: what a model does with a missing value
-(reject it, impute it, send it down a learned side of a tree) is its own business, and a
-translation need not guess it. Such rows are rare, and the test that finds them is one sum per row.
+Every row goes through the compiled plan, in one scan of the input, and only *complete* rows get
+its outputs: every feature present, numbers finite, and not set aside by the input checks. Any
+other row is marked (``_ms_kind`` = ``python``) and carries its input columns (``_ms_input``),
+for the Python path, which rejects it, or scores it, exactly as it always does: what a model does
+with a missing value (reject it, impute it, send it down a learned side of a tree) is its own
+business, and a translation need not guess it. ``Scored.settled`` runs the Python path over the
+marked rows, and only when there are any.
 
 The result has the columns of the Python path's model pass (key columns, the model's output
-columns, ``_ms_kind``/``_ms_n``/``_ms_reason``/``_ms_record``), one row per input row with
-``_ms_n`` = 1, so the rest of the job (counts, output checks, quarantine) cannot tell the paths
-apart.
+columns, ``_ms_kind``/``_ms_n``/``_ms_reason``/``_ms_record``) and ``_ms_input``, one row per
+input row with ``_ms_n`` = 1, so the rest of the job (counts, output checks, quarantine) cannot
+tell the paths apart.
 """
 
 from __future__ import annotations
@@ -26,8 +28,11 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
     from pyspark.sql.types import StructType
 
+PYTHON_KIND = "python"  # _ms_kind of a row left to the Python path
+INPUT = "_ms_input"  # such a row's input columns, as the Python path reads them
 _KEY = "_ms_key{}"  # key columns carried through the layers
 _INTEGRAL = frozenset({"byte", "short", "integer", "long"})
+_INCOMPLETE = "_ms_incomplete"
 
 
 def _quoted(name: str) -> str:
@@ -35,22 +40,21 @@ def _quoted(name: str) -> str:
 
 
 def needs_python(df: DataFrame, features: Mapping[str, str]) -> Any:
-    """The rows the compiled plan does not score: a string feature is null, or the sum of the
-    numeric features is null, NaN or infinite (exactly when one of them is), or the input checks
-    marked the row."""
+    """The rows the compiled plan does not score: a string feature is null, a number is null,
+    NaN or infinite, or the input checks marked the row. One comparison per number:
+    ``abs(x) < inf`` is false for NaN (larger than every number in Spark) and infinities, null
+    for null."""
     F = functions_for(df)
-    conditions = [F.col(_quoted(n)).isNull() for n, kind in features.items() if kind == "string"]
-    numbers = [F.col(_quoted(n)).cast("double") for n, kind in features.items() if kind == "double"]
-    if numbers:
-        total = numbers[0]
-        for column in numbers[1:]:
-            total = total + column
-        conditions.append(total.isNull() | F.isnan(total) | total.isin(float("inf"), float("-inf")))
+    finite = [
+        F.col(_quoted(n)).isNotNull() if kind == "string" else F.abs(F.col(_quoted(n)).cast("double")) < F.lit(float("inf"))
+        for n, kind in features.items()
+    ]
+    complete = finite[0]
+    for more in finite[1:]:
+        complete = complete & more
+    condition = ~F.coalesce(complete, F.lit(False))
     if REJECTED_MARK in df.columns:
-        conditions.append(F.col(REJECTED_MARK).isNotNull())
-    condition = conditions[0]
-    for more in conditions[1:]:
-        condition = condition | more
+        condition = condition | F.col(REJECTED_MARK).isNotNull()
     return condition
 
 
@@ -61,17 +65,27 @@ def compiled_scores(
     outputs: Mapping[str, str],
     schema: StructType,
     key_columns: Sequence[str],
+    mark_incomplete: bool = True,
 ) -> DataFrame:
-    """Complete rows of ``df`` scored by ``compiled``; ``outputs`` maps output fields to
-    last-layer names and ``schema`` is the Python path's combined schema, matched column for column."""
+    """Every row of ``df`` through ``compiled``; ``outputs`` maps output fields to last-layer
+    names and ``schema`` is the Python path's combined schema, matched column for column. With
+    ``mark_incomplete`` (off only for rows known complete: the sample check) the rows
+    ``needs_python`` names are marked and carry their input in ``_ms_input``."""
     F = functions_for(df)
     keys = {name: _KEY.format(i) for i, name in enumerate(key_columns)}
+    carried = [*keys.values()]
+    extra = []
+    if mark_incomplete:
+        extra = [needs_python(df, compiled.features).alias(_INCOMPLETE), F.struct(*[F.col(_quoted(c)) for c in df.columns]).alias(INPUT)]
+        carried += [_INCOMPLETE, INPUT]
     frame = df.select(
         *[F.col(_quoted(name)).alias(alias) for name, alias in keys.items()],
+        *extra,
         *[(F.col(_quoted(name)) if kind == "string" else F.col(_quoted(name)).cast("double")).alias(name) for name, kind in compiled.features.items()],
     )
     for layer in compiled.layers:
-        frame = frame.select(*keys.values(), *[F.expr(sql).alias(name) for name, sql in layer])
+        frame = frame.select(*carried, *[F.expr(sql).alias(name) for name, sql in layer])
+    incomplete = F.col(_INCOMPLETE) if mark_incomplete else F.lit(False)
     # The output types are the Python path's: a non-integral value where the sample typed an
     # integer is rejected with the reason, never truncated by the cast (runtime.output_types).
     exact = {
@@ -89,14 +103,16 @@ def compiled_scores(
         if field.name in keys:
             value = F.col(keys[field.name])
         elif field.name in outputs:
-            value = F.when(fits, F.col(_quoted(outputs[field.name])))
+            value = F.when(~incomplete & fits, F.col(_quoted(outputs[field.name])))
         elif field.name == KIND:
-            value = F.when(fits, F.lit("out")).otherwise(F.lit("model"))
+            value = F.when(incomplete, F.lit(PYTHON_KIND)).when(fits, F.lit("out")).otherwise(F.lit("model"))
         elif field.name == REASON:
-            value = reason
+            value = F.when(~incomplete, reason)
         elif field.name == COUNT:
             value = F.lit(1)  # each row here is one input row (the Python path counts per batch)
         else:
             value = F.lit(None)
         columns.append(value.cast(field.dataType).alias(field.name))
+    if mark_incomplete:
+        columns.append(F.when(incomplete, F.col(INPUT)).alias(INPUT))
     return frame.select(*columns)

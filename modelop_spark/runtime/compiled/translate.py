@@ -12,7 +12,9 @@ sqlglot. We add only what running that SQL as DataFrame columns needs:
 - the SQL nests one SELECT per step; we unnest it into a list of *layers*, each a list of
   ``(name, expression)`` over the previous layer's names, with table qualifiers removed, so the
   runtime applies them as ``select`` calls on the job's own DataFrame (no temp view, nothing on
-  the server but expressions: Spark Connect works too).
+  the server but expressions: Spark Connect works too);
+- orbital's SQL does what the ONNX graph does, redundant work included (a binary linear model's
+  decision function twice): ``simplify`` removes it, exactly, before the layers are written.
 """
 
 from __future__ import annotations
@@ -86,9 +88,10 @@ def _orbital_types(features: Mapping[str, FeatureKind]) -> dict[str, Any]:
     return {name: ot.DoubleColumnType() if kind == "double" else ot.StringColumnType() for name, kind in features.items()}
 
 
-def compile_model(model: Any, features: Mapping[str, FeatureKind], *, max_chars: int = MAX_EXPRESSION_CHARS) -> CompiledModel:
+def compile_model(model: Any, features: Mapping[str, FeatureKind], *, max_chars: int = MAX_EXPRESSION_CHARS, simplify: bool = True) -> CompiledModel:
     """Translate ``model`` (an estimator or Pipeline fitted on ``features``) into layers of Spark
-    SQL; raise ``NotCompilable`` with the reason when orbital cannot, or the result is too big."""
+    SQL; raise ``NotCompilable`` with the reason when orbital cannot, or the result is too big.
+    ``simplify=False`` keeps orbital's SQL as it is (to compare with)."""
     import ibis
     import ibis.backends.sql.compilers as compilers
     import orbital
@@ -104,7 +107,7 @@ def compile_model(model: Any, features: Mapping[str, FeatureKind], *, max_chars:
     except Exception as exc:  # skl2onnx and orbital raise many types for what they cannot translate
         text = str(exc).strip().splitlines()
         raise NotCompilable(f"{type(model).__name__} cannot be translated ({type(exc).__name__}: {text[0] if text else ''})") from exc
-    layers = tuple(unnest_layers(select))
+    layers = tuple(unnest_layers(select, list(features), simplify=simplify))
     compiled = CompiledModel(features=dict(features), layers=layers, outputs=tuple(name for name, _ in layers[-1]))
     if compiled.size > max_chars:
         raise NotCompilable(
@@ -113,8 +116,22 @@ def compile_model(model: Any, features: Mapping[str, FeatureKind], *, max_chars:
     return compiled
 
 
-def unnest_layers(select: Any) -> list[Layer]:
-    """The nested SELECTs, innermost first, as ``(name, Spark SQL)`` pairs over the layer below."""
+def unnest_layers(select: Any, features: Sequence[str], *, simplify: bool = True) -> list[Layer]:
+    """The nested SELECTs as simplified layers of ``(name, Spark SQL)`` (``simplify``), each over
+    the layer below; orbital's own layers, unsimplified, should a tree be too deep to rewrite."""
+    # imports sqlglot: only when translating
+    from modelop_spark.runtime.compiled.simplify import simplified
+
+    layers = _expression_layers(select)
+    try:
+        final = simplified(layers, features) if simplify else [list(layer) for layer in layers]
+    except RecursionError:
+        final = [list(layer) for layer in layers]
+    return [tuple((name, body.transform(_double_literal).sql(dialect="spark")) for name, body in layer) for layer in final]
+
+
+def _expression_layers(select: Any) -> list[Any]:
+    """The nested SELECTs, innermost first, as ``(name, sqlglot expression)`` pairs over the layer below."""
     import sqlglot.expressions as exp
 
     layers = []
@@ -122,7 +139,7 @@ def unnest_layers(select: Any) -> list[Layer]:
         layer = []
         for item in select.expressions:
             body = item.this if isinstance(item, exp.Alias) else item
-            layer.append((item.alias_or_name, body.copy().transform(_spark_node).sql(dialect="spark")))
+            layer.append((item.alias_or_name, body.copy().transform(_unqualified)))
         layers.append(tuple(layer))
         source = select.args.get("from_") or select.args.get("from")
         inner = source.this if source is not None else None
@@ -132,11 +149,17 @@ def unnest_layers(select: Any) -> list[Layer]:
     return layers[::-1]
 
 
-def _spark_node(node: Any) -> Any:
+def _unqualified(node: Any) -> Any:
     import sqlglot.expressions as exp
 
     if isinstance(node, exp.Column):  # `t1`.`x` -> `x`: each layer reads the one below by name
         return exp.column(node.name, quoted=True)
+    return node
+
+
+def _double_literal(node: Any) -> Any:
+    import sqlglot.expressions as exp
+
     if isinstance(node, exp.Literal) and not node.is_string and any(c in node.this for c in ".eE"):
         return exp.Literal(this=f"{node.this}D", is_string=False)  # DOUBLE, not DECIMAL
     return node
