@@ -1,0 +1,118 @@
+"""What runs inside Spark's Python workers: explain Arrow batches, the explainer built once.
+
+Worker-reuse assumption (as ``runtime.model_cache``): Spark keeps a Python worker alive across
+tasks, so ``_EXPLAINERS`` lives across every batch and task it runs; the model is loaded (init
+run) once through the model cache, and the explainer is built on it once. The background comes
+from a broadcast read once per worker. Only Arrow batches cross the worker's boundary: a batch
+of feature values in, a batch of SHAP values (and the carried columns) out.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from modelop_spark._model_stdout import model_prints_to_stderr
+from modelop_spark.evaluation.explain.explainers import (
+    MODEL_AGNOSTIC,
+    Explaining,
+    build_explainer,
+    find_model,
+    score_function_output,
+)
+from modelop_spark.runtime.model_cache import ModelPayload, loaded_model
+
+__all__ = ["EXPECTED", "ExplainPlan", "explain_batches", "explainer_for"]
+
+EXPECTED = "expected_value"
+
+
+@dataclass(frozen=True)
+class ExplainPlan:
+    """How tasks explain: picklable, no SparkSession. ``carried`` columns (keys, groups, the
+    feature values when asked) travel through beside the SHAP values under ``carried_as`` names."""
+
+    payload: ModelPayload
+    method: str
+    features: tuple[str, ...]
+    carried: tuple[str, ...]
+    carried_as: tuple[str, ...]
+    model_object: str | None
+    positive: int | None
+    shape: str
+    output: str | None
+    background: Any  # a Broadcast (or a holder with ``.value``) of the background rows, or None
+    background_digest: str
+    mean: tuple[float, ...] | None
+    seed: int
+    max_evals: int | str
+    schema: pa.Schema | None = None
+
+    @property
+    def cache_key(self) -> tuple[Any, ...]:
+        return (self.payload.cache_key, self.method, self.model_object, self.positive, self.output,
+                self.background_digest, self.mean, self.seed, self.max_evals, self.features)
+
+
+_EXPLAINERS: dict[tuple[Any, ...], Explaining] = {}
+_LOCK = threading.Lock()
+
+
+def explainer_for(plan: ExplainPlan) -> Explaining:
+    """The plan's explainer, built once for this process."""
+    key = plan.cache_key
+    if (found := _EXPLAINERS.get(key)) is not None:
+        return found
+    with _LOCK:
+        if (found := _EXPLAINERS.get(key)) is not None:
+            return found
+        model = loaded_model(plan.payload)
+        namespace = vars(sys.modules[plan.payload.module_name])
+        target = find_model(namespace, plan.model_object, source=plan.payload.source) if plan.method not in MODEL_AGNOSTIC else None
+        function = None
+        if plan.method in MODEL_AGNOSTIC:
+            assert plan.output is not None
+            function = _in_model_folder(model, score_function_output(model.function("score"), plan.shape, plan.features, plan.output))
+        background = np.asarray(plan.background.value, dtype=float) if plan.background is not None else None
+        built = build_explainer(
+            plan.method, model=target, function=function, background=background,
+            mean=np.asarray(plan.mean) if plan.mean is not None else None,
+            positive=plan.positive, seed=plan.seed, max_evals=plan.max_evals,
+        )
+        _EXPLAINERS[key] = built
+        return built
+
+
+def _in_model_folder(model: Any, function: Any) -> Any:
+    """The score function run as in scoring: in the model's folder, its prints on stderr."""
+    def called(rows: np.ndarray) -> np.ndarray:
+        with model.working_directory(), model_prints_to_stderr():
+            return function(rows)
+
+    return called
+
+
+def explain_table(plan: ExplainPlan, batch: pa.RecordBatch) -> pa.RecordBatch:
+    """One batch explained: the carried columns, one SHAP value per feature, the expected value."""
+    assert plan.schema is not None
+    explaining = explainer_for(plan)
+    rows = np.column_stack([batch.column(f).to_numpy(zero_copy_only=False).astype(float) for f in plan.features]) \
+        if batch.num_rows else np.empty((0, len(plan.features)))
+    values, expected = explaining.explain(rows) if batch.num_rows else (rows, 0.0)
+    carried = [batch.column(name) for name in plan.carried]
+    shap_columns = [pa.array(values[:, j], pa.float64()) for j in range(len(plan.features))]
+    expected_column = pa.array(np.full(batch.num_rows, expected), pa.float64())
+    arrays = [*(c.cast(f.type) for c, f in zip(carried, plan.schema, strict=False)), *shap_columns, expected_column]
+    return pa.RecordBatch.from_arrays(arrays, schema=plan.schema)
+
+
+def explain_batches(plan: ExplainPlan, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """``mapInArrow``'s function: each input batch explained as it comes, nothing held across batches."""
+    for batch in batches:
+        yield explain_table(plan, batch)
