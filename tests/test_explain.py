@@ -6,6 +6,7 @@ import json
 import pickle
 
 import numpy as np
+import pandas as pd
 import pytest
 import shap
 from sklearn.ensemble import RandomForestClassifier
@@ -13,8 +14,15 @@ from sklearn.linear_model import LogisticRegression
 
 import modelop_spark as ms
 from modelop_spark.errors import SpecError
-from modelop_spark.evaluation.explain import ExplainOptions, explanation_plan, importance_drift, ranked
+from modelop_spark.evaluation.explain import (
+    ExplainOptions,
+    explanation_plan,
+    importance_drift,
+    ranked,
+)
 from modelop_spark.evaluation.explain.importance import decision_fields
+from modelop_spark.evaluation.job_options import MetricsOptions
+from modelop_spark.jobs.runner import run_job
 from modelop_spark.runtime.functions import ModelFunctions
 from tests.snapshots import make_snapshot
 
@@ -101,8 +109,8 @@ def _score(rows: np.ndarray) -> np.ndarray:
 
 @pytest.mark.parametrize("method", ["permutation", "kernel"])
 def test_model_agnostic_values_equal_shap_over_a_plain_record_function(spark, tmp_path, method):
-    x, _ = _data(40, seed=2)
-    df = _frame(spark, x, partitions=4)
+    x, _ = _data(24, seed=2)
+    df = _frame(spark, x, partitions=3)
     snapshot = _record_snapshot(tmp_path)
     settings = {"background_size": 12, "seed": 7, "max_evals": 90}
     frame = ms.explain(df, snapshot, key_columns=["id"], method=method, **settings)
@@ -157,3 +165,51 @@ def test_bad_options_say_what_to_fix():
         ExplainOptions.from_dict({"method": "shapley"})
     with pytest.raises(SpecError, match="interpretability.background_sizes: unknown"):
         ExplainOptions.from_dict({"background_sizes": 10})
+
+
+def test_a_metrics_job_reports_importances_per_group_writes_explanations_and_plots(spark, tmp_path):
+    x, y = _data(800, seed=3)
+    model = RandomForestClassifier(n_estimators=6, max_depth=4, random_state=0).fit(x, y)
+    frame = pd.DataFrame(x, columns=FEATURES).assign(id=np.arange(len(x)), label=y, group=np.where(x[:, 3] > 0, "A", "B"))
+    frame.to_csv(tmp_path / "labeled.csv", index=False)
+    out, rows_out = tmp_path / "evaluation", tmp_path / "explanations"
+    document = {
+        "job_id": "explain-job", "job_type": "metrics", "snapshot": _pickled(tmp_path, model),
+        "inputs": [{"url": str(tmp_path / "labeled.csv"), "format": "csv"}],
+        "outputs": [{"url": str(out), "format": "json"}, {"name": "explanations", "url": str(rows_out), "format": "parquet"}],
+        "options": {
+            "key_columns": ["id"], "score_first": True,
+            "evaluation": {"columns": {"label": "label", "score": "probability", "protected": ["group"]}},
+            "interpretability": {"method": "tree", "top_n": 3, "output_asset": "explanations"},
+        },
+    }
+    result = run_job(document, spark=spark)
+    assert result.ok, result.error
+    section = result.metrics["interpretability"]
+    assert section["method"] == "tree" and section["rows_explained"] == 800
+    reference = shap.TreeExplainer(model).shap_values(x)[:, :, 1]
+    wanted = np.abs(reference).mean(axis=0)
+    got = {r["feature"]: r["mean_abs_shap"] for r in section["global_importance"]}
+    np.testing.assert_allclose([got[f] for f in FEATURES], wanted, rtol=1e-6)
+    assert section["top_features"] == [FEATURES[i] for i in np.argsort(-wanted)[:3]]
+    in_a = frame["group"].to_numpy() == "A"
+    by_a = {r["feature"]: r["mean_abs_shap"] for r in section["by_group"]["group"]["groups"]["A"]["importance"]}
+    for feature in by_a:
+        assert by_a[feature] == pytest.approx(np.abs(reference[in_a, FEATURES.index(feature)]).mean(), rel=1e-6)
+    assert section["decision"]["protected_in_top_3"] is False  # "group" is not a feature of the model
+    assert set(section["summary"]) == set(FEATURES)
+    # The per-row output: keys, one value per feature, the expected value; committed with the document.
+    written = pd.read_parquet(rows_out).sort_values("id")
+    assert list(written.columns) == ["id", *FEATURES, "expected_value"] and len(written) == 800
+    np.testing.assert_allclose(written[FEATURES].to_numpy(), reference, rtol=1e-6, atol=1e-12)
+    assert {"shap_importance.png", "shap_summary.png"} <= {p.name for p in (out / "plots").iterdir()}
+    assert "Interpretability (tree" in (out / "report.html").read_text()
+    assert result.rows.to_dict()["in"] == 800
+
+
+def test_modelop_job_parameters_may_carry_interpretability_as_json_text():
+    options = MetricsOptions.from_job({}, {"interpretability": '{"method": "linear", "top_n": 5}'})
+    assert options.interpretability == ExplainOptions(method="linear", top_n=5)
+    assert MetricsOptions.from_job({"interpretability": False}, {}).interpretability is None
+    with pytest.raises(SpecError, match="options.interpretability: not valid JSON"):
+        MetricsOptions.from_job({}, {"interpretability": "{method"})

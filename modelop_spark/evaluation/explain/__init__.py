@@ -14,13 +14,13 @@ from pyspark.sql import DataFrame
 
 from modelop_spark.evaluation.explain.importance import decision_fields, importance_drift, ranked
 from modelop_spark.evaluation.explain.options import METHODS, ExplainOptions
+from modelop_spark.evaluation.explain.plan import EXPECTED
 from modelop_spark.evaluation.explain.spark import (
     Interpretability,
     explained_frame,
     explanation_plan,
     interpretability,
 )
-from modelop_spark.evaluation.explain.worker import EXPECTED
 from modelop_spark.runtime.functions import ModelFunctions
 
 __all__ = [
@@ -32,6 +32,8 @@ __all__ = [
     "explain",
     "feature_importance_drift",
     "importance_drift",
+    "explained_frame",
+    "explanation_plan",
     "interpretability",
     "ranked",
 ]

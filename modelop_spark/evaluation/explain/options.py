@@ -8,7 +8,7 @@
       "output": "probability",            # the score function's output to explain (model-agnostic methods)
       "background_size": 100, "seed": 0,  # the model-agnostic background sample, drawn once on the driver
       "max_evals": 500,                   # model calls per row of the permutation explainer ("auto": shap's)
-      "top_n": 10, "summary_rows": 2000,  # features reported; rows sampled for the summary plot
+      "top_n": 10, "summary_features": 8, # features reported; features given value-vs-SHAP bins
       "output_asset": "explanations"      # an output asset that receives the per-row explanations
     }
 """
@@ -26,7 +26,7 @@ __all__ = ["METHODS", "ExplainOptions"]
 Method = Literal["auto", "tree", "linear", "permutation", "kernel"]
 METHODS: tuple[str, ...] = ("auto", "tree", "linear", "permutation", "kernel")
 
-_BOUNDS = {"background_size": (1, 10_000), "top_n": (1, 1000), "summary_rows": (0, 100_000)}
+_BOUNDS = {"background_size": (1, 10_000), "top_n": (1, 1000), "summary_features": (0, 50)}
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class ExplainOptions:
     seed: int = 0
     max_evals: int | Literal["auto"] = 500
     top_n: int = 10
-    summary_rows: int = 2000
+    summary_features: int = 8
     output_asset: str | None = None
 
     def __post_init__(self) -> None:

@@ -22,16 +22,15 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from modelop_spark.errors import SchemaError, SnapshotError, SpecError
-from modelop_spark.evaluation.explain.explainers import (
+from modelop_spark.evaluation.explain.importance import decision_fields, ranked, top
+from modelop_spark.evaluation.explain.models import (
     MODEL_AGNOSTIC,
     choose_method,
     find_model,
     positive_index,
-    score_function_output,
 )
-from modelop_spark.evaluation.explain.importance import decision_fields, ranked, top
 from modelop_spark.evaluation.explain.options import ExplainOptions
-from modelop_spark.evaluation.explain.worker import EXPECTED, ExplainPlan, explain_batches
+from modelop_spark.evaluation.explain.plan import EXPECTED, ExplainPlan, explain_batches
 from modelop_spark.runtime.functions import ModelFunctions
 from modelop_spark.schema.loader import load_schema
 from modelop_spark.schema.roles import roles_of
@@ -40,7 +39,6 @@ from modelop_spark.spark_compat import is_connect, quoted
 __all__ = ["SUMMARY_BINS", "Interpretability", "explained_frame", "explanation_plan", "features_of", "interpretability"]
 
 SUMMARY_BINS = 20
-SUMMARY_FEATURES = 8
 MAX_GROUPS = 100
 
 
@@ -250,7 +248,7 @@ def _aggregates(frame: DataFrame, plan: ExplainPlan, options: ExplainOptions, *,
         "by_group": {g: _by_group(frame, f"_ms_g{i}", features, options.top_n) for i, g in enumerate(groups)},
         "options": options.to_dict(),
     }
-    section["summary"] = _summary(frame, plan, top(importance, SUMMARY_FEATURES), values_as,
+    section["summary"] = _summary(frame, plan, top(importance, options.summary_features), values_as,
                                   {f: (row[f"lo{j}"], row[f"hi{j}"]) for j, f in enumerate(features)})
     return section
 

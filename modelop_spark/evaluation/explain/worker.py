@@ -11,53 +11,22 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 
 from modelop_spark._model_stdout import model_prints_to_stderr
-from modelop_spark.evaluation.explain.explainers import (
+from modelop_spark.evaluation.explain.models import (
     MODEL_AGNOSTIC,
-    Explaining,
-    build_explainer,
     find_model,
     score_function_output,
 )
-from modelop_spark.runtime.model_cache import ModelPayload, loaded_model
+from modelop_spark.evaluation.explain.plan import ExplainPlan
+from modelop_spark.evaluation.explain.shap_explainers import Explaining, build_explainer
+from modelop_spark.runtime.model_cache import loaded_model
 
-__all__ = ["EXPECTED", "ExplainPlan", "explain_batches", "explainer_for"]
-
-EXPECTED = "expected_value"
-
-
-@dataclass(frozen=True)
-class ExplainPlan:
-    """How tasks explain: picklable, no SparkSession. ``carried`` columns (keys, groups, the
-    feature values when asked) travel through beside the SHAP values under ``carried_as`` names."""
-
-    payload: ModelPayload
-    method: str
-    features: tuple[str, ...]
-    carried: tuple[str, ...]
-    carried_as: tuple[str, ...]
-    model_object: str | None
-    positive: int | None
-    shape: str
-    output: str | None
-    background: Any  # a Broadcast (or a holder with ``.value``) of the background rows, or None
-    background_digest: str
-    mean: tuple[float, ...] | None
-    seed: int
-    max_evals: int | str
-    schema: pa.Schema | None = None
-
-    @property
-    def cache_key(self) -> tuple[Any, ...]:
-        return (self.payload.cache_key, self.method, self.model_object, self.positive, self.output,
-                self.background_digest, self.mean, self.seed, self.max_evals, self.features)
+__all__ = ["explain_table", "explainer_for"]
 
 
 _EXPLAINERS: dict[tuple[Any, ...], Explaining] = {}
@@ -110,9 +79,3 @@ def explain_table(plan: ExplainPlan, batch: pa.RecordBatch) -> pa.RecordBatch:
     expected_column = pa.array(np.full(batch.num_rows, expected), pa.float64())
     arrays = [*(c.cast(f.type) for c, f in zip(carried, plan.schema, strict=False)), *shap_columns, expected_column]
     return pa.RecordBatch.from_arrays(arrays, schema=plan.schema)
-
-
-def explain_batches(plan: ExplainPlan, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """``mapInArrow``'s function: each input batch explained as it comes, nothing held across batches."""
-    for batch in batches:
-        yield explain_table(plan, batch)
