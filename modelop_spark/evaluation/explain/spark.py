@@ -83,10 +83,10 @@ def _model_object(functions: ModelFunctions, options: ExplainOptions) -> Any:
 def _background(df: DataFrame, features: Sequence[str], options: ExplainOptions) -> np.ndarray:
     """The seeded background sample, drawn once here (a top-k: bounded on every executor)."""
     rows = df.select(*[F.col(quoted(f)).cast("double").alias(f) for f in features]) \
-        .orderBy(F.rand(options.seed)).limit(options.background_size).toPandas()
-    if rows.empty:
+        .orderBy(F.rand(options.seed)).limit(options.background_size).toArrow()
+    if rows.num_rows == 0:
         raise SchemaError("interpretability: the input has no rows to draw the background sample from")
-    return rows.to_numpy(dtype=float)
+    return np.column_stack([rows.column(f).to_numpy().astype(float) for f in features])
 
 
 def _means(df: DataFrame, features: Sequence[str]) -> tuple[float, ...]:
@@ -177,7 +177,17 @@ def explained_frame(df: DataFrame, plan: ExplainPlan) -> DataFrame:
 
     assert plan.schema is not None
     wanted = list(dict.fromkeys([*plan.carried, *plan.features]))
-    return df.select(*[quoted(c) for c in wanted]).mapInArrow(partial(explain_batches, plan), from_arrow_schema(plan.schema))
+    rows = df.select(*[quoted(c) for c in wanted])
+    return _spread(rows).mapInArrow(partial(explain_batches, plan), from_arrow_schema(plan.schema))
+
+
+def _spread(df: DataFrame) -> DataFrame:
+    """At least one partition per core: explaining costs far more per row than moving the row
+    (a small file is often one partition, which would leave every other core idle)."""
+    if is_connect(df):
+        return df
+    cores = df.sparkSession.sparkContext.defaultParallelism
+    return df.repartition(cores) if df.rdd.getNumPartitions() < cores else df
 
 
 # -- the metrics job's interpretability section ---------------------------------------------------

@@ -46,8 +46,9 @@ def explainer_for(plan: ExplainPlan) -> Explaining:
         target = find_model(namespace, plan.model_object, source=plan.payload.source) if plan.method not in MODEL_AGNOSTIC else None
         function = None
         if plan.method in MODEL_AGNOSTIC:
-            assert plan.output is not None
-            function = _in_model_folder(model, score_function_output(model.function("score"), plan.shape, plan.features, plan.output))
+            score = model.function("score")
+            assert plan.output is not None and score is not None  # the driver checked both
+            function = _in_model_folder(model, score_function_output(score, plan.shape, plan.features, plan.output))
         background = np.asarray(plan.background.value, dtype=float) if plan.background is not None else None
         built = build_explainer(
             plan.method, model=target, function=function, background=background,
