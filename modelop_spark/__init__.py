@@ -10,6 +10,7 @@ The notebook API::
     result = ms.run_job("examples/fraud/jobs/score.json")
     new_version = ms.train("examples/training/churn/snapshot", [{"url": "train.csv"}])
     figures = ms.evaluate(scored_df, columns=ms.EvaluationColumns(label="is_fraud", score="p"))
+    shap_values = ms.explain(df, snapshot, key_columns=["transaction_id"], method="auto")
 
 Nothing here creates a SparkSession at import; functions use the session of the DataFrame they
 are given, or the active one. Importing sets PYSPARK_PYTHON to this interpreter when unset, so
@@ -35,6 +36,8 @@ from modelop_spark.errors import (
     SpecError,
 )
 from modelop_spark.evaluation import EvaluationColumns, EvaluationOptions, drift, evaluate
+from modelop_spark.evaluation.explain import ExplainOptions
+from modelop_spark.evaluation.explain import explain as _explain
 from modelop_spark.jobs.result import JobResult
 from modelop_spark.jobs.runner import run_job as _run_job
 from modelop_spark.jobs.spec import JobSpec
@@ -66,6 +69,7 @@ __all__ = [
     "SpecError",
     "drift",
     "evaluate",
+    "explain",
     "load_snapshot",
     "run_job",
     "score",
@@ -138,6 +142,27 @@ def score(
     scored = apply_function(df, functions, key_columns=key_columns, on_error="fail", output_schema=declared,
                              scoring_path=scoring_path)
     return scored.settled().outputs()
+
+
+def explain(
+    df: DataFrame,
+    snapshot: Snapshot | str | os.PathLike[str],
+    *,
+    key_columns: Sequence[str] = (),
+    method: str = "auto",
+    job: dict[str, Any] | None = None,
+    positive_label: Any = 1,
+    **settings: Any,
+) -> DataFrame:
+    """SHAP explanations of ``df``: a lazy DataFrame of the key columns, one column per feature
+    holding its SHAP value (named after the feature) and ``expected_value``; for a classifier, of
+    the positive class's output. ``method``: ``auto`` (tree for a tree ensemble, linear for a
+    linear model, else permutation over the score function), ``tree``, ``linear``,
+    ``permutation`` or ``kernel``. ``settings`` are the other ``interpretability`` options
+    (``features``, ``background_size``, ``seed``, ``output``, ``max_evals``, ``model_object``)."""
+    options = ExplainOptions.from_dict({"method": method, **settings})
+    functions = ModelFunctions.resolve(_snapshot(snapshot), job_document=job)
+    return _explain(df, functions, options, key_columns=key_columns, positive_label=positive_label)
 
 
 def score_with_rejects(

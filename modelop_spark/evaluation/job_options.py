@@ -8,17 +8,20 @@
       "baseline_input": "baseline",               # input name used as the drift baseline
       "report": true,                             # plots + report.html beside a file output
       "evaluation": {"columns": {...}, "thresholds": [0.5], ...},
-      "mlflow": {"tracking_uri": "sqlite:///mlflow.db", "experiment": "...", "artifact_location": "..."}
+      "mlflow": {"tracking_uri": "sqlite:///mlflow.db", "experiment": "...", "artifact_location": "..."},
+      "interpretability": {"method": "auto", "top_n": 10, ...}   # SHAP on Spark (evaluation.explain.options)
     }
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from modelop_spark.errors import SpecError
+from modelop_spark.evaluation.explain.options import ExplainOptions
 from modelop_spark.evaluation.options import EvaluationColumns, EvaluationOptions
 
 __all__ = ["BUILTIN_MODES", "DEFAULT_MAX_METRICS_ROWS", "MetricsOptions", "MlflowTarget"]
@@ -71,6 +74,7 @@ class MetricsOptions:
     columns: EvaluationColumns = field(default_factory=EvaluationColumns)
     evaluation: EvaluationOptions = field(default_factory=EvaluationOptions)
     mlflow: MlflowTarget | None = None
+    interpretability: ExplainOptions | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MetricsOptions:
@@ -105,6 +109,7 @@ class MetricsOptions:
             columns=EvaluationColumns.from_dict(columns),
             evaluation=EvaluationOptions.from_dict(evaluation),
             mlflow=MlflowTarget.from_dict(data["mlflow"]) if data.get("mlflow") else None,
+            interpretability=_interpretability(data.get("interpretability")),
         )
 
     @classmethod
@@ -130,4 +135,19 @@ class MetricsOptions:
             out["baseline_input"] = self.baseline_input
         if self.mlflow:
             out["mlflow"] = self.mlflow.to_dict()
+        if self.interpretability:
+            out["interpretability"] = self.interpretability.to_dict()
         return out
+
+
+def _interpretability(value: Any) -> ExplainOptions | None:
+    """``interpretability``: true, an object of settings, or (a ModelOp ``jobParameters`` value)
+    that object as JSON text; false or absent: off."""
+    if value is None or value is False:
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise SpecError(f"options.interpretability: not valid JSON ({exc.msg}); give true or an object of settings") from exc
+    return ExplainOptions.from_dict(value) if value is not False else None

@@ -11,6 +11,8 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
+from modelop_spark.evaluation.explain.plots import write_explanation_plots
+
 __all__ = ["write_plots"]
 
 
@@ -160,4 +162,5 @@ def write_plots(doc: dict[str, Any], directory: str | Path) -> dict[str, Path]:
             written[name] = _group_bars(section, out / f"{name}.png")
     if doc.get("drift") and doc["drift"]["features"]:
         written["drift_psi"] = _drift_bars(doc, out / "drift_psi.png")
+    written.update(write_explanation_plots(doc, out))
     return written

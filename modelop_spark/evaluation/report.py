@@ -112,6 +112,12 @@ def _sections(doc: dict[str, Any]) -> list[str]:
             test = f.get("ks") or f.get("chi_square") or {}
             rows.append([name, f["type"], f["psi"], test.get("statistic"), test.get("p_value")])
         parts.append("<h2>Drift</h2>" + _grid(["feature", "type", "PSI", "KS / chi-square", "p-value"], rows))
+    if doc.get("interpretability"):
+        section = doc["interpretability"]
+        parts.append(f"<h2>Interpretability ({html.escape(section['method'])}, {section['rows_explained']} rows)</h2>")
+        parts.append(_grid(["rank", "feature", "mean |SHAP|", "share"],
+                           [[r["rank"], r["feature"], r["mean_abs_shap"], r["share"]] for r in section["global_importance"]]))
+        parts.append(_table(list(section["decision"].items())))
     if "model_metrics" in doc:
         parts.append(_user_section(doc["model_metrics"], "Model metrics (the snapshot's metrics function)"))
     return parts

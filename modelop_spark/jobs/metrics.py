@@ -9,6 +9,9 @@ Strategy, chosen once per job:
   so one job scores and evaluates.
 The metrics document goes into the JobResult and to each output asset (a JSON file, or embedded);
 plots and a self-contained ``report.html`` go beside a file output; MLflow logging is optional.
+With ``options.interpretability`` the document gains an ``interpretability`` section (SHAP on
+Spark, ``evaluation.explain``), and an output named by its ``output_asset`` receives the per-row
+explanations, staged and committed with the other outputs.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from modelop_spark.evaluation import (
     log_evaluation,
     write_report,
 )
+from modelop_spark.evaluation.explain import interpretability
 from modelop_spark.evaluation.job_options import MetricsOptions
 from modelop_spark.evaluation.report import EvaluationFiles
 from modelop_spark.evaluation.user_metrics import collect_metrics, jsonable
@@ -76,9 +80,23 @@ def check_metrics(spec: JobSpec, snapshot: Snapshot) -> None:
     """Before Spark: inputs given, the baseline named exists, every output can hold the document."""
     options = spec.metrics or MetricsOptions()
     split_inputs(spec, options)
+    explanations = explanations_output(spec, options)
     if takes_pyspark_convention(snapshot, "metrics") is not True:  # otherwise the model writes them
         for asset in spec.outputs:
-            _check_document_output(asset)
+            if asset is not explanations:
+                _check_document_output(asset)
+
+
+def explanations_output(spec: JobSpec, options: MetricsOptions) -> AssetSpec | None:
+    """The output named by ``options.interpretability.output_asset`` (per-row explanations)."""
+    name = options.interpretability.output_asset if options.interpretability else None
+    if not name:
+        return None
+    found = [a for a in spec.outputs if a.name == name]
+    if not found:
+        raise SpecError(f"options.interpretability.output_asset: no output is named {name!r}; outputs are "
+                        f"{', '.join(a.label for a in spec.outputs) or 'none'}")
+    return found[0]
 
 
 def run_metrics(spark: Any, spec: JobSpec, snapshot: Snapshot) -> Outcome:
@@ -143,6 +161,8 @@ class _MetricsRun:
         self.spark, self.spec, self.functions, self.options = spark, spec, functions, options
         self.snapshot = functions.snapshot
         self.staged_rejected: StagedOutput | None = None  # committed with the documents, not before
+        self.staged_explanations: StagedOutput | None = None  # likewise
+        self.explanations = explanations_output(spec, options)
         self.rows_rejected = 0
         self.rows_in: int | None = None
         self._persisted: list[Any] = []
@@ -255,17 +275,41 @@ class _MetricsRun:
                 doc = self._read_back()
             else:
                 doc = user or {}
+            if self.options.interpretability is not None:
+                if not frames:
+                    frames, _ = self._frames()
+                doc["interpretability"] = self._interpretability(frames[0])
             doc = jsonable(doc)
             if self.rows_in is None:
                 self.rows_in = self._count_inputs(frames)
             return self._finish(doc, shape=shape, builtin=builtin)
         except BaseException:
-            if self.staged_rejected is not None:
-                self.staged_rejected.abort()
+            for staged in (self.staged_rejected, self.staged_explanations):
+                if staged is not None:
+                    staged.abort()
             raise
         finally:
             for frame in self._persisted:
                 frame.unpersist()
+
+    def _interpretability(self, frame: Any) -> dict[str, Any]:
+        """SHAP importances over the evaluated data; the per-row explanations staged when asked."""
+        assert self.options.interpretability is not None
+        try:
+            columns = self._columns()
+        except SchemaError:  # interpretability needs no label: protected attributes are optional here
+            columns = self.options.columns
+        explained = interpretability(
+            frame, self.functions, self.options.interpretability, protected=columns.protected,
+            key_columns=self.spec.options.key_columns, positive_label=self.options.evaluation.positive_label,
+            default_output=columns.score,
+        )
+        try:
+            if explained.rows is not None and self.explanations is not None:
+                self.staged_explanations = stage_asset(explained.rows, self.explanations, job_id=self.spec.job_id)
+        finally:
+            explained.release()
+        return explained.section
 
     def _count_inputs(self, frames: list[Any]) -> int:
         if frames:
@@ -284,9 +328,10 @@ class _MetricsRun:
             staged = self._stage_outputs(doc, files)
             # Every output is staged: now the quarantine and the documents become visible together.
             rejected = [self.staged_rejected] if self.staged_rejected is not None else []
-            for output in [*rejected, *staged]:
+            explanations = [self.staged_explanations] if self.staged_explanations is not None else []
+            for output in [*rejected, *explanations, *staged]:
                 output.commit()
-            written = tuple(s.written for s in staged)
+            written = tuple(s.written for s in [*staged, *explanations])
             details: dict[str, Any] = {"metrics_function": shape, "builtin_evaluation": builtin}
             if self.options.mlflow is not None:
                 m = self.options.mlflow
@@ -299,9 +344,10 @@ class _MetricsRun:
         finally:
             shutil.rmtree(report_dir, ignore_errors=True)
         rows_in = int(self.rows_in or 0)
+        explanations_written = [self.staged_explanations] if self.staged_explanations is not None else []  # data, not a document
         rows = RowCounts(
             rows_in=rows_in, rows_scored=rows_in - self.rows_rejected, rows_rejected=self.rows_rejected,
-            rows_out=len(written), rejected_by_stage={"model": self.rows_rejected} if self.rows_rejected else {},
+            rows_out=len(written) - len(explanations_written), rejected_by_stage={"model": self.rows_rejected} if self.rows_rejected else {},
         )
         rejected_output = self.staged_rejected.written if self.staged_rejected is not None else None
         return Outcome(rows=rows, outputs=written, rejected_output=rejected_output, metrics=doc, details=details)
@@ -310,7 +356,7 @@ class _MetricsRun:
         """The document to each output, except those a PySpark model wrote itself (already
         committed: listed as they are)."""
         if not self.model_outputs:
-            return [self._stage(doc, asset, files) for asset in self.spec.outputs]
+            return [self._stage(doc, asset, files) for asset in self.spec.outputs if asset is not self.explanations]
         specs = list(self.spec.outputs) if len(self.spec.outputs) == len(self.model_outputs) else [None] * len(self.model_outputs)
         staged = []
         for output, asset in zip(self.model_outputs, specs, strict=True):
