@@ -8,7 +8,9 @@
       "baseline_input": "baseline",               # input name used as the drift baseline
       "report": true,                             # plots + report.html beside a file output
       "evaluation": {"columns": {...}, "thresholds": [0.5], ...},
-      "mlflow": {"tracking_uri": "sqlite:///mlflow.db", "experiment": "...", "artifact_location": "..."}
+      "mlflow": {"tracking_uri": "sqlite:///mlflow.db", "experiment": "...", "artifact_location": "..."},
+      "monitor": {"type": "data-drift", ...},     # a built-in monitor (evaluation.monitor_options)
+      "compare": {"challengers": [...], ...}      # champion/challenger on the same labeled data
     }
 """
 
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from modelop_spark.errors import SpecError
+from modelop_spark.evaluation.monitor_options import CompareSpec, MonitorSpec
 from modelop_spark.evaluation.options import EvaluationColumns, EvaluationOptions
 
 __all__ = ["BUILTIN_MODES", "DEFAULT_MAX_METRICS_ROWS", "MetricsOptions", "MlflowTarget"]
@@ -71,6 +74,8 @@ class MetricsOptions:
     columns: EvaluationColumns = field(default_factory=EvaluationColumns)
     evaluation: EvaluationOptions = field(default_factory=EvaluationOptions)
     mlflow: MlflowTarget | None = None
+    monitor: MonitorSpec | None = None
+    compare: CompareSpec | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MetricsOptions:
@@ -105,6 +110,8 @@ class MetricsOptions:
             columns=EvaluationColumns.from_dict(columns),
             evaluation=EvaluationOptions.from_dict(evaluation),
             mlflow=MlflowTarget.from_dict(data["mlflow"]) if data.get("mlflow") else None,
+            monitor=MonitorSpec.from_dict(data["monitor"]) if data.get("monitor") else None,
+            compare=CompareSpec.from_dict(data["compare"]) if data.get("compare") else None,
         )
 
     @classmethod
@@ -130,4 +137,8 @@ class MetricsOptions:
             out["baseline_input"] = self.baseline_input
         if self.mlflow:
             out["mlflow"] = self.mlflow.to_dict()
+        if self.monitor:
+            out["monitor"] = self.monitor.to_dict()
+        if self.compare:
+            out["compare"] = self.compare.to_dict()
         return out

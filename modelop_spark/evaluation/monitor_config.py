@@ -36,7 +36,7 @@ class MonitorConfig:
 
     def with_overrides(self, **changes: Any) -> MonitorConfig:
         """The job's or caller's own choices win over the schema's (None/empty keeps the schema's)."""
-        given = {k: (tuple(v) if isinstance(v, list) else v) for k, v in changes.items() if v not in (None, (), [])}
+        given: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in changes.items() if v not in (None, (), [])}
         unknown = sorted(set(given) - set(self.__dataclass_fields__))
         if unknown:
             raise SpecError(f"monitor: unknown setting(s) {', '.join(unknown)}; valid: {', '.join(self.__dataclass_fields__)}")

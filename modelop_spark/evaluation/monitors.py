@@ -35,7 +35,7 @@ from modelop_spark.evaluation.monitor_formulas import (
     scalar_items,
     worst,
 )
-from modelop_spark.evaluation.options import EvaluationColumns, EvaluationOptions
+from modelop_spark.evaluation.options import EvaluationColumns, EvaluationOptions, Kind
 
 __all__ = ["MONITOR_TYPES", "MonitorSettings", "run_monitor"]
 
@@ -202,7 +202,7 @@ def _evaluation(frame: DataFrame, config: MonitorConfig, settings: MonitorSettin
                         "\"role\": \"label\" and \"role\": \"score\", or name them in the monitor")
     columns = EvaluationColumns(label=config.label, score=config.score, protected=protected)
     dtype = frame.schema[config.score].dataType if config.score in frame.columns else None
-    kind = "auto"
+    kind: Kind = "auto"
     if dtype is not None and not isinstance(dtype, T.NumericType) and not isinstance(dtype, T.UserDefinedType):
         columns = EvaluationColumns(label=config.label, prediction=config.score, protected=protected)
         kind = "multiclass"
