@@ -103,7 +103,9 @@ def config_from_schema(*schemas: Schema) -> MonitorConfig:
 
 
 def _only(fields: Sequence[Field], role: str) -> str | None:
-    found = [f.name for f in fields if f.role == role]
+    """The one field with ``role``. Among several (a probability and a predicted class, both
+    marked score), the one numerical field; still ambiguous: None, for the caller to name."""
+    found = [f for f in fields if f.role == role]
     if len(found) > 1:
-        raise SpecError(f"monitor: {len(found)} schema fields have role {role!r} ({', '.join(found)}); mark one")
-    return found[0] if found else None
+        found = [f for f in found if not _is_categorical(f)]
+    return found[0].name if len(found) == 1 else None
