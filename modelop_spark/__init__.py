@@ -11,6 +11,8 @@ The notebook API::
     new_version = ms.train("examples/training/churn/snapshot", [{"url": "train.csv"}])
     figures = ms.evaluate(scored_df, columns=ms.EvaluationColumns(label="is_fraud", score="p"))
     shap_values = ms.explain(df, snapshot, key_columns=["transaction_id"], method="auto")
+    drift = ms.monitor("data-drift", comparator_df, baseline=training_df, schema=snapshot, dmn="drift.dmn")
+    table = ms.compare(labeled_df, [champion, challenger], label="is_fraud", gate={"metric": "auc"})
 
 Nothing here creates a SparkSession at import; functions use the session of the DataFrame they
 are given, or the active one. Importing sets PYSPARK_PYTHON to this interpreter when unset, so
@@ -36,8 +38,14 @@ from modelop_spark.errors import (
     SpecError,
 )
 from modelop_spark.evaluation import EvaluationColumns, EvaluationOptions, drift, evaluate
+from modelop_spark.evaluation.champion import MetricGate
+from modelop_spark.evaluation.decision_table import judge as _judge
 from modelop_spark.evaluation.explain import ExplainOptions
 from modelop_spark.evaluation.explain import explain as _explain
+from modelop_spark.evaluation.monitor_config import MonitorConfig, config_from_schema
+from modelop_spark.evaluation.monitors import MONITOR_TYPES, MonitorSettings, run_monitor
+from modelop_spark.jobs.compare import compare_snapshots
+from modelop_spark.jobs.monitoring import judged_metrics
 from modelop_spark.jobs.result import JobResult
 from modelop_spark.jobs.runner import run_job as _run_job
 from modelop_spark.jobs.spec import JobSpec
@@ -48,6 +56,7 @@ from modelop_spark.runtime.functions import ModelFunctions
 from modelop_spark.runtime.session import get_or_create_session, workers_use_this_interpreter
 from modelop_spark.runtime.snapshot import Snapshot, load_snapshot
 from modelop_spark.runtime.udf import snapshot_udf
+from modelop_spark.schema.loader import load_schema
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -67,10 +76,13 @@ __all__ = [
     "Snapshot",
     "SnapshotError",
     "SpecError",
+    "compare",
     "drift",
     "evaluate",
     "explain",
+    "judge",
     "load_snapshot",
+    "monitor",
     "run_job",
     "score",
     "score_with_rejects",
@@ -227,3 +239,80 @@ def udf(
     schema's fields (``result_type`` when the snapshot has none), ``output="name"`` one field.
     One output per input row; a row the model fails on fails the query."""
     return snapshot_udf(_snapshot(snapshot), result_type=result_type, output=output, job=job)
+
+
+def _schemas_of(schema: Any) -> list[Any]:
+    """A snapshot (its input and output schemas), a schema file, document or Schema, or a list."""
+    if schema is None:
+        return []
+    if isinstance(schema, list | tuple):
+        return [s for item in schema for s in _schemas_of(item)]
+    if isinstance(schema, Snapshot):
+        return [load_schema(p) for p in (schema.schema_path("input"), schema.schema_path("output")) if p is not None]
+    if isinstance(schema, str | os.PathLike) and os.path.isdir(schema):
+        return _schemas_of(load_snapshot(schema))
+    return [load_schema(schema)]
+
+
+def _dmn_bytes(dmn: str | os.PathLike[str] | bytes) -> tuple[bytes, str]:
+    if isinstance(dmn, bytes):
+        return dmn, "thresholds.dmn"
+    with open(dmn, "rb") as handle:
+        return handle.read(), os.fspath(dmn)
+
+
+def judge(result: Mapping[str, Any], dmn: str | os.PathLike[str] | bytes) -> dict[str, Any]:
+    """Judge a result document (a monitor's, an evaluation's, or a model's own metrics) with a
+    DMN decision table: ``{"status": "PASSED" | "FAILED" | "ERROR", "reasons": [...], ...}``."""
+    xml, name = _dmn_bytes(dmn)
+    return _judge(xml, judged_metrics(result), filename=name).to_dict()
+
+
+def monitor(
+    type: str,
+    comparator: DataFrame,
+    *,
+    baseline: DataFrame | None = None,
+    schema: Any = None,
+    dmn: str | os.PathLike[str] | bytes | None = None,
+    bins: int = 10,
+    max_categories: int = 50,
+    thresholds: Sequence[float] = (0.5,),
+    **columns: Any,
+) -> dict[str, Any]:
+    """Run a built-in monitor (``data-drift``, ``concept-drift``, ``performance``, ``bias``,
+    ``stability``) on DataFrames, no control plane needed. ``schema`` is the base model's
+    extended schema (a snapshot, an .avsc path, a dict or a Schema; several allowed) that says
+    which fields to compare; ``columns`` override it (``numerical=[...]``, ``label="y"``, ...).
+    With ``dmn`` the document carries its ``judgement``. Only bounded aggregates reach the driver."""
+    schemas = _schemas_of(schema)
+    config = (config_from_schema(*schemas) if schemas else MonitorConfig()).with_overrides(**columns)
+    settings = MonitorSettings(bins=bins, max_categories=max_categories, thresholds=tuple(thresholds))
+    doc = run_monitor(type, comparator=comparator, baseline=baseline, config=config, settings=settings)
+    if dmn is not None:
+        doc["judgement"] = judge(doc, dmn)
+    return doc
+
+
+def compare(
+    df: DataFrame,
+    snapshots: Sequence[Snapshot | str | os.PathLike[str]] | Mapping[str, Snapshot | str | os.PathLike[str]],
+    *,
+    label: str,
+    score: str | None = None,
+    positive_label: Any = None,
+    key_columns: Sequence[str] = (),
+    gate: Mapping[str, Any] | MetricGate | None = None,
+) -> dict[str, Any]:
+    """Champion/challenger on one labeled DataFrame, read once: every snapshot scores it, the
+    metrics go side by side with the better value marked, and ``gate`` (``{"metric": "auc",
+    "min_absolute_change": 0.01}``, MLflow's MetricThreshold terms) says whether each challenger
+    beats the champion (the first snapshot; a mapping names them)."""
+    named = dict(snapshots) if isinstance(snapshots, Mapping) else None
+    loaded = [_snapshot(s) for s in (named.values() if named else snapshots)]
+    rule = gate if isinstance(gate, MetricGate) or gate is None else MetricGate.from_dict(gate)
+    return compare_snapshots(df, loaded, label=label, score=score, positive_label=positive_label,
+                             key_columns=key_columns, gate_on=rule, ids=list(named) if named else None)
+
+
+MONITORS = MONITOR_TYPES

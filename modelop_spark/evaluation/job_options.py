@@ -10,6 +10,8 @@
       "evaluation": {"columns": {...}, "thresholds": [0.5], ...},
       "mlflow": {"tracking_uri": "sqlite:///mlflow.db", "experiment": "...", "artifact_location": "..."},
       "interpretability": {"method": "auto", "top_n": 10, ...}   # SHAP on Spark (evaluation.explain.options)
+      "monitor": {"type": "data-drift", ...},     # a built-in monitor (evaluation.monitor_options)
+      "compare": {"challengers": [...], ...}      # champion/challenger on the same labeled data
     }
 """
 
@@ -22,6 +24,7 @@ from typing import Any, Literal
 
 from modelop_spark.errors import SpecError
 from modelop_spark.evaluation.explain.options import ExplainOptions
+from modelop_spark.evaluation.monitor_options import CompareSpec, MonitorSpec
 from modelop_spark.evaluation.options import EvaluationColumns, EvaluationOptions
 
 __all__ = ["BUILTIN_MODES", "DEFAULT_MAX_METRICS_ROWS", "MetricsOptions", "MlflowTarget"]
@@ -75,6 +78,8 @@ class MetricsOptions:
     evaluation: EvaluationOptions = field(default_factory=EvaluationOptions)
     mlflow: MlflowTarget | None = None
     interpretability: ExplainOptions | None = None
+    monitor: MonitorSpec | None = None
+    compare: CompareSpec | None = None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> MetricsOptions:
@@ -110,6 +115,8 @@ class MetricsOptions:
             evaluation=EvaluationOptions.from_dict(evaluation),
             mlflow=MlflowTarget.from_dict(data["mlflow"]) if data.get("mlflow") else None,
             interpretability=_interpretability(data.get("interpretability")),
+            monitor=MonitorSpec.from_dict(data["monitor"]) if data.get("monitor") else None,
+            compare=CompareSpec.from_dict(data["compare"]) if data.get("compare") else None,
         )
 
     @classmethod
@@ -137,6 +144,10 @@ class MetricsOptions:
             out["mlflow"] = self.mlflow.to_dict()
         if self.interpretability:
             out["interpretability"] = self.interpretability.to_dict()
+        if self.monitor:
+            out["monitor"] = self.monitor.to_dict()
+        if self.compare:
+            out["compare"] = self.compare.to_dict()
         return out
 
 

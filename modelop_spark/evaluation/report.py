@@ -118,6 +118,19 @@ def _sections(doc: dict[str, Any]) -> list[str]:
         parts.append(_grid(["rank", "feature", "mean |SHAP|", "share"],
                            [[r["rank"], r["feature"], r["mean_abs_shap"], r["share"]] for r in section["global_importance"]]))
         parts.append(_table(list(section["decision"].items())))
+    if "side_by_side" in doc:
+        models = list(doc["models"])
+        rows = [[name, *(row["values"].get(m) for m in models), ", ".join(row["best"])]
+                for name, row in doc["side_by_side"].items()]
+        parts.append(f"<h2>Champion / challenger (champion: {html.escape(doc['champion'])})</h2>"
+                     + _grid(["metric", *models, "better"], rows))
+        for name, result in (doc.get("gate") or {}).get("results", {}).items():
+            parts.append(f"<p>gate, {html.escape(name)}: {'PASSES' if result['passes'] else 'FAILS'}: "
+                         f"{html.escape(result['reason'])}</p>")
+    if doc.get("judgement"):
+        j = doc["judgement"]
+        parts.append(f"<h2>Judgement: {html.escape(j['status'])}</h2>"
+                     + "".join(f"<p>{html.escape(r)}</p>" for r in j["reasons"]))
     if "model_metrics" in doc:
         parts.append(_user_section(doc["model_metrics"], "Model metrics (the snapshot's metrics function)"))
     return parts

@@ -7,11 +7,17 @@ Strategy, chosen once per job:
   the job asks for it (``options.builtin_evaluation``);
 - optionally score first with the snapshot's score function (the scoring path's ``apply_function``),
   so one job scores and evaluates.
+- a built-in monitor (``options.monitor``: data drift, concept drift, performance, bias,
+  stability) on the inputs picked by ModelOp role (``jobs.monitoring``);
+- champion/challenger (``options.compare``): the job's snapshot and each challenger scored on the
+  same labeled input, read once (``jobs.compare``).
 The metrics document goes into the JobResult and to each output asset (a JSON file, or embedded);
 plots and a self-contained ``report.html`` go beside a file output; MLflow logging is optional.
 With ``options.interpretability`` the document gains an ``interpretability`` section (SHAP on
 Spark, ``evaluation.explain``), and an output named by its ``output_asset`` receives the per-row
 explanations, staged and committed with the other outputs.
+A ``TEST_RESULT_COMPARATOR`` input (a DMN) judges the document: its ``judgement`` (PASSED /
+FAILED with reasons, or ERROR) is in the document and in the result's details.
 """
 
 from __future__ import annotations
@@ -54,8 +60,12 @@ from modelop_spark.evaluation import (
 )
 from modelop_spark.evaluation.explain import interpretability
 from modelop_spark.evaluation.job_options import MetricsOptions
+from modelop_spark.evaluation.monitor_config import config_from_schema
+from modelop_spark.evaluation.monitors import MONITORS, run_monitor
 from modelop_spark.evaluation.report import EvaluationFiles
 from modelop_spark.evaluation.user_metrics import collect_metrics, jsonable
+from modelop_spark.jobs.compare import run_comparison
+from modelop_spark.jobs.monitoring import data_inputs, judge_document, monitor_inputs
 from modelop_spark.jobs.result import Outcome, RowCounts
 from modelop_spark.jobs.scoring import default_rejected_output
 from modelop_spark.jobs.spec import JobSpec
@@ -79,8 +89,13 @@ ARROW_CONF = "spark.sql.execution.arrow.pyspark.enabled"
 def check_metrics(spec: JobSpec, snapshot: Snapshot) -> None:
     """Before Spark: inputs given, the baseline named exists, every output can hold the document."""
     options = spec.metrics or MetricsOptions()
-    split_inputs(spec, options)
     explanations = explanations_output(spec, options)
+    if options.monitor is not None:
+        monitor_inputs(spec, needs_baseline=MONITORS[options.monitor.type][1], baseline_name=options.baseline_input)
+    else:
+        split_inputs(spec, options)
+    if options.compare is not None and options.monitor is not None:
+        raise SpecError("options: a job is either a monitor or a comparison; give options.monitor or options.compare")
     if takes_pyspark_convention(snapshot, "metrics") is not True:  # otherwise the model writes them
         for asset in spec.outputs:
             if asset is not explanations:
@@ -103,6 +118,10 @@ def run_metrics(spark: Any, spec: JobSpec, snapshot: Snapshot) -> Outcome:
     """The runner for job type ``metrics``; ``jobs.runner.run_job`` dispatches here."""
     options = spec.metrics or MetricsOptions()
     functions = ModelFunctions.resolve(snapshot, job_document=spec.document)
+    if options.monitor is not None:
+        return _MetricsRun(spark, spec, functions, options).run_builtin_monitor()
+    if options.compare is not None:
+        return run_comparison(_MetricsRun(spark, spec, functions, options))
     shape = _user_shape(functions, options)
     builtin = options.builtin_evaluation in ("always", "only") or (
         options.builtin_evaluation == "auto" and shape is None
@@ -132,14 +151,15 @@ _DECLARED = {"pandas": "batch", "spark": "spark"}
 def split_inputs(spec: JobSpec, options: MetricsOptions) -> tuple[list[AssetSpec], AssetSpec | None]:
     """The data to evaluate and the drift baseline (named by ``options.baseline_input``, else the
     input whose role is ``baseline``)."""
-    if not spec.inputs:
+    inputs = data_inputs(spec)
+    if not inputs:
         raise SpecError("inputs: a metrics job needs at least one input asset (the labeled data)")
     name = options.baseline_input
-    baseline = [a for a in spec.inputs if (name and a.name == name) or (not name and a.role == "baseline")]
+    baseline = [a for a in inputs if (name and a.name == name) or (not name and a.role == "baseline")]
     if name and not baseline:
         raise SpecError(f"options.baseline_input: no input is named {name!r}; inputs are "
-                        f"{', '.join(a.label for a in spec.inputs)}")
-    data = [a for a in spec.inputs if a not in baseline[:1]]
+                        f"{', '.join(a.label for a in inputs)}")
+    data = [a for a in inputs if a not in baseline[:1]]
     if not data:
         raise SpecError("inputs: every input is the drift baseline; add the labeled data to evaluate")
     return data, (baseline[0] if baseline else None)
@@ -311,6 +331,26 @@ class _MetricsRun:
             explained.release()
         return explained.section
 
+    def run_builtin_monitor(self) -> Outcome:
+        """A built-in monitor on the inputs picked by role; its document is the job's metrics."""
+        monitor = self.options.monitor
+        assert monitor is not None
+        baseline_asset, comparator_asset = monitor_inputs(self.spec, needs_baseline=MONITORS[monitor.type][1],
+                                                          baseline_name=self.options.baseline_input)
+        comparator = read_asset(self.spark, comparator_asset)
+        baseline = read_asset(self.spark, baseline_asset) if baseline_asset is not None else None
+        schemas = _schemas(self.snapshot, self.spec)
+        if not schemas and not monitor.columns:
+            raise SchemaError(f"snapshot {self.snapshot.name}: the {monitor.type} monitor configures itself from the base "
+                              "model's extended input schema, and there is none; add it to the snapshot (or the job's "
+                              "modelMetaData.inputSchema), or name the columns in options.monitor.columns")
+        config = monitor.config(config_from_schema(*schemas))
+        doc = run_monitor(monitor.type, comparator=comparator, baseline=baseline, config=config, settings=monitor.settings)
+        doc["inputs"] = {"comparator": comparator_asset.label, "baseline": baseline_asset.label if baseline_asset else None}
+        rows = doc["rows"]
+        self.rows_in = rows["comparator"] if "comparator" in rows else rows.get("input", 0)
+        return self._finish(jsonable(doc), shape=None, builtin=True)
+
     def _count_inputs(self, frames: list[Any]) -> int:
         if frames:
             return frames[0].count()
@@ -321,6 +361,9 @@ class _MetricsRun:
             return 0
 
     def _finish(self, doc: dict[str, Any], *, shape: str | None, builtin: bool) -> Outcome:
+        judgement = judge_document(self.spark, self.spec, doc)
+        if judgement is not None:
+            doc = {**doc, "judgement": judgement.to_dict()}
         report_dir = Path(tempfile.mkdtemp(prefix="modelop-metrics-"))
         try:
             files = write_report(doc, report_dir, plots=self.options.report and "format_version" in doc,
@@ -333,6 +376,10 @@ class _MetricsRun:
                 output.commit()
             written = tuple(s.written for s in [*staged, *explanations])
             details: dict[str, Any] = {"metrics_function": shape, "builtin_evaluation": builtin}
+            if self.options.monitor is not None:
+                details["monitor"] = self.options.monitor.type
+            if judgement is not None:
+                details["judgement"] = judgement.to_dict()
             if self.options.mlflow is not None:
                 m = self.options.mlflow
                 details["mlflow_run_id"] = log_evaluation(
@@ -507,6 +554,12 @@ def read_model_document(spark: Any, output: ModelOutput) -> dict[str, Any] | Non
 
 def _schema_roles(snapshot: Snapshot, spec: JobSpec) -> Any:
     """Roles from the snapshot's (or the job's) input and output schemas, when there are any."""
+    schemas = _schemas(snapshot, spec)
+    return roles_of(*schemas) if schemas else None
+
+
+def _schemas(snapshot: Snapshot, spec: JobSpec) -> list[Any]:
+    """The snapshot's (or the job's) input and output schemas, the extended attributes kept."""
     sources: list[Any] = [snapshot.schema_path("input"), snapshot.schema_path("output"),
                           spec.model.input_schema, spec.model.output_schema]
     schemas = []
@@ -517,5 +570,5 @@ def _schema_roles(snapshot: Snapshot, spec: JobSpec) -> Any:
             schemas.append(load_schema(source))
         except SchemaError as exc:
             raise SchemaError(f"metrics: cannot read column roles: {exc.message}") from exc
-    return roles_of(*schemas) if schemas else None
+    return schemas
 

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from jsonschema import Draft202012Validator
 
 from modelop_spark import vocabulary
+from modelop_spark.assets.roles import DMN_ROLE, is_role
 from modelop_spark.assets.spec import AssetSpec
 from modelop_spark.errors import SpecError
 from modelop_spark.evaluation.job_options import MetricsOptions
@@ -227,7 +228,9 @@ class JobSpec:
 
 
 def _assets(items: Any, where: str, *, require_format: bool) -> list[AssetSpec]:
-    return [AssetSpec.from_dict(a, where=f"{where}[{i}]", require_format=require_format) for i, a in enumerate(items)]
+    # A DMN (role TEST_RESULT_COMPARATOR) is read as a decision table, never as data: no data format.
+    return [AssetSpec.from_dict(a, where=f"{where}[{i}]", require_format=require_format and not is_role(a.get("role"), DMN_ROLE))
+            for i, a in enumerate(items)]
 
 
 def derived_job_id(document: Mapping[str, Any]) -> str:
