@@ -40,10 +40,10 @@ from modelop_spark.errors import (
 from modelop_spark.evaluation import EvaluationColumns, EvaluationOptions, drift, evaluate
 from modelop_spark.evaluation.champion import MetricGate
 from modelop_spark.evaluation.decision_table import judge as _judge
-from modelop_spark.evaluation.explain import ExplainOptions
-from modelop_spark.evaluation.explain import explain as _explain
 from modelop_spark.evaluation.monitor_config import MonitorConfig, config_from_schema
 from modelop_spark.evaluation.monitors import MONITOR_TYPES, MonitorSettings, run_monitor
+from modelop_spark.explain import ExplainOptions
+from modelop_spark.explain import explain as _explain
 from modelop_spark.jobs.compare import compare_snapshots
 from modelop_spark.jobs.monitoring import judged_metrics
 from modelop_spark.jobs.result import JobResult

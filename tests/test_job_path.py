@@ -76,7 +76,7 @@ def test_runners_are_registered_objects_for_every_job_type():
 
 
 # Each package may import the root vocabulary and the packages listed before it, never one after.
-LAYERS = ["(root)", "assets", "schema", "evaluation", "runtime", "jobs", "commands", "controlplane", "agent", "moc", "mlc", "ui", "(api)"]
+LAYERS = ["(root)", "assets", "schema", "evaluation", "runtime", "explain", "jobs", "commands", "controlplane", "agent", "moc", "mlc", "ui", "(api)"]
 API = {"__init__.py", "cli.py"}
 ENTRY_SCRIPTS = {"agent/submit_entry.py"}  # spark-submit's script for agent jobs: the command line's peer
 

@@ -9,7 +9,7 @@
       "report": true,                             # plots + report.html beside a file output
       "evaluation": {"columns": {...}, "thresholds": [0.5], ...},
       "mlflow": {"tracking_uri": "sqlite:///mlflow.db", "experiment": "...", "artifact_location": "..."},
-      "interpretability": {"method": "auto", "top_n": 10, ...}   # SHAP on Spark (evaluation.explain.options)
+      "interpretability": {"method": "auto", "top_n": 10, ...}   # SHAP on Spark (evaluation.explain_options)
       "monitor": {"type": "data-drift", ...},     # a built-in monitor (evaluation.monitor_options)
       "compare": {"challengers": [...], ...}      # champion/challenger on the same labeled data
     }
@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from modelop_spark.errors import SpecError
-from modelop_spark.evaluation.explain.options import ExplainOptions
+from modelop_spark.evaluation.explain_options import ExplainOptions
 from modelop_spark.evaluation.monitor_options import CompareSpec, MonitorSpec
 from modelop_spark.evaluation.options import EvaluationColumns, EvaluationOptions
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from modelop_spark.evaluation.explain.plots import write_explanation_plots
+from modelop_spark.evaluation.explain_plots import write_explanation_plots
 
 __all__ = ["write_plots"]
 

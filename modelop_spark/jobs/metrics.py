@@ -14,7 +14,7 @@ Strategy, chosen once per job:
 The metrics document goes into the JobResult and to each output asset (a JSON file, or embedded);
 plots and a self-contained ``report.html`` go beside a file output; MLflow logging is optional.
 With ``options.interpretability`` the document gains an ``interpretability`` section (SHAP on
-Spark, ``evaluation.explain``), and an output named by its ``output_asset`` receives the per-row
+Spark, ``explain``), and an output named by its ``output_asset`` receives the per-row
 explanations, staged and committed with the other outputs.
 A ``TEST_RESULT_COMPARATOR`` input (a DMN) judges the document: its ``judgement`` (PASSED /
 FAILED with reasons, or ERROR) is in the document and in the result's details.
@@ -58,12 +58,12 @@ from modelop_spark.evaluation import (
     log_evaluation,
     write_report,
 )
-from modelop_spark.evaluation.explain import interpretability
 from modelop_spark.evaluation.job_options import MetricsOptions
 from modelop_spark.evaluation.monitor_config import config_from_schema
 from modelop_spark.evaluation.monitors import MONITORS, run_monitor
 from modelop_spark.evaluation.report import EvaluationFiles
 from modelop_spark.evaluation.user_metrics import collect_metrics, jsonable
+from modelop_spark.explain import interpretability
 from modelop_spark.jobs.compare import run_comparison
 from modelop_spark.jobs.monitoring import data_inputs, judge_document, monitor_inputs
 from modelop_spark.jobs.result import Outcome, RowCounts
