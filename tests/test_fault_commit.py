@@ -236,3 +236,28 @@ def test_an_object_store_commit_killed_mid_way_is_recovered_the_same_way(tmp_pat
     commit.recover(lambda _: ArrowFileSystem(pa_fs.LocalFileSystem()), [str(target)], JOB)
     assert _content(target) == expected
     assert _leftovers(tmp_path) == []
+
+
+SINGLE_KILL_SCRIPT = """
+import sys
+from modelop_spark.assets import commit
+from modelop_spark.assets.filesystem import LocalFileSystem
+target, staging = sys.argv[1:3]
+commit.commit_single_file(LocalFileSystem(), staging, target, mode="overwrite", job_id="job-7")
+"""
+
+
+@pytest.mark.parametrize("step", ["prepared", "swapped-0", "aside-0", "published-0", "committed"])
+def test_a_single_file_overwrite_killed_at_any_step_leaves_the_old_or_the_new_file(tmp_path, step):
+    """A single-file output is put over the old file in one atomic rename (the old one kept by a
+    hard link for a roll back): the target is never missing, and recovery gives old or new whole."""
+    target = tmp_path / "scores.csv"
+    target.write_text("old")
+    Path(commit.sidecar_marker(str(target))).write_text(json.dumps({"job_id": JOB, "commit": f"{JOB}.0ld0ld00"}))
+    staging = _stage(target, "new")
+    env = {**os.environ, commit.FAULT_ENV: step}
+    done = subprocess.run([sys.executable, "-c", SINGLE_KILL_SCRIPT, str(target), staging], env=env, capture_output=True, text=True)
+    assert done.returncode == commit.FAULT_EXIT_CODE, done.stderr
+    assert target.read_text() in ("old", "new")
+    commit.recover(lambda _: LocalFileSystem(), [str(target)], JOB)
+    assert target.read_text() == ("new" if step == "committed" else "old")

@@ -182,15 +182,23 @@ class Publication:
         return self.fs
 
     def swap(self, fault: Callable[[str], None] = lambda step: None) -> None:
-        """Put a new folder in place of the old in one atomic step where the store can swap a
-        folder for a folder (``FileSystem.exchange``); ``move_aside`` and ``publish`` then do the
-        rest (all of it, where it cannot)."""
+        """Put the new output in place of the old in one atomic step where the store can: a folder
+        swapped for a folder (``FileSystem.exchange``), a file put over a file whose old copy is
+        kept by a second name (``FileSystem.replace_file``). ``move_aside`` and ``publish`` then do
+        the rest (all of it, where the store cannot)."""
         fs = self._fs()
         for source, destination in self.moves:
-            if destination not in self.aside or not fs.is_dir(source) or not fs.is_dir(destination):
+            if destination not in self.aside or not fs.exists(source):
                 continue
             kept = f"{self.backup}/{self.aside.index(destination)}"
-            if not fs.exists(kept) and fs.exchange(source, destination):
+            if fs.exists(kept):
+                continue
+            if not fs.is_dir(source) and not fs.is_dir(destination):
+                # a single-file output: the old file stays reachable at ``kept`` for a roll back
+                fs.mkdirs(self.backup)
+                if fs.replace_file(source, destination, kept):
+                    fault("swapped")
+            elif fs.is_dir(source) and fs.is_dir(destination) and fs.exchange(source, destination):
                 fault("swapped")
                 fs.mkdirs(self.backup)
                 fs.rename(source, kept)  # ``source`` holds the previous copy now: keep it for a roll back

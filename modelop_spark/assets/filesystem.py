@@ -49,6 +49,12 @@ class FileSystem(ABC):
         A store with an atomic replace (HDFS's rename with OVERWRITE) plugs it in here."""
         return False
 
+    def replace_file(self, source: str, destination: str, kept: str) -> bool:
+        """Keep the file at ``destination`` also at ``kept``, then put ``source`` over it in one
+        atomic step, if this store can (False: it cannot, nothing changed). A reader of
+        ``destination`` finds the old file or the new one at every moment."""
+        return False
+
     @abstractmethod
     def delete(self, path: str) -> None: ...
 
@@ -78,6 +84,14 @@ class LocalFileSystem(FileSystem):
 
     def exchange(self, first: str, second: str) -> bool:
         return exchange(str(local_path(first)), str(local_path(second)))
+
+    def replace_file(self, source: str, destination: str, kept: str) -> bool:
+        try:
+            os.link(local_path(destination), local_path(kept))  # a second name, not a copy
+        except OSError:
+            return False  # hard links refused (some FUSE stores): the two-step fallback
+        os.replace(local_path(source), local_path(destination))
+        return True
 
     def delete(self, path: str) -> None:
         target = local_path(path)
