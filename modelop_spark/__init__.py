@@ -21,12 +21,12 @@ any session created afterwards runs its Python workers here.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from modelop_spark.assets.spec import AssetSpec
 from modelop_spark.errors import (
     AssetError,
     ControlPlaneError,
@@ -37,30 +37,55 @@ from modelop_spark.errors import (
     SnapshotError,
     SpecError,
 )
-from modelop_spark.evaluation import EvaluationColumns, EvaluationOptions, drift, evaluate
-from modelop_spark.evaluation.champion import MetricGate
-from modelop_spark.evaluation.decision_table import judge as _judge
-from modelop_spark.evaluation.monitor_config import MonitorConfig, config_from_schema
-from modelop_spark.evaluation.monitors import MONITOR_TYPES, MonitorSettings, run_monitor
-from modelop_spark.explain import ExplainOptions
-from modelop_spark.explain import explain as _explain
-from modelop_spark.jobs.compare import compare_snapshots
-from modelop_spark.jobs.monitoring import judged_metrics
-from modelop_spark.jobs.result import JobResult
-from modelop_spark.jobs.runner import run_job as _run_job
-from modelop_spark.jobs.spec import JobSpec
-from modelop_spark.progress import watch_progress
-from modelop_spark.quarantine import REJECTED_MARK
-from modelop_spark.runtime.apply import apply_function, snapshot_output_schema
-from modelop_spark.runtime.functions import ModelFunctions
 from modelop_spark.runtime.session import get_or_create_session, workers_use_this_interpreter
-from modelop_spark.runtime.snapshot import Snapshot, load_snapshot
-from modelop_spark.runtime.udf import snapshot_udf
-from modelop_spark.schema.loader import load_schema
+
+# The rest of the API is imported when first used: every Spark Python worker imports this package
+# to run the runtime's UDFs, and the evaluation, plotting and asset modules (matplotlib, scipy,
+# delta) would add seconds to each worker's start for nothing it uses.
+_LAZY: dict[str, str] = {
+    "EvaluationColumns": "modelop_spark.evaluation.options",
+    "EvaluationOptions": "modelop_spark.evaluation.options",
+    "drift": "modelop_spark.evaluation.evaluate",
+    "evaluate": "modelop_spark.evaluation.evaluate",
+    "MetricGate": "modelop_spark.evaluation.champion",
+    "MonitorConfig": "modelop_spark.evaluation.monitor_config",
+    "MonitorSettings": "modelop_spark.evaluation.monitors",
+    "ExplainOptions": "modelop_spark.explain",
+    "JobResult": "modelop_spark.jobs.result",
+    "JobSpec": "modelop_spark.jobs.spec",
+    "AssetSpec": "modelop_spark.assets.spec",
+    "ModelFunctions": "modelop_spark.runtime.functions",
+    "Snapshot": "modelop_spark.runtime.snapshot",
+    "load_snapshot": "modelop_spark.runtime.snapshot",
+    "load_schema": "modelop_spark.schema.loader",
+    "watch_progress": "modelop_spark.progress",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "MONITORS":
+        from modelop_spark.evaluation.monitors import MONITOR_TYPES
+
+        return MONITOR_TYPES
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'modelop_spark' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
     from pyspark.sql.types import StructType
+
+    from modelop_spark.assets.spec import AssetSpec
+    from modelop_spark.evaluation.champion import MetricGate
+    from modelop_spark.evaluation.evaluate import drift, evaluate
+    from modelop_spark.evaluation.options import EvaluationColumns, EvaluationOptions
+    from modelop_spark.jobs.result import JobResult
+    from modelop_spark.jobs.spec import JobSpec
+    from modelop_spark.runtime.snapshot import Snapshot, load_snapshot
 
 __all__ = [
     "AssetError",
@@ -109,6 +134,9 @@ def run_job(job: JobSpec | Mapping[str, Any] | str, *, spark: Any = None, progre
     """Run a job (a JobSpec, a job dict, or a job file path) and return its JobResult; never
     raises for a failed job (check ``result.ok``). ``progress`` shows a progress bar while it runs
     (a widget in Jupyter, text elsewhere); by default only in a notebook kernel."""
+    from modelop_spark.jobs.runner import run_job as _run_job
+    from modelop_spark.progress import watch_progress
+
     if progress is None:
         progress = "ipykernel" in sys.modules
     if not progress:
@@ -119,11 +147,15 @@ def run_job(job: JobSpec | Mapping[str, Any] | str, *, spark: Any = None, progre
 
 
 def _snapshot(snapshot: Snapshot | str | os.PathLike[str]) -> Snapshot:
+    from modelop_spark.runtime.snapshot import Snapshot, load_snapshot
+
     return snapshot if isinstance(snapshot, Snapshot) else load_snapshot(snapshot)
 
 
 def _declared_output(snapshot: Snapshot, output_schema: StructType | None) -> StructType | None:
     """The output columns: the caller's, else the snapshot's output schema (no sample at all)."""
+    from modelop_spark.runtime.apply import snapshot_output_schema
+
     return output_schema if output_schema is not None else snapshot_output_schema(snapshot)
 
 
@@ -144,6 +176,10 @@ def score(
     model that compiles to Spark expressions and agrees with the Python path on a sample runs
     compiled, anything else in the Python workers), ``compiled`` (fail if it cannot) or ``python``.
     """
+    from modelop_spark.quarantine import REJECTED_MARK
+    from modelop_spark.runtime.apply import apply_function
+    from modelop_spark.runtime.functions import ModelFunctions
+
     if REJECTED_MARK in df.columns:
         raise SchemaError(
             "score() returns outputs only, so rows the input checks marked would vanish; use "
@@ -172,6 +208,10 @@ def explain(
     linear model, else permutation over the score function), ``tree``, ``linear``,
     ``permutation`` or ``kernel``. ``settings`` are the other ``interpretability`` options
     (``features``, ``background_size``, ``seed``, ``output``, ``max_evals``, ``model_object``)."""
+    from modelop_spark.explain import ExplainOptions
+    from modelop_spark.explain import explain as _explain
+    from modelop_spark.runtime.functions import ModelFunctions
+
     options = ExplainOptions.from_dict({"method": method, **settings})
     functions = ModelFunctions.resolve(_snapshot(snapshot), job_document=job)
     return _explain(df, functions, options, key_columns=key_columns, positive_label=positive_label)
@@ -192,6 +232,9 @@ def score_with_rejects(
     pass, with their reasons. Persist ``.combined`` first if you use more than one of them, or
     the model runs again. ``scoring_path`` as for ``score``; ``.scoring_path`` and
     ``.fallback_reason`` say which path runs and why."""
+    from modelop_spark.runtime.apply import apply_function
+    from modelop_spark.runtime.functions import ModelFunctions
+
     functions = ModelFunctions.resolve(_snapshot(snapshot), job_document=job)
     declared = _declared_output(functions.snapshot, output_schema)
     return apply_function(df, functions, key_columns=key_columns, on_error="reject", output_schema=declared,
@@ -213,6 +256,9 @@ def train(
     new snapshot version: ``ms.train("snap", [{"url": "train.csv"}], output="snap-2.tar.gz")``.
     ``options`` are the job options (``max_train_rows``, ``mlflow``, ...). Raises nothing for a
     failed job (check ``result.ok``), like ``run_job``."""
+    from modelop_spark.assets.spec import AssetSpec
+    from modelop_spark.runtime.snapshot import Snapshot
+
     location = snapshot.location if isinstance(snapshot, Snapshot) else snapshot
     job: dict[str, Any] = {
         "job_type": "training",
@@ -238,11 +284,16 @@ def udf(
     ``df.withColumn("score", ms.udf(snapshot)(*df.columns))`` gives a struct of the output
     schema's fields (``result_type`` when the snapshot has none), ``output="name"`` one field.
     One output per input row; a row the model fails on fails the query."""
+    from modelop_spark.runtime.udf import snapshot_udf
+
     return snapshot_udf(_snapshot(snapshot), result_type=result_type, output=output, job=job)
 
 
 def _schemas_of(schema: Any) -> list[Any]:
     """A snapshot (its input and output schemas), a schema file, document or Schema, or a list."""
+    from modelop_spark.runtime.snapshot import Snapshot, load_snapshot
+    from modelop_spark.schema.loader import load_schema
+
     if schema is None:
         return []
     if isinstance(schema, list | tuple):
@@ -264,6 +315,9 @@ def _dmn_bytes(dmn: str | os.PathLike[str] | bytes) -> tuple[bytes, str]:
 def judge(result: Mapping[str, Any], dmn: str | os.PathLike[str] | bytes) -> dict[str, Any]:
     """Judge a result document (a monitor's, an evaluation's, or a model's own metrics) with a
     DMN decision table: ``{"status": "PASSED" | "FAILED" | "ERROR", "reasons": [...], ...}``."""
+    from modelop_spark.evaluation.decision_table import judge as _judge
+    from modelop_spark.jobs.monitoring import judged_metrics
+
     xml, name = _dmn_bytes(dmn)
     return _judge(xml, judged_metrics(result), filename=name).to_dict()
 
@@ -285,6 +339,9 @@ def monitor(
     extended schema (a snapshot, an .avsc path, a dict or a Schema; several allowed) that says
     which fields to compare; ``columns`` override it (``numerical=[...]``, ``label="y"``, ...).
     With ``dmn`` the document carries its ``judgement``. Only bounded aggregates reach the driver."""
+    from modelop_spark.evaluation.monitor_config import MonitorConfig, config_from_schema
+    from modelop_spark.evaluation.monitors import MonitorSettings, run_monitor
+
     schemas = _schemas_of(schema)
     config = (config_from_schema(*schemas) if schemas else MonitorConfig()).with_overrides(**columns)
     settings = MonitorSettings(bins=bins, max_categories=max_categories, thresholds=tuple(thresholds))
@@ -308,11 +365,12 @@ def compare(
     metrics go side by side with the better value marked, and ``gate`` (``{"metric": "auc",
     "min_absolute_change": 0.01}``, MLflow's MetricThreshold terms) says whether each challenger
     beats the champion (the first snapshot; a mapping names them)."""
+    from modelop_spark.evaluation.champion import MetricGate
+    from modelop_spark.jobs.compare import compare_snapshots
+
     named = dict(snapshots) if isinstance(snapshots, Mapping) else None
     loaded = [_snapshot(s) for s in (named.values() if named else snapshots)]
     rule = gate if isinstance(gate, MetricGate) or gate is None else MetricGate.from_dict(gate)
     return compare_snapshots(df, loaded, label=label, score=score, positive_label=positive_label,
                              key_columns=key_columns, gate_on=rule, ids=list(named) if named else None)
 
-
-MONITORS = MONITOR_TYPES

@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from modelop_spark._failures import one_line
-from modelop_spark.assets.jdbc import default_jars
 from modelop_spark.config import conf_dir, spark_settings
 from modelop_spark.errors import SessionError
 
@@ -202,6 +201,9 @@ def get_or_create_session(
     if session is not None:
         return session
     from pyspark.sql import SparkSession
+
+    # imported here, not at the top: every Python worker imports this module, and none needs assets
+    from modelop_spark.assets.jdbc import default_jars
 
     submitted = under_spark_submit()
     if not submitted:
