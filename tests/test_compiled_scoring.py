@@ -334,8 +334,12 @@ def test_a_compiled_plan_with_no_incomplete_row_scans_the_input_once_without_pyt
     assert "Union" not in plan
     assert "ArrowEvalPython" not in plan and "MapInArrow" not in plan and "PythonUDF" not in plan
     assert plan.count("FileScan") == 1, plan
-    # finiteness: one comparison per feature, not isnan() of a sum of them all
-    assert all(f"abs({c}#" in plan for c in columns) and "isnan" not in plan, plan
+    # completeness tested once a row (one sum of the features, one comparison), in the filter;
+    # no projection repeats it, no isnan(), no test per feature
+    filter_line = next(line for line in plan.splitlines() if "Filter" in line)
+    projections = [line for line in plan.splitlines() if "Project" in line]
+    assert filter_line.count("< Infinity") == 1 and not any("Infinity" in p for p in projections), plan
+    assert "isnan" not in plan and not any(f"abs({c}#" in plan for c in columns[1:]), plan
     predicted = outputs.toPandas().sort_values("id")
     by_id = dict(zip(scoring["id"], model.predict(scoring[columns]), strict=True))
     assert predicted["prediction"].tolist() == [by_id[i] for i in predicted["id"]]
@@ -354,6 +358,19 @@ def test_incomplete_rows_still_go_through_the_python_path(spark, tmp_path):
     rejected = scored.rejected().collect()
     assert [(r.id, r._stage) for r in rejected] == [("r4", "model")]
     assert "NaN" in rejected[0]._reasons[0]  # the Python path's own reason
+
+
+def test_finite_features_whose_sum_overflows_are_scored_by_the_python_path(spark, tmp_path):
+    model, columns = fitted("logistic regression")
+    data = generated(30, seed=11)[["id", *columns]]
+    folder = mlflow_model(tmp_path / "model", model, data)
+    data.loc[7, columns[0]] = 1e308  # finite, each one: only their sum overflows
+    data.loc[7, columns[1]] = 1e308
+    scored = ms.score_with_rejects(spark.createDataFrame(data), str(folder), key_columns=["id"], scoring_path="compiled")
+    assert scored.counts()["rows_out"] == 30 and scored.counts()["rows_rejected"] == 0
+    predicted = scored.outputs().toPandas().set_index("id")["prediction"]
+    assert predicted["r7"] == model.predict(data.loc[[7], columns])[0]
+    assert predicted.sort_index().tolist() == model.predict(data.set_index("id").sort_index()[columns]).tolist()
 
 
 def test_a_binary_linear_model_compiles_to_one_dot_product_and_a_comparison():

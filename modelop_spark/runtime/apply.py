@@ -72,6 +72,9 @@ class Scored:
     # (see ``settled``); None once settled, and for the other paths.
     python_rows: Callable[[DataFrame], DataFrame] | None = None
     python_scored_some: bool = False  # settled, and the Python path scored rows beside the compiled ones
+    # Compiled: the outputs alone, in a plan that tests each row's completeness once; for
+    # ``outputs`` once settled with no row for the Python path, and ``combined`` not persisted.
+    compiled_outputs: DataFrame | None = None
 
     def settled(self) -> Scored:
         """The compiled pass with the rows it marked scored by the Python path: one look for a
@@ -89,7 +92,7 @@ class Scored:
         """Persist ``combined`` and settle it; the frames to unpersist once done (the Python
         path's part too, when it ran: it must not run again for every use)."""
         frames = [self.combined.persist(level)]
-        settled = self.settled()
+        settled = replace(self.settled(), compiled_outputs=None)  # every view reads the persisted pass
         if settled.python_scored_some:
             frames.append(settled.combined.persist(level))
         return settled, frames
@@ -103,6 +106,9 @@ class Scored:
         return compiled.unionByName(self.python_rows(self.combined))
 
     def outputs(self) -> DataFrame:
+        settled_without_python = self.python_rows is None and not self.python_scored_some
+        if self.compiled_outputs is not None and settled_without_python and not self.combined.is_cached:
+            return self.compiled_outputs
         combined = self._complete()
         F = functions_for(combined)
         if not self.counted_in_band:
@@ -329,6 +335,7 @@ def apply_function(
             counted_in_band=True,
             scoring_path="compiled",
             python_rows=choice.python_rows,
+            compiled_outputs=choice.outputs,
         )
     combined = python_pass(spread_for_cores(df))  # the sample above read the input as it is
     return Scored(

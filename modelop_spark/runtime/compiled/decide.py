@@ -23,7 +23,12 @@ from modelop_spark.errors import SnapshotError, SpecError
 from modelop_spark.quarantine import REJECTED_MARK
 from modelop_spark.runtime.compiled.check import SAMPLE_ROWS, first_mismatch, is_complete
 from modelop_spark.runtime.compiled.source import CompileSource, compile_source
-from modelop_spark.runtime.compiled.spark_plan import INPUT, PYTHON_KIND, compiled_scores
+from modelop_spark.runtime.compiled.spark_plan import (
+    INPUT,
+    PYTHON_KIND,
+    compiled_outputs,
+    compiled_scores,
+)
 from modelop_spark.runtime.compiled.translate import (
     CompiledModel,
     FeatureKind,
@@ -58,6 +63,7 @@ class PathChoice:
     fallback_reason: str | None = None
     combined: DataFrame | None = None  # the compiled model pass, when path is compiled
     python_rows: Callable[[DataFrame], DataFrame] | None = None  # its marked rows -> the Python path's pass
+    outputs: DataFrame | None = None  # the compiled pass's outputs alone, in a leaner plan
 
 
 def check_scoring_path(requested: str) -> ScoringPath:
@@ -83,7 +89,7 @@ def choose_scoring_path(
     if check_scoring_path(requested) == "python":
         return PathChoice("python")
     try:
-        combined = _compiled_pass(
+        combined, outputs = _compiled_pass(
             df, functions, plan, schema=schema, key_columns=key_columns, model_columns=model_columns,
             sample_frame=sample_frame, max_chars=AUTO_MAX_CHARS if requested == "auto" else None,
         )
@@ -91,7 +97,7 @@ def choose_scoring_path(
         if requested == "compiled":
             raise SnapshotError(f"scoring_path compiled: snapshot {functions.snapshot.name} cannot be scored compiled: {reason}; use scoring_path auto to fall back to the Python path") from None
         return PathChoice("python", fallback_reason=str(reason))
-    return PathChoice("compiled", combined=combined, python_rows=partial(_python_rows, python_pass=python_pass))
+    return PathChoice("compiled", combined=combined, python_rows=partial(_python_rows, python_pass=python_pass), outputs=outputs)
 
 
 def _python_rows(marked: DataFrame, *, python_pass: Callable[[DataFrame], DataFrame]) -> DataFrame:
@@ -110,7 +116,9 @@ def _compiled_pass(
     model_columns: Sequence[str],
     sample_frame: DataFrame,
     max_chars: int | None,
-) -> DataFrame:
+) -> tuple[DataFrame, DataFrame]:
+    """The compiled model pass over ``df`` (``compiled_scores``) and its outputs alone
+    (``compiled_outputs``), or NotCompilable with the reason."""
     snapshot = functions.snapshot
     if plan.shape != "batch":
         raise NotCompilable(f"compiled scoring compares with a batch score function; this one has the {plan.shape} shape")
@@ -128,7 +136,8 @@ def _compiled_pass(
     outputs = output_names(compiled, {c: source.outputs[c] for c in model_columns})
     _check_against_python(functions, plan.role, source, compiled, outputs, kinds, schema=schema, sample_frame=sample_frame)
     try:
-        return compiled_scores(df, compiled, outputs=outputs, schema=schema, key_columns=key_columns)
+        return (compiled_scores(df, compiled, outputs=outputs, schema=schema, key_columns=key_columns),
+                compiled_outputs(df, compiled, outputs=outputs, schema=schema, key_columns=key_columns))
     except Exception as exc:  # an expression Spark's analyzer refuses
         raise NotCompilable(f"Spark cannot plan the compiled expression: {_first_line(exc)}") from exc
 

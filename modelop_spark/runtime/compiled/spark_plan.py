@@ -41,21 +41,84 @@ def _quoted(name: str) -> str:
 
 def needs_python(df: DataFrame, features: Mapping[str, str]) -> Any:
     """The rows the compiled plan does not score: a string feature is null, a number is null,
-    NaN or infinite, or the input checks marked the row. One comparison per number:
-    ``abs(x) < inf`` is false for NaN (larger than every number in Spark) and infinities, null
-    for null."""
+    NaN or infinite, or the input checks marked the row.
+
+    The numbers are tested by their sum, one addition each: a sum is null, NaN or infinite when
+    any term is, so a row whose sum is finite has every number finite. Finite numbers whose sum
+    overflows send their row to the Python path, which scores it as it scores any row: a rare
+    detour, never a wrong output. The test appears twice in a plan (Spark pushes the outputs'
+    filter below the projection that marks the rows), so its cost counts double: a test per
+    feature (abs, compare, and) took the compiled logistic regression from 0.9x to 0.7x of the
+    hand-written expression."""
     F = functions_for(df)
-    finite = [
-        F.col(_quoted(n)).isNotNull() if kind == "string" else F.abs(F.col(_quoted(n)).cast("double")) < F.lit(float("inf"))
-        for n, kind in features.items()
-    ]
-    complete = finite[0]
-    for more in finite[1:]:
+    present = [F.col(_quoted(n)).isNotNull() for n, kind in features.items() if kind == "string"]
+    numbers = [F.col(_quoted(n)).cast("double") for n, kind in features.items() if kind != "string"]
+    if numbers:
+        total = numbers[0]
+        for more in numbers[1:]:
+            total = total + more
+        present.append(F.abs(total) < F.lit(float("inf")))
+    complete = present[0]
+    for more in present[1:]:
         complete = complete & more
     condition = ~F.coalesce(complete, F.lit(False))
     if REJECTED_MARK in df.columns:
         condition = condition | F.col(REJECTED_MARK).isNotNull()
     return condition
+
+
+def _layered(df: DataFrame, compiled: CompiledModel, keys: Mapping[str, str], extra: Sequence[Any], carried: Sequence[str]) -> DataFrame:
+    """``df``'s key columns (renamed), ``extra`` columns and features, through every layer of
+    the compiled plan; ``carried`` names what each layer keeps besides its own results."""
+    F = functions_for(df)
+    frame = df.select(
+        *[F.col(_quoted(name)).alias(alias) for name, alias in keys.items()],
+        *extra,
+        *[(F.col(_quoted(name)) if kind == "string" else F.col(_quoted(name)).cast("double")).alias(name) for name, kind in compiled.features.items()],
+    )
+    for layer in compiled.layers:
+        frame = frame.select(*carried, *[F.expr(sql).alias(name) for name, sql in layer])
+    return frame
+
+
+def _fits(frame: DataFrame, outputs: Mapping[str, str], schema: StructType) -> tuple[Any, Any]:
+    """Whether a row's outputs fit the Python path's output types, and the reason when not: a
+    non-integral value where the sample typed an integer is rejected with the reason, never
+    truncated by the cast (runtime.output_types)."""
+    F = functions_for(frame)
+    exact = {
+        name: F.col(_quoted(last)).isNull() | (F.col(_quoted(last)).try_cast(schema[name].dataType).cast("double") == F.col(_quoted(last)).cast("double"))
+        for name, last in outputs.items()
+        if schema[name].dataType.typeName() in _INTEGRAL
+    }
+    fits, reason = F.lit(True), F.lit(None).cast("string")
+    for name, holds in reversed(exact.items()):
+        fits = fits & holds
+        text = f"output field {name}: a float value where the output column is integer"
+        reason = F.when(~holds, F.to_json(F.array(F.lit(text)))).otherwise(reason)
+    return fits, reason
+
+
+def compiled_outputs(
+    df: DataFrame,
+    compiled: CompiledModel,
+    *,
+    outputs: Mapping[str, str],
+    schema: StructType,
+    key_columns: Sequence[str],
+) -> DataFrame:
+    """The key and output columns of the rows ``compiled_scores`` gives outputs, as the Python
+    path types them: the same rows, in a plan that tests a row's completeness once. (Taken from
+    ``compiled_scores``, Spark pushes the outputs' filter below the projection that marks the
+    rows, and evaluates the test twice: in the filter, and again for the marks.)"""
+    F = functions_for(df)
+    keys = {name: _KEY.format(i) for i, name in enumerate(key_columns)}
+    frame = _layered(df.where(~needs_python(df, compiled.features)), compiled, keys, [], [*keys.values()])
+    fits, _ = _fits(frame, outputs, schema)
+    scored = frame.where(fits)
+    columns = [F.col(alias).alias(name) for name, alias in keys.items()]
+    columns += [F.col(_quoted(outputs[f.name])).cast(f.dataType).alias(f.name) for f in schema.fields if f.name in outputs]
+    return scored.select(*columns)
 
 
 def compiled_scores(
@@ -78,26 +141,9 @@ def compiled_scores(
     if mark_incomplete:
         extra = [needs_python(df, compiled.features).alias(_INCOMPLETE), F.struct(*[F.col(_quoted(c)) for c in df.columns]).alias(INPUT)]
         carried += [_INCOMPLETE, INPUT]
-    frame = df.select(
-        *[F.col(_quoted(name)).alias(alias) for name, alias in keys.items()],
-        *extra,
-        *[(F.col(_quoted(name)) if kind == "string" else F.col(_quoted(name)).cast("double")).alias(name) for name, kind in compiled.features.items()],
-    )
-    for layer in compiled.layers:
-        frame = frame.select(*carried, *[F.expr(sql).alias(name) for name, sql in layer])
+    frame = _layered(df, compiled, keys, extra, carried)
     incomplete = F.col(_INCOMPLETE) if mark_incomplete else F.lit(False)
-    # The output types are the Python path's: a non-integral value where the sample typed an
-    # integer is rejected with the reason, never truncated by the cast (runtime.output_types).
-    exact = {
-        name: F.col(_quoted(last)).isNull() | (F.col(_quoted(last)).try_cast(schema[name].dataType).cast("double") == F.col(_quoted(last)).cast("double"))
-        for name, last in outputs.items()
-        if schema[name].dataType.typeName() in _INTEGRAL
-    }
-    fits, reason = F.lit(True), F.lit(None).cast("string")
-    for name, holds in reversed(exact.items()):
-        fits = fits & holds
-        text = f"output field {name}: a float value where the output column is integer"
-        reason = F.when(~holds, F.to_json(F.array(F.lit(text)))).otherwise(reason)
+    fits, reason = _fits(frame, outputs, schema)
     columns = []
     for field in schema.fields:
         if field.name in keys:
