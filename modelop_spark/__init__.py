@@ -50,7 +50,7 @@ _LAZY: dict[str, str] = {
     "MetricGate": "modelop_spark.evaluation.champion",
     "MonitorConfig": "modelop_spark.evaluation.monitor_config",
     "MonitorSettings": "modelop_spark.evaluation.monitors",
-    "ExplainOptions": "modelop_spark.explain",
+    "ExplainOptions": "modelop_spark.interpretability",
     "JobResult": "modelop_spark.jobs.result",
     "JobSpec": "modelop_spark.jobs.spec",
     "AssetSpec": "modelop_spark.assets.spec",
@@ -208,8 +208,8 @@ def explain(
     linear model, else permutation over the score function), ``tree``, ``linear``,
     ``permutation`` or ``kernel``. ``settings`` are the other ``interpretability`` options
     (``features``, ``background_size``, ``seed``, ``output``, ``max_evals``, ``model_object``)."""
-    from modelop_spark.explain import ExplainOptions
-    from modelop_spark.explain import explain as _explain
+    from modelop_spark.interpretability import ExplainOptions
+    from modelop_spark.interpretability import explain as _explain
     from modelop_spark.runtime.functions import ModelFunctions
 
     options = ExplainOptions.from_dict({"method": method, **settings})

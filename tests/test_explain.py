@@ -15,13 +15,13 @@ from sklearn.linear_model import LogisticRegression
 import modelop_spark as ms
 from modelop_spark.errors import SpecError
 from modelop_spark.evaluation.job_options import MetricsOptions
-from modelop_spark.explain import (
+from modelop_spark.interpretability import (
     ExplainOptions,
     explanation_plan,
     importance_drift,
     ranked,
 )
-from modelop_spark.explain.importance import decision_fields
+from modelop_spark.interpretability.importance import decision_fields
 from modelop_spark.jobs.runner import run_job
 from modelop_spark.runtime.functions import ModelFunctions
 from tests.snapshots import make_snapshot

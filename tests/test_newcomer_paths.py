@@ -145,3 +145,19 @@ def test_importing_the_package_leaves_evaluation_plots_and_connectors_for_first_
     run = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.splitlines() == ["[]", "EvaluationColumns data-drift load_snapshot"]
+
+
+def test_every_api_name_stays_the_api_once_every_module_is_imported():
+    """Importing a submodule sets it as an attribute of its package: a submodule named like an API
+    function (``explain``) would replace that function once anything imported it."""
+    probe = textwrap.dedent("""
+        import importlib, pkgutil, types
+        import modelop_spark as ms
+        for info in pkgutil.walk_packages(ms.__path__, "modelop_spark."):
+            if ".migrations" not in info.name:  # alembic scripts, run by alembic only
+                importlib.import_module(info.name)
+        print([name for name in ms.__all__ if isinstance(getattr(ms, name), types.ModuleType)])
+    """)
+    run = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.splitlines()[-1] == "[]"

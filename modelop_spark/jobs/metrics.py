@@ -63,7 +63,7 @@ from modelop_spark.evaluation.monitor_config import config_from_schema
 from modelop_spark.evaluation.monitors import MONITORS, run_monitor
 from modelop_spark.evaluation.report import EvaluationFiles
 from modelop_spark.evaluation.user_metrics import collect_metrics, jsonable
-from modelop_spark.explain import interpretability
+from modelop_spark.interpretability import interpretability
 from modelop_spark.jobs.compare import run_comparison
 from modelop_spark.jobs.monitoring import data_inputs, judge_document, monitor_inputs
 from modelop_spark.jobs.result import Outcome, RowCounts

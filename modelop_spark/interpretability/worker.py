@@ -17,13 +17,13 @@ import numpy as np
 import pyarrow as pa
 
 from modelop_spark._model_stdout import model_prints_to_stderr
-from modelop_spark.explain.models import (
+from modelop_spark.interpretability.models import (
     MODEL_AGNOSTIC,
     find_model,
     score_function_output,
 )
-from modelop_spark.explain.plan import ExplainPlan
-from modelop_spark.explain.shap_explainers import Explaining, build_explainer
+from modelop_spark.interpretability.plan import ExplainPlan
+from modelop_spark.interpretability.shap_explainers import Explaining, build_explainer
 from modelop_spark.runtime.model_cache import loaded_model
 
 __all__ = ["explain_table", "explainer_for"]

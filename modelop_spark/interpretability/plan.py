@@ -48,7 +48,7 @@ def explain_batches(plan: ExplainPlan, batches: Iterator[pa.RecordBatch]) -> Ite
     """``mapInArrow``'s function: each input batch explained as it comes, nothing held across batches."""
     # Imported here, in the Python worker: shap (and numba under it) takes seconds to import, and
     # the driver and every process that only scores never need it.
-    from modelop_spark.explain.worker import explain_table
+    from modelop_spark.interpretability.worker import explain_table
 
     for batch in batches:
         yield explain_table(plan, batch)

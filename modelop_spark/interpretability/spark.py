@@ -23,14 +23,14 @@ from pyspark.sql import types as T
 
 from modelop_spark.errors import SchemaError, SnapshotError, SpecError
 from modelop_spark.evaluation.explain_options import ExplainOptions
-from modelop_spark.explain.importance import decision_fields, ranked, top
-from modelop_spark.explain.models import (
+from modelop_spark.interpretability.importance import decision_fields, ranked, top
+from modelop_spark.interpretability.models import (
     MODEL_AGNOSTIC,
     choose_method,
     find_model,
     positive_index,
 )
-from modelop_spark.explain.plan import EXPECTED, ExplainPlan, explain_batches
+from modelop_spark.interpretability.plan import EXPECTED, ExplainPlan, explain_batches
 from modelop_spark.runtime.functions import ModelFunctions
 from modelop_spark.schema.loader import load_schema
 from modelop_spark.schema.roles import roles_of

@@ -13,9 +13,9 @@ from typing import Any
 from pyspark.sql import DataFrame
 
 from modelop_spark.evaluation.explain_options import METHODS, ExplainOptions
-from modelop_spark.explain.importance import decision_fields, importance_drift, ranked
-from modelop_spark.explain.plan import EXPECTED
-from modelop_spark.explain.spark import (
+from modelop_spark.interpretability.importance import decision_fields, importance_drift, ranked
+from modelop_spark.interpretability.plan import EXPECTED
+from modelop_spark.interpretability.spark import (
     Interpretability,
     explained_frame,
     explanation_plan,
