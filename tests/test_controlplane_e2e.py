@@ -407,6 +407,34 @@ def test_the_control_plane_killed_and_restarted_during_a_job_delivers_its_result
     assert len(run_moc(capsys, "job", "result", job["id"])[1].splitlines()) == 30
 
 
+def test_a_claim_whose_answer_is_lost_gets_its_job_again_at_the_same_attempt(env, models, capsys, tmp_path, spark):
+    # The control plane commits the claim, then its answer never arrives (it died while replying,
+    # or the connection broke): the runtime asks again with the same claim token and runs the job
+    # at once, instead of the job sitting leased to nobody who knows it until the lease runs out.
+    settings = AgentSettings(control_plane=env.server.url, name="sit-1", work_dir=tmp_path / "agent", stage_tags=("SIT",), service_tags=("cc-fraud",), token=TOKEN)
+    agent = Agent(settings, InProcessExecutor(spark))
+    send = agent.client._http.request
+    lost = []
+
+    def lose_the_first_claim_answer(method, url, **kwargs):
+        response = send(method, url, **kwargs)
+        if url.endswith("/claim") and response.status_code == 200 and not lost:
+            lost.append(response.json()["job"]["id"])
+            raise httpx.ReadError("connection reset by peer")
+        return response
+
+    agent.client._http.request = lose_the_first_claim_answer
+    agent.start()
+    try:
+        job = moc_json(capsys, "job", "create", "batchjob", "cc-fraud", str(slow_input(tmp_path, 5)), "out.json", "--stage", "SIT")
+        code, out, _ = run_moc(capsys, "job", "watch", job["id"], "--timeout", "40")  # the lease (60 s) never ran out
+        assert code == 0, out
+        assert lost == [job["id"]] and moc_json(capsys, "job", "status", job["id"])["attempt"] == 1
+        assert run_moc(capsys, "job", "logs", job["id"])[1].count("claimed by runtime sit-1") == 1
+    finally:
+        agent.stop(timeout=5)
+
+
 # -- PostgreSQL: two control-plane processes on one database, a runtime as its own process -----
 # The runtime is given both URLs (fail-over); one process is SIGKILLed while the job runs.
 

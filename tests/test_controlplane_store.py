@@ -242,3 +242,17 @@ def test_blobs_in_an_s3_bucket(tmp_path, moto_s3):  # noqa: F811
     client.put_object(Bucket="cp-blobs", Key=f"prod/{blob.sha256[:2]}/{blob.sha256}", Body=b"tampered")
     with pytest.raises(ChecksumMismatch, match="corrupt"):
         cp.snapshots.archive(cp.snapshots.get("cc-fraud")["id"])
+
+
+def test_a_claim_repeated_with_its_token_gets_the_same_job_and_attempt_and_no_other(plane):
+    dev = plane.runtimes.register({"name": "dev", "stage_tags": ["DEV"], "service_tags": ["cc-fraud"], "capacity": 2})["runtime"]["id"]
+    first, second = new_job(plane), new_job(plane)
+    taken = plane.dispatch.claim_next(dev, "token-1")
+    assert taken["job"]["id"] == first and taken["attempt"] == 1
+    again = plane.dispatch.claim_next(dev, "token-1")  # the answer was lost; the runtime asks again
+    assert again["job"]["id"] == first and again["attempt"] == 1
+    assert plane.dispatch.claim_next(dev, "token-2")["job"]["id"] == second
+    assert plane.dispatch.claim_next(dev, "token-3") is None
+    assert [line["line"] for line in plane.jobs.logs(first)].count("control plane: attempt 1 claimed by runtime dev") == 1
+    assert plane.dispatch.report_result(first, dev, result())["decision"] == "accept"
+    assert plane.dispatch.claim_next(dev, "token-1") is None  # a finished job is never handed out again

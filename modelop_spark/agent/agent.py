@@ -20,6 +20,7 @@ import logging
 import shutil
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -246,14 +247,16 @@ class Agent:
 
     def _claim_loop(self) -> None:
         failures = 0
+        token = uuid.uuid4().hex  # kept until a claim is answered: a lost answer is asked for again
         while not self._stop.is_set():
             if len(self.running) >= self.settings.max_jobs:
                 self._stop.wait(0.2)
                 continue
             try:
                 wait = float(self.timing.get("long_poll_seconds", 20.0))
-                claimed = self.client.post(f"/runtimes/{self.runtime_id}/claim", None, wait=wait) if self.runtime_id else None
+                claimed = self.client.post(f"/runtimes/{self.runtime_id}/claim", None, wait=wait, token=token) if self.runtime_id else None
                 failures = 0
+                token = uuid.uuid4().hex
             except Unreachable:
                 failures += 1
                 self._stop.wait(backoff_seconds(failures))

@@ -266,7 +266,16 @@ class Store:
             )
             return rows_changed(done)
 
-    def claim_next(self, runtime_id: str, *, now: float, lease_until: float) -> dict[str, Any] | None:
+    def claimed_with(self, runtime_id: str, token: str) -> dict[str, Any] | None:
+        """The job a claim with this token already took and still holds: its answer was lost
+        (the control plane died before replying), so the runtime asks again with the same token."""
+        with self.session() as s:
+            row = s.scalars(
+                select(JobRow).where(JobRow.lease_owner == runtime_id, JobRow.claim_token == token, JobRow.status == JobStatus.RUNNING).limit(1)
+            ).first()
+            return columns(row) if row is not None else None
+
+    def claim_next(self, runtime_id: str, *, now: float, lease_until: float, token: str | None = None) -> dict[str, Any] | None:
         """Atomically take the oldest WAITING job assigned to this runtime: RUNNING, leased."""
         with self.session() as s:
             candidates = list(
@@ -280,7 +289,7 @@ class Store:
         for job_id in candidates:
             moved = self._move(
                 job_id, JobStatus.RUNNING, where=(JobRow.runtime_id == runtime_id,),
-                lease_owner=runtime_id, lease_expires=lease_until, attempt=JobRow.attempt + 1,
+                lease_owner=runtime_id, lease_expires=lease_until, attempt=JobRow.attempt + 1, claim_token=token,
                 started_at=func.coalesce(JobRow.started_at, now), updated_at=now,
                 progress={},
             )

@@ -89,6 +89,7 @@ class JobRow(Base):
     attempt: Mapped[int] = mapped_column(Integer, default=0)
     lease_owner: Mapped[str | None] = mapped_column(String(36), nullable=True)
     lease_expires: Mapped[float | None] = mapped_column(Float, nullable=True)
+    claim_token: Mapped[str | None] = mapped_column(String(64), nullable=True)  # the claim that took this attempt
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     no_match_notified: Mapped[bool] = mapped_column(Boolean, default=False)
     progress: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

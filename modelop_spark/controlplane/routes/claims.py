@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from modelop_spark.controlplane.datamodels.jobs import ClaimedJob, JobResultReport, ResultAnswer
@@ -17,10 +17,12 @@ router = APIRouter(tags=["runtimes"])
 
 
 @router.post("/runtimes/{runtime_id}/claim", responses={204: {"description": "no job was assigned within ``wait`` seconds"}})
-async def claim(cp: Plane, principal: Runner, runtime_id: str, wait: float = 0.0) -> ClaimedJob | None:
-    """Long poll for the next job assigned to this runtime: 200 with the job, or 204 after ``wait``."""
+async def claim(cp: Plane, principal: Runner, runtime_id: str, wait: float = 0.0, token: str | None = Query(None, max_length=64)) -> ClaimedJob | None:
+    """Long poll for the next job assigned to this runtime: 200 with the job, or 204 after ``wait``.
+    ``token``: the runtime's name for this claim, the same until it gets an answer; a claim
+    repeated after a lost answer gets the job the first one took."""
     await run_in_threadpool(cp.runtimes.check_owner, runtime_id, principal)
-    job = await cp.dispatch.claim(runtime_id, wait=wait)
+    job = await cp.dispatch.claim(runtime_id, wait=wait, token=token)
     if job is None:
         return Response(status_code=204)  # type: ignore[return-value]  # FastAPI sends a Response as it is
     return ClaimedJob.model_validate(job)

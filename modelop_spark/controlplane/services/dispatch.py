@@ -74,22 +74,27 @@ class Dispatch:
 
     # -- claims --------------------------------------------------------------------------------
 
-    def claim_next(self, runtime_id: str) -> dict[str, Any] | None:
-        """The next job assigned to this runtime, claimed with a lease, or None (one try)."""
+    def claim_next(self, runtime_id: str, token: str | None = None) -> dict[str, Any] | None:
+        """The next job assigned to this runtime, claimed with a lease, or None (one try). A claim
+        that repeats the token of one that took a job gets that job again, at the same attempt:
+        the first answer never arrived, and the job would otherwise sit leased to a runtime that
+        does not know it until the lease ran out and ran a second time."""
         now = time.time()
-        job = self.store.claim_next(runtime_id, now=now, lease_until=leases.renewed_until(now, self.context.timing))
+        if token and (taken := self.store.claimed_with(runtime_id, token)) is not None:
+            return self._runnable(taken)
+        job = self.store.claim_next(runtime_id, now=now, lease_until=leases.renewed_until(now, self.context.timing), token=token)
         if job is None:
             return None
         name = self.store.get_runtime(runtime_id)["name"]
         self.store.append_logs(job["id"], attempt=job["attempt"], now=now, lines=[f"control plane: attempt {job['attempt']} claimed by runtime {name}"])
         return self._runnable(job)
 
-    async def claim(self, runtime_id: str, *, wait: float) -> dict[str, Any] | None:
+    async def claim(self, runtime_id: str, *, wait: float, token: str | None = None) -> dict[str, Any] | None:
         """The long poll: a claimed job, or None after ``wait`` seconds (at most the long-poll
         limit). A waiting runtime holds no worker thread, so hundreds can poll at once."""
         deadline = time.monotonic() + min(max(wait, 0.0), self.context.timing.long_poll_seconds)
         await asyncio.to_thread(self.store.get_runtime, runtime_id)
-        while (job := await asyncio.to_thread(self.claim_next, runtime_id)) is None:
+        while (job := await asyncio.to_thread(self.claim_next, runtime_id, token)) is None:
             if time.monotonic() >= deadline or self.context.stopping.is_set():
                 return None
             await asyncio.sleep(CLAIM_POLL_SECONDS)
