@@ -178,6 +178,7 @@ def score(
     """
     from modelop_spark.quarantine import REJECTED_MARK
     from modelop_spark.runtime.apply import apply_function
+    from modelop_spark.runtime.declared_output import DeclaredOutput
     from modelop_spark.runtime.functions import ModelFunctions
 
     if REJECTED_MARK in df.columns:
@@ -187,8 +188,8 @@ def score(
         )
     functions = ModelFunctions.resolve(_snapshot(snapshot), job_document=job)
     declared = _declared_output(functions.snapshot, output_schema)
-    scored = apply_function(df, functions, key_columns=key_columns, on_error="fail", output_schema=declared,
-                             scoring_path=scoring_path)
+    scored = apply_function(df, functions, key_columns=key_columns, on_error="fail", declared=DeclaredOutput.exactly(declared),
+                            scoring_path=scoring_path)
     return scored.settled().outputs()
 
 
@@ -233,11 +234,12 @@ def score_with_rejects(
     the model runs again. ``scoring_path`` as for ``score``; ``.scoring_path`` and
     ``.fallback_reason`` say which path runs and why."""
     from modelop_spark.runtime.apply import apply_function
+    from modelop_spark.runtime.declared_output import DeclaredOutput
     from modelop_spark.runtime.functions import ModelFunctions
 
     functions = ModelFunctions.resolve(_snapshot(snapshot), job_document=job)
     declared = _declared_output(functions.snapshot, output_schema)
-    return apply_function(df, functions, key_columns=key_columns, on_error="reject", output_schema=declared,
+    return apply_function(df, functions, key_columns=key_columns, on_error="reject", declared=DeclaredOutput.exactly(declared),
                           scoring_path=scoring_path).settled()
 
 

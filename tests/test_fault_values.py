@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from modelop_spark.jobs.runner import run_job
-from modelop_spark.runtime.executor import infer_record_schema
+from modelop_spark.runtime.sampling import infer_record_schema
 from tests.snapshots import make_snapshot
 
 LATER = "record['x'] >= 30"  # the sample is the first 20 rows

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from modelop_spark.errors import SnapshotError
+from modelop_spark.runtime.conventions import convention_named
 
 __all__ = [
     "MODEL_AGNOSTIC",
@@ -110,7 +111,8 @@ def positive_index(model: Any | None, positive_label: Any) -> int | None:
 def score_function_output(function: Callable[..., Any], shape: str, features: tuple[str, ...], output: str) -> Callable[[np.ndarray], np.ndarray]:
     """The snapshot's score function as shap's model: rows of feature values in, the ``output``
     value of each row out (record or batch shaped, called with the features only)."""
-    if shape == "record":
+    convention = convention_named(shape)
+    if convention.per_record:
         def record_output(produced: Any) -> float:
             first = produced if isinstance(produced, Mapping) else next(iter(produced))
             return float(first[output])
@@ -122,9 +124,7 @@ def score_function_output(function: Callable[..., Any], shape: str, features: tu
 
     def by_batch(rows: np.ndarray) -> np.ndarray:
         frame = pd.DataFrame(rows, columns=list(features))
-        result = function(iter([frame])) if shape == "batch_iter" else function(frame)
-        if shape == "batch_iter":
-            result = pd.concat(list(result))
+        result = pd.concat(list(function(iter([frame])))) if convention.over_an_iterator else function(frame)
         return result[output].to_numpy(dtype=float)
 
     return by_batch

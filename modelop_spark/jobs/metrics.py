@@ -140,8 +140,7 @@ def _user_shape(functions: ModelFunctions, options: MetricsOptions) -> str | Non
     job's ``metrics_shape`` or the function's calling convention; None without one."""
     if not functions.has("metrics"):
         return None
-    whole_input = functions.convention("metrics", declared=options.metrics_shape and _DECLARED[options.metrics_shape]).whole_input
-    return "modelop_pyspark" if whole_input == "assets" else whole_input
+    return functions.convention("metrics", declared=options.metrics_shape and _DECLARED[options.metrics_shape]).receives
 
 
 # ``options.metrics_shape`` names what the function gets; the convention that gives it.

@@ -27,6 +27,7 @@ from modelop_spark.jobs.schema_checks import CheckedInput, SchemaChecks
 from modelop_spark.jobs.spec import JobSpec
 from modelop_spark.quarantine import REASONS_COLUMN
 from modelop_spark.runtime.apply import REJECTED_KINDS, Scored, apply_function
+from modelop_spark.runtime.declared_output import DeclaredOutput
 from modelop_spark.runtime.functions import ModelFunctions, takes_pyspark_convention
 from modelop_spark.runtime.pyspark_convention import call_pyspark_convention, written_asset
 from modelop_spark.runtime.snapshot import Snapshot
@@ -66,7 +67,7 @@ def _check_assets(spec: JobSpec) -> None:
 def run_scoring(spark: Any, spec: JobSpec, snapshot: Snapshot) -> Outcome:
     functions = ModelFunctions.resolve(snapshot, job_document=spec.document)
     convention = functions.convention("score")
-    if convention.name == "modelop_pyspark":
+    if not convention.applies_to_a_dataframe:  # ModelOp's PySpark convention: it does its own I/O
         return _run_pyspark_convention(spark, spec, functions)
     _check_assets(spec)  # known only now when the source defines score dynamically
     settings = {ARROW_BATCH_CONF: str(spec.options.arrow_batch_size)} if spec.options.arrow_batch_size else {}
@@ -90,8 +91,7 @@ def _score(spark: Any, spec: JobSpec, functions: ModelFunctions, *, in_python_wo
         input_label=f"input {source.label}",
         sample_frame=checked_in.sample,
         timeout=spec.options.model_timeout_seconds,
-        when_empty=declared if spec.options.allow_empty_input else None,
-        declared_output=declared,
+        declared=DeclaredOutput.typed(declared, empty_input_allowed=spec.options.allow_empty_input),
         scoring_path=spec.options.scoring_path,
     )
     # Settled once persisted: a compiled pass's rows for the Python path are found in the cache.

@@ -36,7 +36,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from modelop_spark._redact import redacted_logger
 from modelop_spark.assets import read_asset
@@ -85,7 +85,6 @@ log = redacted_logger(__name__)
 TrainShape = Literal["pandas", "spark", "modelop_pyspark"]
 DEFAULT_MAX_ROWS = 1_000_000
 ARROW_CONF = "spark.sql.execution.arrow.pyspark.enabled"
-_OPTION_KEYS = ("snapshot_output", "snapshot_version", "if_exists", "max_train_rows", "model_artifact", "mlflow")
 
 
 def default_output(spec: JobSpec, snapshot: Snapshot, version: str) -> str:
@@ -249,7 +248,7 @@ class _Run:
 def train_shape(convention: Convention) -> TrainShape:
     """What ``train`` gets, from its calling convention: ModelOp's asset dicts, Spark DataFrames,
     or pandas (the default: ModelOp's ``train(df)`` gets pandas, annotated or not)."""
-    return "modelop_pyspark" if convention.whole_input == "assets" else convention.whole_input
+    return cast(TrainShape, convention.receives)
 
 
 def _count(spark: Any, asset: AssetSpec) -> int | None:

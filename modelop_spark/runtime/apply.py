@@ -17,13 +17,19 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from modelop_spark.config import MODEL_TIMEOUT_CONF, model_call_timeout
-from modelop_spark.errors import AssetError, ModelFunctionError, SchemaError, SnapshotError
+from modelop_spark.errors import ModelFunctionError, SchemaError, SnapshotError
 from modelop_spark.progress import rows_scored_counter
 from modelop_spark.quarantine import REASONS_COLUMN, RECORD_COLUMN, REJECTED_MARK, STAGE_COLUMN
 from modelop_spark.runtime.compiled import check_scoring_path, choose_scoring_path
 from modelop_spark.runtime.compiled.spark_plan import INPUT as COMPILED_INPUT
 from modelop_spark.runtime.compiled.spark_plan import PYTHON_KIND as COMPILED_PYTHON_KIND
-from modelop_spark.runtime.conventions import bare_value_column
+from modelop_spark.runtime.conventions import bare_value_column, convention_named
+from modelop_spark.runtime.declared_output import (
+    LEARNED,
+    SAMPLE_ROWS,
+    DeclaredOutput,
+    spark_to_arrow,
+)
 from modelop_spark.runtime.executor import (
     COUNT,
     INTERNAL_FIELDS,
@@ -31,14 +37,12 @@ from modelop_spark.runtime.executor import (
     REASON,
     RECORD,
     ScorePlan,
-    lines_up,
-    sample_schema,
     score_aligned,
     score_batches,
 )
 from modelop_spark.runtime.functions import ModelFunctions
-from modelop_spark.runtime.output_types import declared_text
 from modelop_spark.runtime.partitions import spread_for_cores
+from modelop_spark.runtime.sampling import lines_up
 from modelop_spark.runtime.session import workers_on_runtime_python
 from modelop_spark.schema.loader import load_schema
 from modelop_spark.schema.spark_types import to_struct_type
@@ -50,8 +54,6 @@ if TYPE_CHECKING:
 
     from modelop_spark.runtime.snapshot import Snapshot
 
-SAMPLE_ROWS = 20
-LARGER_SAMPLE_ROWS = 1000  # tried only when none of the first rows gives an output
 REJECTED_KINDS = ("read", "input_schema", "model")  # a rejected row's _ms_kind is its stage
 
 
@@ -159,12 +161,6 @@ class Scored:
         return {**counts, "rows_rejected": sum(counts[f"rejected_{kind}"] for kind in REJECTED_KINDS)}
 
 
-def _spark_to_arrow(schema: StructType) -> pa.Schema:
-    from pyspark.sql.pandas.types import to_arrow_schema
-
-    return to_arrow_schema(schema)
-
-
 def _arrow_to_spark(schema: pa.Schema) -> StructType:
     from pyspark.sql.pandas.types import from_arrow_schema
 
@@ -172,52 +168,6 @@ def _arrow_to_spark(schema: pa.Schema) -> StructType:
     # column is nullable: tally and rejected rows leave the model's (and key) columns empty.
     fixed = pa.schema([(f.with_type(pa.string()) if pa.types.is_null(f.type) else f).with_nullable(True) for f in schema])
     return from_arrow_schema(fixed)
-
-
-def output_schema_from_sample(
-    plan: ScorePlan,
-    df: DataFrame,
-    *,
-    input_label: str = "input",
-    sample_rows: int = SAMPLE_ROWS,
-    when_empty: StructType | None = None,
-    declared: pa.Schema | None = None,
-) -> pa.Schema:
-    """Learn the model's output columns by scoring the first rows on the driver; an input with
-    no rows takes ``when_empty`` (the declared output schema of a job that allows empty input).
-    The types are decided once, here, over the whole sample (``runtime.output_types``), with
-    ``declared``'s types for the columns it names: a model returning 1 where the schema says
-    double gets a double column, not an integer one that would reject 1.5 later.
-
-    The sample only learns columns: rows the model fails on are set aside here whatever the
-    call's ``on_error``, so a lazy call never fails eagerly on its first rows; they fail (or are
-    rejected) when the query runs, like every other row. Only when none of the first rows gives
-    an output does a larger sample run, and only when that gives none either is it an error."""
-    if REJECTED_MARK in df.columns:  # sample rows that go on to the model, not ones set aside
-        df = df.where(functions_for(df).col(REJECTED_MARK).isNull()).drop(REJECTED_MARK)
-    learning = replace(plan, on_error="reject")
-    reasons: list[str] = []
-    rows_tried = 0
-    for rows in (sample_rows, LARGER_SAMPLE_ROWS):
-        sample = df.limit(rows).toArrow()
-        if sample.num_rows == 0 and when_empty is not None:
-            return declared_text(_spark_to_arrow(when_empty), _spark_to_arrow(when_empty))
-        if sample.num_rows == 0:
-            raise AssetError(
-                f"{input_label}: no rows to score; check the input (an empty input is accepted only with "
-                "options.allow_empty_input and an output schema in the snapshot)"
-            )
-        schema, reasons = sample_schema(learning, sample.combine_chunks().to_batches()[0], declared)
-        if schema is not None:
-            return schema
-        rows_tried = sample.num_rows
-        if sample.num_rows < rows:  # the whole input was sampled
-            break
-    detail = f"; first failure: {reasons[0]}" if reasons else ""
-    raise SchemaError(
-        f"cannot tell the score function's output columns: it produced no output for the first "
-        f"{rows_tried} input rows{detail}. Add an output schema to the snapshot"
-    )
 
 
 def snapshot_output_schema(snapshot: Snapshot) -> StructType | None:
@@ -235,43 +185,30 @@ def apply_function(
     role: str = "score",
     key_columns: Sequence[str] = (),
     on_error: str = "reject",
-    output_schema: StructType | None = None,
+    declared: DeclaredOutput = LEARNED,
     input_label: str = "input",
     sample_frame: DataFrame | None = None,
     timeout: float | None = None,
-    when_empty: StructType | None = None,
-    declared_output: StructType | None = None,
     scoring_path: str = "auto",
 ) -> Scored:
     """Apply ``role`` over ``df``: lazily, except for a small driver-side sample run over the
     first rows of ``sample_frame`` (default ``df``; give the same rows without observations when
-    ``df`` carries any, or the sample would fill them). ``scoring_path``: ``auto`` (compiled when
-    the model compiles and agrees with the Python path on a sample), ``compiled`` or ``python``."""
-
+    ``df`` carries any, or the sample would fill them). ``declared``: what is known of the output
+    columns (``declared_output``). ``scoring_path``: ``auto`` (compiled when the model compiles
+    and agrees with the Python path on a sample), ``compiled`` or ``python``."""
     check_scoring_path(scoring_path)
     missing = [k for k in key_columns if k not in df.columns]
     if missing:
         raise SchemaError(f"key column {missing[0]!r} is not in the input; its columns are {', '.join(df.columns)}")
     convention = functions.convention(role)
-    if convention.name == "spark":
-        if scoring_path == "compiled":
-            raise SnapshotError(f"scoring_path compiled: snapshot {functions.snapshot.name} has a Spark score function, which runs as it is")
-        if REJECTED_MARK in df.columns:
-            raise SchemaError(
-                "a Spark score function cannot set aside rows marked by the input checks; give it the "
-                "checked valid rows (validate(...).valid), not validate(...).in_band()"
-            )
-        return _apply_spark(df, functions, role=role, key_columns=tuple(key_columns))
-    if not convention.in_python_workers:
+    if not convention.applies_to_a_dataframe:
         raise SnapshotError(
             f"snapshot {functions.snapshot.name}: the {role} function has the {convention.name} shape, which is run "
             "as a job (run_job), not over a DataFrame"
         )
-    # What the score function reads, when the snapshot says and the input has it all; otherwise
-    # the model gets every column, as without ``reads`` (and fails or rejects as it would).
-    reads = functions.snapshot.manifest.reads if role == "score" else ()
-    if not set(reads) <= set(df.columns):
-        reads = ()
+    if not convention.in_python_workers:
+        return _apply_on_driver(df, functions, role=role, key_columns=tuple(key_columns), scoring_path=scoring_path)
+    reads = _reads(functions, role, df.columns)
     if kept := columns_for_workers(df.columns, reads, key_columns):
         df = df.select(*[quoted(c) for c in kept])
         sample_frame = sample_frame.select(*[quoted(c) for c in kept if c in sample_frame.columns]) if sample_frame is not None else None
@@ -283,79 +220,86 @@ def apply_function(
         on_error=on_error,
         slot=functions.takes_slot(role),
         timeout=model_call_timeout(timeout, df.sparkSession.conf.get(MODEL_TIMEOUT_CONF, None)),
-        bare_column=_bare_column(functions, output_schema or declared_output),
+        bare_column=_bare_column(functions, declared),
         scored=rows_scored_counter(df.sparkSession),
     )
-    if output_schema is not None:
-        model_schema = declared_text(_spark_to_arrow(output_schema), _spark_to_arrow(output_schema))
-    else:
-        model_schema = output_schema_from_sample(
-            plan,
-            sample_frame if sample_frame is not None else df,
-            input_label=input_label,
-            when_empty=when_empty,
-            declared=_spark_to_arrow(declared_output) if declared_output is not None else None,
-        )
+    model_schema = declared.model_schema(plan, sample_frame if sample_frame is not None else df, input_label=input_label)
+    return _apply_in_workers(df, functions, plan, model_schema, reads=reads, sample_frame=sample_frame, scoring_path=scoring_path)
+
+
+def _reads(functions: ModelFunctions, role: str, columns: Sequence[str]) -> tuple[str, ...]:
+    """What the score function reads, when the snapshot says and the input has it all; otherwise
+    the model gets every column, as without ``reads`` (and fails or rejects as it would)."""
+    reads = tuple(functions.snapshot.manifest.reads) if role == "score" else ()
+    return reads if set(reads) <= set(columns) else ()
+
+
+def _apply_in_workers(
+    df: DataFrame, functions: ModelFunctions, plan: ScorePlan, model_schema: pa.Schema, *,
+    reads: tuple[str, ...], sample_frame: DataFrame | None, scoring_path: str,
+) -> Scored:
+    """The plan over the Python workers' pass, or the compiled pass when ``scoring_path`` chooses it."""
+    key_columns = plan.key_columns
     F = functions_for(df)
-    key_fields = [_spark_to_arrow(df.select(F.col(quoted(k))).schema)[0].with_nullable(True) for k in key_columns]
+    key_fields = [spark_to_arrow(df.select(F.col(quoted(k))).schema)[0].with_nullable(True) for k in key_columns]
     model_fields = [f for f in model_schema if f.name not in key_columns and not f.name.startswith("_ms_")]
     schema = pa.schema([*key_fields, *model_fields])
-    plan = ScorePlan(**{**plan.__dict__, "schema": schema})
+    plan = replace(plan, schema=schema)
     if any("." in c or "`" in c for c in df.columns):
-        plan = ScorePlan(**{**plan.__dict__, "input_names": tuple(df.columns)})
+        plan = replace(plan, input_names=tuple(df.columns))
         df = df.toDF(*[f"_ms_column_{i}" for i in range(len(df.columns))])
     spark_schema = _arrow_to_spark(pa.schema([*schema, *INTERNAL_FIELDS]))
     model_columns = tuple(f.name for f in model_fields)
     sampled = sample_frame if sample_frame is not None else df
-    # A batch function whose outputs line up with its inputs runs as an Arrow UDF (classic Spark;
-    # in a process holding a Connect session too, PySpark would build the UDF for the wrong one).
-    if plan.shape == "batch" and plan.input_names is None and not is_connect(df) and lines_up(plan, _first_rows(sampled)):
-        sends = [c for c in df.columns if c in reads or c == REJECTED_MARK] if reads else list(df.columns)
-        aligned = ScorePlan(**{**plan.__dict__, "schema": pa.schema(model_fields), "key_columns": ()})
-        python_pass = partial(_aligned_pass, plan=aligned, sends=tuple(sends), key_columns=tuple(key_columns), schema=spark_schema)
-    else:
-        python_pass = partial(_python_pass, plan=plan, schema=spark_schema)
+    python_pass = _python_pass_for(df, plan, sampled, reads=reads, model_fields=model_fields, schema=spark_schema)
     # The one decision point between the compiled path (Spark expressions) and the Arrow path.
     choice = choose_scoring_path(
-        scoring_path,
-        df,
-        functions,
-        plan,
-        schema=spark_schema,
-        key_columns=key_columns,
-        model_columns=model_columns,
-        sample_frame=sampled,
-        python_pass=python_pass,
+        scoring_path, df, functions, plan, schema=spark_schema, key_columns=key_columns,
+        model_columns=model_columns, sample_frame=sampled, python_pass=python_pass,
     )
     if choice.combined is not None:
-        return Scored(
-            combined=choice.combined,
-            key_columns=tuple(key_columns),
-            model_columns=model_columns,
-            counted_in_band=True,
-            scoring_path="compiled",
-            python_rows=choice.python_rows,
-            compiled_outputs=choice.outputs,
-        )
+        return Scored(combined=choice.combined, key_columns=key_columns, model_columns=model_columns, counted_in_band=True,
+                      scoring_path="compiled", python_rows=choice.python_rows, compiled_outputs=choice.outputs)
     combined = python_pass(spread_for_cores(df))  # the sample above read the input as it is
-    return Scored(
-        combined=combined,
-        key_columns=tuple(key_columns),
-        model_columns=model_columns,
-        counted_in_band=True,
-        fallback_reason=choice.fallback_reason,
-    )
+    return Scored(combined=combined, key_columns=key_columns, model_columns=model_columns, counted_in_band=True,
+                  fallback_reason=choice.fallback_reason)
 
 
-def _bare_column(functions: ModelFunctions, declared: StructType | None) -> str:
+def _python_pass_for(
+    df: DataFrame, plan: ScorePlan, sampled: DataFrame, *, reads: tuple[str, ...], model_fields: list[pa.Field], schema: StructType,
+) -> Callable[[DataFrame], DataFrame]:
+    """The Arrow path's pass: ``mapInArrow`` over whole batches, or, for a batch function whose
+    outputs line up with its inputs, an Arrow UDF (classic Spark; in a process holding a Connect
+    session too, PySpark would build the UDF for the wrong one)."""
+    if convention_named(plan.shape).one_frame_per_batch and plan.input_names is None and not is_connect(df) and lines_up(plan, _first_rows(sampled)):
+        sends = [c for c in df.columns if c in reads or c == REJECTED_MARK] if reads else list(df.columns)
+        aligned = replace(plan, schema=pa.schema(model_fields), key_columns=())
+        return partial(_aligned_pass, plan=aligned, sends=tuple(sends), key_columns=plan.key_columns, schema=schema)
+    return partial(_python_pass, plan=plan, schema=schema)
+
+
+def _apply_on_driver(df: DataFrame, functions: ModelFunctions, *, role: str, key_columns: tuple[str, ...], scoring_path: str) -> Scored:
+    if scoring_path == "compiled":
+        raise SnapshotError(f"scoring_path compiled: snapshot {functions.snapshot.name} has a Spark score function, which runs as it is")
+    if REJECTED_MARK in df.columns:
+        raise SchemaError(
+            "a Spark score function cannot set aside rows marked by the input checks; give it the "
+            "checked valid rows (validate(...).valid), not validate(...).in_band()"
+        )
+    return _apply_spark(df, functions, role=role, key_columns=key_columns)
+
+
+def _bare_column(functions: ModelFunctions, declared: DeclaredOutput) -> str:
     """Where a bare value from score goes: the declared output schema's single field (the
     caller's, else the snapshot's), else ``prediction``."""
-    if declared is None:
+    names = declared.field_names
+    if not names:
         try:
-            declared = snapshot_output_schema(functions.snapshot)
+            schema = snapshot_output_schema(functions.snapshot)
         except (SchemaError, SnapshotError, OSError, ValueError):  # the checks report an unreadable schema
-            declared = None
-    return bare_value_column(declared.fieldNames() if declared is not None else ())
+            schema = None
+        names = tuple(schema.fieldNames()) if schema is not None else ()
+    return bare_value_column(names)
 
 
 def columns_for_workers(columns: Sequence[str], reads: Sequence[str], key_columns: Sequence[str]) -> list[str] | None:

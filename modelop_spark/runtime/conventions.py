@@ -65,6 +65,16 @@ class Convention:
     name: ClassVar[str]
     runs_on: ClassVar[Side]
     whole_input: ClassVar[WholeInput]  # what metrics(...) / train(...) receive, one per input
+    applies_to_a_dataframe: ClassVar[bool] = True  # ms.score and a scoring job's pass; False: run as a job
+    per_record: ClassVar[bool] = False  # called once per input record
+    over_an_iterator: ClassVar[bool] = False  # called once per partition, with an iterator of frames
+    one_frame_per_batch: ClassVar[bool] = False  # called with a frame, returns a frame: may line up row by row
+
+    @property
+    def receives(self) -> str:
+        """What a metrics or train function of this convention gets, as a job result names it:
+        ``pandas``, ``spark`` or ``modelop_pyspark`` (ModelOp's asset dicts)."""
+        return "modelop_pyspark" if self.whole_input == "assets" else self.whole_input
 
     @property
     def in_python_workers(self) -> bool:
@@ -88,6 +98,7 @@ class RecordConvention(Convention):
     name = "record"
     runs_on = "executors"
     whole_input = "pandas"
+    per_record = True
 
 
 class BatchConvention(Convention):
@@ -96,6 +107,7 @@ class BatchConvention(Convention):
     name = "batch"
     runs_on = "executors"
     whole_input = "pandas"
+    one_frame_per_batch = True
 
 
 class BatchIteratorConvention(Convention):
@@ -104,6 +116,7 @@ class BatchIteratorConvention(Convention):
     name = "batch_iter"
     runs_on = "executors"
     whole_input = "pandas"
+    over_an_iterator = True
 
 
 class SparkConvention(Convention):
@@ -121,6 +134,7 @@ class ModelOpPySparkConvention(Convention):
     name = "modelop_pyspark"
     runs_on = "driver"
     whole_input = "assets"
+    applies_to_a_dataframe = False  # it reads and writes its assets itself
 
 
 # The one list of conventions: the manifest's ``shapes`` values are checked against it.

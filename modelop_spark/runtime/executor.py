@@ -17,7 +17,7 @@ import math
 import signal
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -29,15 +29,12 @@ from modelop_spark._redact import redact
 from modelop_spark.errors import ModelFunctionError
 from modelop_spark.quarantine import REJECTED_MARK
 from modelop_spark.runtime.conventions import BARE_VALUE_COLUMN, frame_outputs, record_outputs
-from modelop_spark.runtime.model_cache import ModelPayload, loaded_model
+from modelop_spark.runtime.model_cache import LoadedModel, ModelPayload, loaded_model
 from modelop_spark.runtime.output_types import (
     CONVERSION_ERRORS,
     conform_frame,
     conform_rows,
-    decide_schema,
     misfit_column,
-    types_in_series,
-    types_in_values,
 )
 
 KIND, COUNT, REASON, RECORD = "_ms_kind", "_ms_n", "_ms_reason", "_ms_record"
@@ -101,6 +98,12 @@ def time_limit(seconds: float | None) -> Iterator[None]:
         signal.signal(signal.SIGALRM, previous)
 
 
+def _fail_when_asked(plan: ScorePlan, message: str, cause: BaseException | None = None) -> None:
+    """``on_error`` fail: the model's failure ends the job, with ``message``."""
+    if plan.on_error == "fail":
+        raise ModelFunctionError(message) from cause
+
+
 def _describe(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
@@ -124,7 +127,7 @@ def _record_json(record: Mapping[str, Any]) -> str:
     return json.dumps({k: _plain(v) for k, v in record.items()}, default=str, allow_nan=False)
 
 
-class _Collector:
+class Collector:
     """Gathers one input batch's outputs and rejections into one Arrow batch.
 
     A rejection is always of an input row: when an output value does not fit the output schema,
@@ -233,27 +236,7 @@ class NewOutputColumns(ValueError):
     """A batch function's output has columns the output schema does not."""
 
 
-def infer_record_schema(rows: Iterable[Mapping[str, Any]], declared: pa.Schema | None = None) -> pa.Schema:
-    """The output schema of a record function's sampled outputs: every key any output had (in
-    first-seen order), each with the type all its sampled values fit (``output_types``)."""
-    columns: dict[str, list[Any]] = {}
-    for row in rows:
-        for key, value in row.items():
-            columns.setdefault(key, []).append(value)
-    return decide_schema({name: types_in_values(values) for name, values in columns.items()}, declared)
-
-
-def frames_schema(frames: Sequence[Any], declared: pa.Schema | None = None) -> pa.Schema | None:
-    """The output schema of a batch function's sampled output frames (None when they have no
-    columns): each column typed over every frame's values."""
-    columns: dict[str, list[pa.DataType]] = {}
-    for frame in frames:
-        for name in frame.columns:
-            columns.setdefault(str(name), []).extend(types_in_series(frame[name]))
-    return decide_schema(columns, declared) if columns else None
-
-
-def _score_records(plan: ScorePlan, function: Callable[..., Any], batch: pa.RecordBatch, collector: _Collector) -> None:
+def _score_records(plan: ScorePlan, function: Callable[..., Any], batch: pa.RecordBatch, collector: Collector) -> None:
     for record in batch.to_pylist():
         try:
             with time_limit(plan.timeout):
@@ -316,8 +299,7 @@ def _isolate(plan: ScorePlan, function: Callable[..., Any], frame: Any) -> Itera
     except NewOutputColumns as exc:  # every row of the frame shares the columns: no bisecting
         yield frame, str(exc)
     except MODEL_FAILURES as exc:
-        if plan.on_error == "fail":
-            raise ModelFunctionError(f"score raised {_describe(exc)}") from exc
+        _fail_when_asked(plan, f"score raised {_describe(exc)}", exc)
         if len(frame) <= 1:
             yield frame, str(exc) if str(exc).startswith("output ") else f"score raised {_describe(exc)}"
             return
@@ -326,7 +308,7 @@ def _isolate(plan: ScorePlan, function: Callable[..., Any], frame: Any) -> Itera
         yield from _isolate(plan, function, frame.iloc[middle:])
 
 
-def _score_isolating(plan: ScorePlan, function: Callable[..., Any], frame: Any, collector: _Collector) -> list[Any]:
+def _score_isolating(plan: ScorePlan, function: Callable[..., Any], frame: Any, collector: Collector) -> list[Any]:
     tables = []
     for rows, outcome in _isolate(plan, function, frame):
         if isinstance(outcome, str):
@@ -337,30 +319,89 @@ def _score_isolating(plan: ScorePlan, function: Callable[..., Any], frame: Any, 
     return tables
 
 
-def score_batches(plan: ScorePlan, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-    """The ``mapInArrow`` function: one output batch per input batch."""
+def loaded_function(plan: ScorePlan) -> tuple[LoadedModel, Callable[..., Any]]:
+    """This process's loaded model and the plan's function in it (loaded once per worker)."""
     model = loaded_model(plan.payload)
     function = model.function(plan.role)
     if function is None:
         raise ModelFunctionError(f"{plan.payload.source}: no {plan.role} function")
+    return model, function
+
+
+@dataclass(frozen=True)
+class SampledOutputs:
+    """What a function gave for the driver's sample rows, before any type is decided."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)  # a record function's output rows
+    frames: list[Any] = field(default_factory=list)  # a batch function's output frames
+
+
+class WorkerPass:
+    """How one calling convention's function is applied to Arrow batches: a partition in the
+    Python workers (``partition``), and the driver's sample rows (``sample``: the raw outputs,
+    which ``runtime.sampling`` types). One instance per convention, in ``WORKER_PASSES``."""
+
+    def partition(self, plan: ScorePlan, model: LoadedModel, function: Callable[..., Any], batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        """One output batch per input batch: outputs, rejections and the tally."""
+        for batch in batches:
+            data, set_aside = split_off_rejected(batch)
+            collector = Collector(plan, [set_aside] if set_aside is not None else None)
+            if data.num_rows:
+                with model.working_directory(), model_prints_to_stderr():
+                    self.score(plan, function, data, collector)
+                if plan.scored is not None:
+                    plan.scored.add(data.num_rows)
+            yield collector.batch(batch.num_rows)
+
+    def score(self, plan: ScorePlan, function: Callable[..., Any], data: pa.RecordBatch, collector: Collector) -> None:
+        raise NotImplementedError
+
+    def sample(self, plan: ScorePlan, function: Callable[..., Any], batch: pa.RecordBatch, collector: Collector) -> SampledOutputs:
+        raise NotImplementedError
+
+
+class RecordPass(WorkerPass):
+    """``score(record)`` once per row; a row that raises is rejected alone."""
+
+    def score(self, plan: ScorePlan, function: Callable[..., Any], data: pa.RecordBatch, collector: Collector) -> None:
+        _score_records(plan, function, data, collector)
+
+    def sample(self, plan: ScorePlan, function: Callable[..., Any], batch: pa.RecordBatch, collector: Collector) -> SampledOutputs:
+        _score_records(plan, function, batch, collector)
+        return SampledOutputs(rows=[row for _, outputs in collector.produced for row in outputs])
+
+
+class FramePass(WorkerPass):
+    """``score(frame)`` once per batch; a batch that raises is bisected to the rows that fail."""
+
+    def score(self, plan: ScorePlan, function: Callable[..., Any], data: pa.RecordBatch, collector: Collector) -> None:
+        collector.tables = _score_isolating(plan, function, data.to_pandas(), collector)
+
+    def sample(self, plan: ScorePlan, function: Callable[..., Any], batch: pa.RecordBatch, collector: Collector) -> SampledOutputs:
+        return SampledOutputs(frames=_score_isolating(plan, function, batch.to_pandas(), collector))
+
+
+class FrameIteratorPass(WorkerPass):
+    """``score(frames)`` once per partition, over an iterator of its frames."""
+
+    def partition(self, plan: ScorePlan, model: LoadedModel, function: Callable[..., Any], batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        yield from _score_iterator(plan, function, batches, model)
+
+    def sample(self, plan: ScorePlan, function: Callable[..., Any], batch: pa.RecordBatch, collector: Collector) -> SampledOutputs:
+        return SampledOutputs(frames=list(function(iter([batch.to_pandas()]))))
+
+
+# The pass of each convention that runs in the Python workers (``conventions.CONVENTIONS``).
+WORKER_PASSES: dict[str, WorkerPass] = {"record": RecordPass(), "batch": FramePass(), "batch_iter": FrameIteratorPass()}
+
+
+def score_batches(plan: ScorePlan, batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+    """The ``mapInArrow`` function: one output batch per input batch."""
+    model, function = loaded_function(plan)
     if plan.input_names is not None:
         names = list(plan.input_names)
         batches = (batch.rename_columns(names) for batch in batches)
-    if plan.shape == "batch_iter":
-        yield from _score_iterator(plan, function, batches, model)
-        return
-    for batch in batches:
-        data, set_aside = split_off_rejected(batch)
-        collector = _Collector(plan, [set_aside] if set_aside is not None else None)
-        if data.num_rows:
-            with model.working_directory(), model_prints_to_stderr():
-                if plan.shape == "record":
-                    _score_records(plan, function, data, collector)
-                else:
-                    collector.tables = _score_isolating(plan, function, data.to_pandas(), collector)
-            if plan.scored is not None:
-                plan.scored.add(data.num_rows)
-        yield collector.batch(batch.num_rows)
+    yield from WORKER_PASSES[plan.shape].partition(plan, model, function, batches)
 
 
 def score_aligned(plan: ScorePlan, names: Sequence[str], columns: Sequence[pa.Array]) -> pa.StructArray:
@@ -380,10 +421,7 @@ def score_aligned(plan: ScorePlan, names: Sequence[str], columns: Sequence[pa.Ar
     else:
         positions = np.arange(batch.num_rows, dtype=np.uint64)
     if data.num_rows:
-        model = loaded_model(plan.payload)
-        function = model.function(plan.role)
-        if function is None:
-            raise ModelFunctionError(f"{plan.payload.source}: no {plan.role} function")
+        model, function = loaded_function(plan)
         with model.working_directory(), model_prints_to_stderr():
             for rows, outcome in _isolate(plan, function, data.to_pandas(split_blocks=True)):
                 if isinstance(outcome, str):
@@ -413,8 +451,7 @@ def score_aligned(plan: ScorePlan, names: Sequence[str], columns: Sequence[pa.Ar
 def _rejected_rows(plan: ScorePlan, rows: Any, reason: str, full: pa.Schema) -> pa.Table:
     """Input rows the model failed on, in the aligned shape (``on_error`` fail raises instead)."""
     reason = redact(reason)  # a model's error text may quote a password or a token
-    if plan.on_error == "fail":
-        raise ModelFunctionError(f"score function failed on a record: {reason}")
+    _fail_when_asked(plan, f"score function failed on a record: {reason}")
     n = len(rows)
     by_name = {
         KIND: pa.repeat(pa.scalar("model"), n),
@@ -447,7 +484,7 @@ def _score_iterator(plan: ScorePlan, function: Callable[..., Any], batches: Iter
                     result = next(results, None)
                 if result is None:
                     break
-                collector = _Collector(plan)
+                collector = Collector(plan)
                 try:
                     collector.tables = [_to_table(plan, result)]
                 except ValueError:  # find the rows that do not fit, and reject each with its reason
@@ -457,53 +494,7 @@ def _score_iterator(plan: ScorePlan, function: Callable[..., Any], batches: Iter
             raise
         except MODEL_FAILURES as exc:
             raise ModelFunctionError(f"score raised {_describe(exc)}") from exc
-    collector = _Collector(plan, set_aside)
+    collector = Collector(plan, set_aside)
     yield collector.batch(sum(counts))
 
 
-def lines_up(plan: ScorePlan, batch: pa.RecordBatch) -> bool:
-    """Whether the batch function, on this sample (on the driver), returns one row per input row
-    and no key columns: then its outputs can be zipped back to the rows (``score_aligned``). Any
-    doubt (a failing row, another row count, keys in the output) says no."""
-    import pandas as pd
-
-    data, _ = split_off_rejected(batch)
-    model = loaded_model(plan.payload)
-    function = model.function(plan.role)
-    if not data.num_rows or function is None:
-        return False
-    frame = data.to_pandas()
-    with model.working_directory(), model_prints_to_stderr():
-        try:
-            with time_limit(plan.timeout):
-                result = function(frame)
-        except MODEL_FAILURES:
-            return False
-    return isinstance(result, pd.DataFrame) and len(result) == len(frame) and not set(plan.key_columns) & {str(c) for c in result.columns}
-
-
-def sample_schema(plan: ScorePlan, batch: pa.RecordBatch, declared: pa.Schema | None = None) -> tuple[pa.Schema | None, list[str]]:
-    """Run the function on the driver over a small batch: the Arrow schema of its outputs (None
-    when it produced none), typed over the whole sample with ``declared``'s types where it names
-    a column, and the rejection reasons.
-
-    Used before any task starts, to learn the output columns and to surface an init or score
-    failure, or output types no one type fits, as our own clear error rather than a wrapped
-    executor exception."""
-    model = loaded_model(plan.payload)
-    function = model.function(plan.role)
-    if function is None:
-        raise ModelFunctionError(f"{plan.payload.source}: no {plan.role} function")
-    collector = _Collector(plan)
-    with model.working_directory(), model_prints_to_stderr():
-        if plan.shape == "record":
-            _score_records(plan, function, batch, collector)
-            rows = [row for _, outputs in collector.produced for row in outputs]
-            schema = infer_record_schema(rows, declared) if rows else None
-        else:
-            if plan.shape == "batch_iter":
-                frames = list(function(iter([batch.to_pandas()])))
-            else:
-                frames = _score_isolating(plan, function, batch.to_pandas(), collector)
-            schema = frames_schema([f for f in frames if f is not None and len(f.columns)], declared)
-    return schema, [reason for _, reason, _ in collector.rejected]

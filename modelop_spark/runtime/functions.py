@@ -105,7 +105,7 @@ class ModelFunctions:
 
     def takes_slot(self, role: str) -> bool:
         """``score(datum, slot_no)``: ModelOp's older record form."""
-        return self.convention(role).name == "record" and takes_slot(self.function(role))
+        return self.convention(role).per_record and takes_slot(self.function(role))
 
     # -- running --------------------------------------------------------------------------------
     def call(self, role: str, *args: Any) -> Any:

@@ -35,7 +35,6 @@ if TYPE_CHECKING:
 
 __all__ = ["snapshot_udf"]
 
-UDF_SHAPES = ("record", "batch")
 
 
 def _result_struct(snapshot: Snapshot, result_type: StructType | str | None) -> StructType:
@@ -55,10 +54,10 @@ def _result_struct(snapshot: Snapshot, result_type: StructType | str | None) -> 
     return parsed
 
 
-def score_frame(function: Callable[..., Any], shape: str, frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+def score_frame(function: Callable[..., Any], per_record: bool, frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
     """One output row per input row, with exactly ``names`` as columns (pure pandas)."""
     column = bare_value_column(names)  # where a bare value (0.73, "approve") goes
-    if shape == "record":
+    if per_record:
         outputs = []
         for record in frame.to_dict("records"):
             produced = record_outputs(function(record), column=column)
@@ -90,9 +89,10 @@ def snapshot_udf(
     from pyspark.sql.types import StructType
 
     functions = ModelFunctions.resolve(snapshot, job_document=job)  # import/init errors here
-    shape = functions.convention("score").name
-    if shape not in UDF_SHAPES:
-        raise SnapshotError(f"udf: snapshot {snapshot.name}'s score function has the {shape} shape; "
+    convention = functions.convention("score")
+    per_record = convention.per_record
+    if not (per_record or convention.one_frame_per_batch):
+        raise SnapshotError(f"udf: snapshot {snapshot.name}'s score function has the {convention.name} shape; "
                             f"a column needs a record or batch function (use ms.score)")
     # Nullable fields: pandas hands back nullable Arrow columns, and Spark checks they match.
     struct = StructType([field.__class__(field.name, field.dataType, True) for field in _result_struct(snapshot, result_type)])
@@ -107,7 +107,7 @@ def snapshot_udf(
         assert function is not None  # resolved on the driver above
         for frame in batches:
             with model.working_directory():
-                yield score_frame(function, shape, frame, names)
+                yield score_frame(function, per_record, frame, names)
 
     predict.__annotations__ = {"batches": Iterator[pd.DataFrame], "return": Iterator[pd.DataFrame]}
 

@@ -37,6 +37,7 @@ from modelop_spark.runtime.compiled.translate import (
     feature_kinds,
     output_names,
 )
+from modelop_spark.runtime.conventions import convention_named
 from modelop_spark.runtime.executor import KIND
 from modelop_spark.spark_compat import functions_for
 
@@ -120,7 +121,7 @@ def _compiled_pass(
     """The compiled model pass over ``df`` (``compiled_scores``) and its outputs alone
     (``compiled_outputs``), or NotCompilable with the reason."""
     snapshot = functions.snapshot
-    if plan.shape != "batch":
+    if not convention_named(plan.shape).one_frame_per_batch:
         raise NotCompilable(f"compiled scoring compares with a batch score function; this one has the {plan.shape} shape")
     source = compile_source(snapshot)
     unmapped = [c for c in model_columns if c not in source.outputs]
