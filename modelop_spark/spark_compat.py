@@ -56,6 +56,16 @@ def session_conf(spark: Any, settings: Mapping[str, str]) -> Iterator[None]:
                 spark.conf.set(key, value)
 
 
+ARROW_TO_PANDAS = "spark.sql.execution.arrow.pyspark.enabled"
+
+
+def to_pandas(spark: Any, frame: Any) -> Any:
+    """``frame`` as a pandas DataFrame through Arrow (column batches, not a Python object per
+    value), whatever the session was started with."""
+    with session_conf(spark, {ARROW_TO_PANDAS: "true"}):
+        return frame.toPandas()
+
+
 def quoted(name: str) -> str:
     """A column name as Spark reads it literally (``F.col(quoted(name))``): dots, spaces and
     backticks included, where a bare ``"a.b"`` would mean field ``b`` of struct ``a``."""

@@ -119,3 +119,33 @@ def test_two_processes_running_one_job_at_once_are_serialized(spark, setup, tmp_
     assert spark.read.parquet(str(out)).count() == 38
     assert spark.read.json(str(tmp_path / "rejected")).count() == 2
     assert not (tmp_path / ".modelop-staging").exists()
+
+
+METRICS_MODEL = RECORD_MODEL + """
+    # modelop.metrics
+    def metrics(df):
+        yield {"mean_doubled": float(df["doubled"].mean())}
+"""
+
+
+def test_a_metrics_job_killed_between_its_quarantine_and_its_document_is_rolled_back_whole(spark, setup, tmp_path):
+    # The quarantine of a score-first metrics job and its document are one commit: killed after
+    # the quarantine is published, recovery puts back the old quarantine beside the old document.
+    data, _ = setup
+    snapshot = make_snapshot(tmp_path / "metrics-model", METRICS_MODEL, files={"factor.txt": "2"})
+    document = tmp_path / "metrics.json"
+    job = {**_job(tmp_path, data, snapshot, str(document)), "job_type": "metrics"}
+    job["outputs"] = [{"url": str(document), "format": "json"}]
+    job["options"] = {"key_columns": ["id"], "score_first": True, "builtin_evaluation": "never"}
+    assert run_job(job, spark=spark).ok
+    old_document, old_rejected = document.read_text(), spark.read.json(str(tmp_path / "rejected")).count()
+    (snapshot / "factor.txt").write_text("3")
+    # published in order: the quarantine (0), the document's report folder (1), the document (2)
+    killed = _cli(job, tmp_path, "killed", **{FAULT_ENV: "published-1"})
+    _, err = killed.communicate(timeout=600)
+    assert killed.returncode == FAULT_EXIT_CODE, err[-2000:]
+    done = recover(lambda _: LocalFileSystem(), [str(document), str(tmp_path / "rejected")], "fault-job")
+    assert done == ["rolled back the interrupted commit of job fault-job"]
+    assert document.read_text() == old_document and json.loads(old_document)["mean_doubled"] == 37.0  # factor 2
+    assert spark.read.json(str(tmp_path / "rejected")).count() == old_rejected == 2
+    assert not (tmp_path / ".modelop-staging").exists()

@@ -9,7 +9,7 @@ the SparkSession.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -56,9 +56,10 @@ class StagedOutput:
     written: WrittenAsset
     commit: Callable[[], None] = _nothing
     abort: Callable[[], None] = _nothing
-    # File-system outputs: plan this output's share of the job's one commit transaction
-    # (``assets.commit.commit_staged_outputs``), instead of committing on its own.
-    prepare: Callable[[], Any] | None = None
+    # File-system outputs: plan this output's share of the job's one commit transaction (its
+    # publications: one per target; a metrics document and its report are two), instead of
+    # committing on its own (``assets.commit.commit_staged_outputs``).
+    prepare: Callable[[], Sequence[Any]] | None = None
 
 
 class AssetReader(ABC):

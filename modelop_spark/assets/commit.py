@@ -465,8 +465,12 @@ def commit_staged_outputs(staged: Sequence[Any], *, job_id: str) -> None:
     for output in staged:
         if getattr(output, "prepare", None) is None:
             output.commit()
-    publications = [output.prepare() for output in staged if getattr(output, "prepare", None) is not None]
-    commit_publications(publications, job_id=job_id)
+    prepared = [output for output in staged if getattr(output, "prepare", None) is not None]
+    try:
+        commit_publications([p for output in prepared for p in output.prepare()], job_id=job_id)
+    finally:
+        for output in prepared:
+            output.abort()  # tidies: the staging folders, emptied by the commit or not, and their empty parents
 
 
 # -- one-output commits (metrics documents, snapshots) -----------------------------------------

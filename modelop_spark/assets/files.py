@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 from modelop_spark.assets.base import AssetReader, AssetWriter, StagedOutput, WrittenAsset
 from modelop_spark.assets.commit import (
     RESULT_FILE,
+    Publication,
     check_foreign,
     check_mode,
     commit_publications,
@@ -185,12 +186,12 @@ class FileWriter(AssetWriter):
             abort()
             raise asset_error(asset, exc, reading=False) from exc
 
-        def prepare() -> Any:
+        def prepare() -> tuple[Publication, ...]:
             try:
-                return plan_publication(
+                return (plan_publication(
                     fs, staging, url, mode=asset.mode, job_id=job_id, single=single, label=asset.label,
                     replace_foreign=replace_foreign,
-                )
+                ),)
             except AssetError:
                 raise
             except Exception as exc:
@@ -198,7 +199,7 @@ class FileWriter(AssetWriter):
 
         def commit() -> None:
             try:
-                commit_publications([prepare()], job_id=job_id)
+                commit_publications(prepare(), job_id=job_id)
             except AssetError:
                 raise
             except Exception as exc:

@@ -200,18 +200,18 @@ class S3Writer(AssetWriter):
             details=details,
         )
 
-        def prepare() -> commit.Publication:
+        def prepare() -> tuple[commit.Publication, ...]:
             try:
                 publication, files = _publication(fs, location.path, job_id=job_id, mode=asset.mode, single=single,
                                                   extension=options.extension(), label=asset.label)  # fmt: skip
             except (OSError, ValueError) as exc:
                 raise fail(asset, "commit", exc) from exc
             details["files"] = files
-            return publication
+            return (publication,)
 
         def commit_alone() -> None:
             try:
-                commit.commit_publications([prepare()], job_id=job_id)
+                commit.commit_publications(prepare(), job_id=job_id)
             except (OSError, ValueError) as exc:
                 raise fail(asset, "commit", exc) from exc
 

@@ -16,6 +16,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -102,43 +103,64 @@ def _score(args: argparse.Namespace) -> int:
 
 
 def _execute(args: argparse.Namespace, read_jobs: Callable[[], list[dict[str, Any]]]) -> int:
-    documents: list[dict[str, Any]] = []
-    specs: list[JobSpec] = []
-    runnable: list[JobSpec] = []
-    refused: dict[int, JobResult | None] = {}
+    batch = _Batch()
     try:
-        documents = read_jobs()
-        parameters, settings = parameter_pairs(args.param), conf_pairs(args.conf)
-        documents = [job_with_parameters(document, parameters) for document in documents]
-        specs = [coerce_spec(document) for document in documents]  # a bad job fails here, before Spark starts
-        # Each job's own checks too: a job they refuse is reported without ever starting the JVM.
-        refused = {id(spec): refusal(spec) for spec in specs}
-        runnable = [spec for spec in specs if refused[id(spec)] is None]
-        if runnable:
-            # The first job's Spark settings (ModelOp's spark-submit flags) apply when Spark starts here.
-            spark = session_for_job(runnable[0], master=args.master, conf=settings, use_job_master=getattr(args, "use_job_master", False))
-            quiet_spark_logs(spark)
-            ship_package(spark)
+        batch.read(read_jobs, args)
+        spark = batch.start_spark(args)
     except ModelOpSparkError as exc:
-        # Name the job as far as it could be read, so a scheduler can match the result to it.
-        failed = len(specs) if len(specs) < len(documents) else 0  # the job being checked, else the first
-        document = documents[failed] if documents and failed < len(documents) else {}
-        spec = (runnable or specs)[0] if len(specs) == len(documents) and specs else None
-        if spec is not None:  # Spark did not start for a job that was ready to run
-            return report(args, [refused_result(spec, exc)])
-        job_id = str(document.get("job_id") or document.get("id") or "unknown")
-        job_type = str(document.get("job_type") or document.get("jobType") or "unknown")
-        return report(args, [failed_result(exc, job_id=job_id, job_type=job_type)])
+        return report(args, [batch.failed(exc)])
     results = []
-    for spec in specs:
-        if (result := refused[id(spec)]) is not None:
+    for spec in batch.specs:
+        if (result := batch.refused[id(spec)]) is not None:
             results.append(result)
             continue
-        if spec is not runnable[0]:  # Spark runs already: a later job's settings are logged, not applied
+        if spec is not batch.runnable[0]:  # Spark runs already: a later job's settings are logged, not applied
             spark = session_for_job(spec, master=args.master)
         with watch_progress(spark, mode=choose_mode(quiet=args.quiet), every=args.progress_every):
             results.append(run_job(spec, spark=spark))
     return report(args, results)
+
+
+@dataclass
+class _Batch:
+    """The jobs of one command, as far as they were read: documents, specs, each one's refusal."""
+
+    documents: list[dict[str, Any]] = field(default_factory=list)
+    specs: list[JobSpec] = field(default_factory=list)
+    refused: dict[int, JobResult | None] = field(default_factory=dict)
+    conf: dict[str, str] = field(default_factory=dict)  # --conf
+
+    def read(self, read_jobs: Callable[[], list[dict[str, Any]]], args: argparse.Namespace) -> None:
+        self.documents = read_jobs()
+        parameters, self.conf = parameter_pairs(args.param), conf_pairs(args.conf)
+        self.documents = [job_with_parameters(document, parameters) for document in self.documents]
+        self.specs = [coerce_spec(document) for document in self.documents]  # a bad job fails here, before Spark starts
+        # Each job's own checks too: a job they refuse is reported without ever starting the JVM.
+        self.refused = {id(spec): refusal(spec) for spec in self.specs}
+
+    @property
+    def runnable(self) -> list[JobSpec]:
+        return [spec for spec in self.specs if self.refused.get(id(spec)) is None]
+
+    def start_spark(self, args: argparse.Namespace) -> Any:
+        """The session for the runnable jobs (None when every job was refused): the first job's
+        Spark settings (ModelOp's spark-submit flags) apply when Spark starts here."""
+        if not self.runnable:
+            return None
+        spark = session_for_job(self.runnable[0], master=args.master, conf=self.conf, use_job_master=getattr(args, "use_job_master", False))
+        quiet_spark_logs(spark)
+        ship_package(spark)
+        return spark
+
+    def failed(self, error: ModelOpSparkError) -> JobResult:
+        """The result of a batch stopped before its jobs ran, naming the job as far as it could
+        be read, so a scheduler can match the result to it."""
+        if self.specs and len(self.specs) == len(self.documents):  # Spark did not start for a job ready to run
+            return refused_result((self.runnable or self.specs)[0], error)
+        document = self.documents[len(self.specs)] if len(self.specs) < len(self.documents) else {}
+        job_id = str(document.get("job_id") or document.get("id") or "unknown")
+        job_type = str(document.get("job_type") or document.get("jobType") or "unknown")
+        return failed_result(error, job_id=job_id, job_type=job_type)
 
 
 def refusal(spec: JobSpec) -> JobResult | None:

@@ -281,67 +281,74 @@ def numeric_bin_counts(
 ) -> dict[str, dict[str, Any]]:
     """Per numeric feature: counts of baseline and sample over the baseline's quantile bins (one
     pass for the quantiles, one pass for all counts). Null/NaN values are counted as missing."""
-    from pyspark.ml.feature import Bucketizer
+    splits = _quantile_splits(baseline, features, psi_bins=psi_bins, ks_bins=ks_bins)
+    if not splits:
+        return {}
+    usable = list(splits)
+    out: dict[str, dict[str, Any]] = {}
+    for f, (psi, ks) in splits.items():
+        out[f] = {
+            "psi_expected": np.zeros(len(psi) - 1), "psi_actual": np.zeros(len(psi) - 1),
+            "ks_expected": np.zeros(len(ks) - 1), "ks_actual": np.zeros(len(ks) - 1),
+            "missing_expected": 0, "missing_actual": 0,
+            "psi_edges": psi[1:-1],
+        }
+    for r in _bucket_counts(baseline, sample, splits):
+        feature = out[usable[r["f"]]]
+        prefix = "psi" if r["kind"] == 0 else "ks"
+        side = "expected" if r["_side"] == 0 else "actual"
+        counts = feature[f"{prefix}_{side}"]
+        b = r["b"]
+        if b is not None and b < len(counts):
+            counts[int(b)] += r["n"]
+        elif prefix == "psi":  # Bucketizer leaves null as null and puts NaN past the end: missing
+            feature[f"missing_{side}"] += r["n"]
+    return out
 
+
+def _quantile_splits(baseline: DataFrame, features: Sequence[str], *, psi_bins: int, ks_bins: int) -> dict[str, tuple[list[float], list[float]]]:
+    """Per feature with a value in the baseline: its PSI and KS bin edges (the baseline's
+    quantiles, open-ended at both sides), from one aggregation."""
     probs = sorted({i / psi_bins for i in range(1, psi_bins)} | {i / ks_bins for i in range(1, ks_bins)})
     accuracy = max(10_000, 10 * ks_bins)
     quantiles = baseline.select(
         *[F.percentile_approx(F.col(f).cast("double"), probs, accuracy).alias(f"q{i}") for i, f in enumerate(features)]
     ).first()
     assert quantiles is not None  # an aggregate always has its one row
-    splits_psi: list[Any] = []
-    splits_ks: list[Any] = []
-    usable: list[str] = []
+    splits: dict[str, tuple[list[float], list[float]]] = {}
     for i, f in enumerate(features):
         q = quantiles[f"q{i}"]
         if q is None:  # the baseline has no value for this feature
             continue
         by_p = dict(zip(probs, q, strict=True))
-        usable.append(f)
-        for bins, target in ((psi_bins, splits_psi), (ks_bins, splits_ks)):
-            edges = sorted({float(by_p[j / bins]) for j in range(1, bins)})
-            target.append([-float("inf"), *edges, float("inf")])
-    if not usable:
-        return {}
+        psi, ks = ([-float("inf"), *sorted({float(by_p[j / bins]) for j in range(1, bins)}), float("inf")] for bins in (psi_bins, ks_bins))
+        splits[f] = (psi, ks)
+    return splits
+
+
+def _bucket_counts(baseline: DataFrame, sample: DataFrame, splits: dict[str, tuple[list[float], list[float]]]) -> list[Any]:
+    """One pass over both sides: rows (f, kind 0 = PSI / 1 = KS, bucket b, _side, n)."""
+    from pyspark.ml.feature import Bucketizer
+
+    usable = list(splits)
     both = _sided(baseline, sample, usable).select(
         "_side", *[F.col(f).cast("double").alias(f"x{i}") for i, f in enumerate(usable)]
     )
     x = [f"x{i}" for i in range(len(usable))]
     bucketed = Bucketizer(
-        splitsArray=splits_psi + splits_ks,
+        splitsArray=[psi for psi, _ in splits.values()] + [ks for _, ks in splits.values()],
         inputCols=x + x,
         outputCols=[f"p{i}" for i in range(len(usable))] + [f"k{i}" for i in range(len(usable))],
         handleInvalid="keep",  # null/NaN go to one extra bucket: counted as missing, never dropped
     ).transform(both)
     pairs = [F.struct(F.lit(i).alias("f"), F.lit(0).alias("kind"), F.col(f"p{i}").alias("b")) for i in range(len(usable))]
     pairs += [F.struct(F.lit(i).alias("f"), F.lit(1).alias("kind"), F.col(f"k{i}").alias("b")) for i in range(len(usable))]
-    rows = (
+    return (
         bucketed.select("_side", F.inline(F.array(*pairs)))
         .groupBy("f", "kind", "b", "_side")
         .agg(F.count(F.lit(1)).alias("n"))
         .collect()  # bounded: features * (psi_bins + ks_bins + 2) * 2 rows
     )
-    out: dict[str, dict[str, Any]] = {}
-    for i, f in enumerate(usable):
-        n_psi, n_ks = len(splits_psi[i]) - 1, len(splits_ks[i]) - 1
-        out[f] = {
-            "psi_expected": np.zeros(n_psi), "psi_actual": np.zeros(n_psi),
-            "ks_expected": np.zeros(n_ks), "ks_actual": np.zeros(n_ks),
-            "missing_expected": 0, "missing_actual": 0,
-            "psi_edges": splits_psi[i][1:-1],
-        }
-    for r in rows:
-        feature = out[usable[r["f"]]]
-        prefix = "psi" if r["kind"] == 0 else "ks"
-        side = "expected" if r["_side"] == 0 else "actual"
-        counts = feature[f"{prefix}_{side}"]
-        b = r["b"]
-        if b is None or b >= len(counts):  # Bucketizer leaves null as null and puts NaN past the end
-            if prefix == "psi":
-                feature[f"missing_{side}"] += r["n"]
-        else:
-            counts[int(b)] += r["n"]
-    return out
 
 
 def categorical_counts(

@@ -11,7 +11,7 @@ monitors. Pure: a ``Schema`` in, a frozen ``MonitorConfig`` out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -76,30 +76,42 @@ def _flag(f: Field, key: str) -> bool:
 
 def config_from_schema(*schemas: Schema) -> MonitorConfig:
     """The monitor settings of one or more schemas (input, and output: the score is often there)."""
-    fields: list[Field] = []
-    seen: set[str] = set()
-    for schema in schemas:
-        for f in schema.fields:
-            if f.name not in seen:
-                seen.add(f.name)
-                fields.append(f)
+    fields = _distinct_fields(schemas)
     drift = [f for f in fields if f.drift_candidate]
-    score = _only(fields, "score")
     label = _only(fields, "label")
     positives = [f.extra["positiveClassLabel"] for f in fields if f.extra.get("positiveClassLabel") is not None]
-    label_field = next((f for f in fields if f.name == label), None)
     return MonitorConfig(
-        numerical=tuple(f.name for f in drift if not _is_categorical(f)),
-        categorical=tuple(f.name for f in drift if _is_categorical(f)),
-        score=score,
+        numerical=_names(drift, lambda f: not _is_categorical(f)),
+        categorical=_names(drift, _is_categorical),
+        score=_only(fields, "score"),
         label=label,
-        label_categorical=label_field is None or _is_categorical(label_field) or label_field.type.kind in ("int", "long", "boolean"),
-        protected=tuple(f.name for f in fields if f.protected_class),
+        label_categorical=_label_is_categorical(fields, label),
+        protected=_names(fields, lambda f: f.protected_class),
         positive_label=positives[0] if positives else 1,
         special_values={f.name: special_values_of(f) for f in fields if special_values_of(f)},
-        optional=tuple(f.name for f in fields if _flag(f, "scoringOptional")),
-        amount_fields=tuple(f.name for f in fields if _flag(f, "isAmountField")),
+        optional=_names(fields, lambda f: _flag(f, "scoringOptional")),
+        amount_fields=_names(fields, lambda f: _flag(f, "isAmountField")),
     )
+
+
+def _distinct_fields(schemas: Sequence[Schema]) -> list[Field]:
+    """Every schema's fields, a name met twice kept from the first schema."""
+    fields: dict[str, Field] = {}
+    for schema in schemas:
+        for f in schema.fields:
+            fields.setdefault(f.name, f)
+    return list(fields.values())
+
+
+def _names(fields: Sequence[Field], wanted: Callable[[Field], Any]) -> tuple[str, ...]:
+    return tuple(f.name for f in fields if wanted(f))
+
+
+def _label_is_categorical(fields: Sequence[Field], label: str | None) -> bool:
+    """A class label unless the schema says otherwise: a categorical, integer or boolean label
+    (or none found) is a class; a numeric one is a regression target."""
+    found = next((f for f in fields if f.name == label), None)
+    return found is None or _is_categorical(found) or found.type.kind in ("int", "long", "boolean")
 
 
 def _only(fields: Sequence[Field], role: str) -> str | None:

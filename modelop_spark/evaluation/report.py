@@ -75,65 +75,112 @@ def _user_section(metrics: Any, heading: str) -> str:
     return f"<h2>{html.escape(heading)}</h2>{_table(scalars) if scalars else ''}<pre>{text}</pre>"
 
 
-def _sections(doc: dict[str, Any]) -> list[str]:
-    if not _is_builtin(doc):
-        return [_user_section(doc, "Model metrics")]
-    parts = [f"<h2>Rows</h2>{_table(list(doc.get('rows', {}).items()))}"]
-    if "binary" in doc:
-        b = doc["binary"]
-        parts.append("<h2>Binary classification</h2>" + _table([
-            ("ROC AUC", b["roc_auc"]), ("average precision", b["average_precision"]),
-            ("log loss", b["log_loss"]), ("positives", b["positives"]), ("negatives", b["negatives"]),
-        ]))
-        parts.append(_grid(
-            ["threshold", "accuracy", "precision", "recall", "f1", "tp", "fp", "tn", "fn"],
-            [[t["threshold"], t["accuracy"], t["precision"], t["recall"], t["f1"],
-              *(t["confusion_matrix"][k] for k in ("tp", "fp", "tn", "fn"))] for t in b["thresholds"]],
-        ))
-    if "multiclass" in doc:
-        m = doc["multiclass"]
-        parts.append("<h2>Multiclass classification</h2>" + _table([
-            ("accuracy", m["accuracy"]), ("macro F1", m["macro"]["f1"]), ("weighted F1", m["weighted"]["f1"]),
-        ]))
-        parts.append(_grid(["class", "precision", "recall", "f1", "support"],
-                           [[c, v["precision"], v["recall"], v["f1"], v["support"]] for c, v in m["per_class"].items()]))
-    if "regression" in doc:
-        parts.append("<h2>Regression</h2>" + _table(list(doc["regression"].items())))
+def _rows_section(doc: dict[str, Any]) -> list[str]:
+    return [f"<h2>Rows</h2>{_table(list(doc.get('rows', {}).items()))}"]
+
+
+def _binary_section(doc: dict[str, Any]) -> list[str]:
+    if "binary" not in doc:
+        return []
+    b = doc["binary"]
+    summary = _table([
+        ("ROC AUC", b["roc_auc"]), ("average precision", b["average_precision"]),
+        ("log loss", b["log_loss"]), ("positives", b["positives"]), ("negatives", b["negatives"]),
+    ])
+    thresholds = _grid(
+        ["threshold", "accuracy", "precision", "recall", "f1", "tp", "fp", "tn", "fn"],
+        [[t["threshold"], t["accuracy"], t["precision"], t["recall"], t["f1"],
+          *(t["confusion_matrix"][k] for k in ("tp", "fp", "tn", "fn"))] for t in b["thresholds"]],
+    )
+    return ["<h2>Binary classification</h2>" + summary, thresholds]
+
+
+def _multiclass_section(doc: dict[str, Any]) -> list[str]:
+    if "multiclass" not in doc:
+        return []
+    m = doc["multiclass"]
+    summary = _table([("accuracy", m["accuracy"]), ("macro F1", m["macro"]["f1"]), ("weighted F1", m["weighted"]["f1"])])
+    per_class = _grid(["class", "precision", "recall", "f1", "support"],
+                      [[c, v["precision"], v["recall"], v["f1"], v["support"]] for c, v in m["per_class"].items()])
+    return ["<h2>Multiclass classification</h2>" + summary, per_class]
+
+
+def _regression_section(doc: dict[str, Any]) -> list[str]:
+    return ["<h2>Regression</h2>" + _table(list(doc["regression"].items()))] if "regression" in doc else []
+
+
+_FAIRNESS_KEYS = ["size", "selection_rate", "statistical_parity_difference", "disparate_impact_ratio",
+                  "equal_opportunity_difference", "equalized_odds_difference"]
+
+
+def _fairness_section(doc: dict[str, Any]) -> list[str]:
+    parts = []
     for section in doc.get("fairness") or []:
         parts.append(f"<h2>Fairness: {html.escape(section['column'])} "
                      f"(reference {html.escape(str(section['reference_group']))})</h2>")
         parts.append(_table(list(section["summary"].items())))
-        keys = ["size", "selection_rate", "statistical_parity_difference", "disparate_impact_ratio",
-                "equal_opportunity_difference", "equalized_odds_difference"]
-        parts.append(_grid(["group", *keys], [[g, *(v[k] for k in keys)] for g, v in section["groups"].items()]))
-    if doc.get("drift"):
-        rows = []
-        for name, f in doc["drift"]["features"].items():
-            test = f.get("ks") or f.get("chi_square") or {}
-            rows.append([name, f["type"], f["psi"], test.get("statistic"), test.get("p_value")])
-        parts.append("<h2>Drift</h2>" + _grid(["feature", "type", "PSI", "KS / chi-square", "p-value"], rows))
-    if doc.get("interpretability"):
-        section = doc["interpretability"]
-        parts.append(f"<h2>Interpretability ({html.escape(section['method'])}, {section['rows_explained']} rows)</h2>")
-        parts.append(_grid(["rank", "feature", "mean |SHAP|", "share"],
-                           [[r["rank"], r["feature"], r["mean_abs_shap"], r["share"]] for r in section["global_importance"]]))
-        parts.append(_table(list(section["decision"].items())))
-    if "side_by_side" in doc:
-        models = list(doc["models"])
-        rows = [[name, *(row["values"].get(m) for m in models), ", ".join(row["best"])]
-                for name, row in doc["side_by_side"].items()]
-        parts.append(f"<h2>Champion / challenger (champion: {html.escape(doc['champion'])})</h2>"
-                     + _grid(["metric", *models, "better"], rows))
-        for name, result in (doc.get("gate") or {}).get("results", {}).items():
-            parts.append(f"<p>gate, {html.escape(name)}: {'PASSES' if result['passes'] else 'FAILS'}: "
-                         f"{html.escape(result['reason'])}</p>")
-    if doc.get("judgement"):
-        j = doc["judgement"]
-        parts.append(f"<h2>Judgement: {html.escape(j['status'])}</h2>"
-                     + "".join(f"<p>{html.escape(r)}</p>" for r in j["reasons"]))
-    if "model_metrics" in doc:
-        parts.append(_user_section(doc["model_metrics"], "Model metrics (the snapshot's metrics function)"))
+        parts.append(_grid(["group", *_FAIRNESS_KEYS], [[g, *(v[k] for k in _FAIRNESS_KEYS)] for g, v in section["groups"].items()]))
     return parts
+
+
+def _drift_section(doc: dict[str, Any]) -> list[str]:
+    if not doc.get("drift"):
+        return []
+    rows = []
+    for name, f in doc["drift"]["features"].items():
+        test = f.get("ks") or f.get("chi_square") or {}
+        rows.append([name, f["type"], f["psi"], test.get("statistic"), test.get("p_value")])
+    return ["<h2>Drift</h2>" + _grid(["feature", "type", "PSI", "KS / chi-square", "p-value"], rows)]
+
+
+def _interpretability_section(doc: dict[str, Any]) -> list[str]:
+    if not doc.get("interpretability"):
+        return []
+    section = doc["interpretability"]
+    return [
+        f"<h2>Interpretability ({html.escape(section['method'])}, {section['rows_explained']} rows)</h2>",
+        _grid(["rank", "feature", "mean |SHAP|", "share"],
+              [[r["rank"], r["feature"], r["mean_abs_shap"], r["share"]] for r in section["global_importance"]]),
+        _table(list(section["decision"].items())),
+    ]
+
+
+def _comparison_section(doc: dict[str, Any]) -> list[str]:
+    if "side_by_side" not in doc:
+        return []
+    models = list(doc["models"])
+    rows = [[name, *(row["values"].get(m) for m in models), ", ".join(row["best"])] for name, row in doc["side_by_side"].items()]
+    parts = [f"<h2>Champion / challenger (champion: {html.escape(doc['champion'])})</h2>"
+             + _grid(["metric", *models, "better"], rows)]
+    for name, result in (doc.get("gate") or {}).get("results", {}).items():
+        parts.append(f"<p>gate, {html.escape(name)}: {'PASSES' if result['passes'] else 'FAILS'}: {html.escape(result['reason'])}</p>")
+    return parts
+
+
+def _judgement_section(doc: dict[str, Any]) -> list[str]:
+    if not doc.get("judgement"):
+        return []
+    j = doc["judgement"]
+    return [f"<h2>Judgement: {html.escape(j['status'])}</h2>" + "".join(f"<p>{html.escape(r)}</p>" for r in j["reasons"])]
+
+
+def _model_metrics_section(doc: dict[str, Any]) -> list[str]:
+    if "model_metrics" not in doc:
+        return []
+    return [_user_section(doc["model_metrics"], "Model metrics (the snapshot's metrics function)")]
+
+
+# The report's sections, in order; each renders what the document has of it (nothing when absent).
+_SECTIONS = (
+    _rows_section, _binary_section, _multiclass_section, _regression_section, _fairness_section, _drift_section,
+    _interpretability_section, _comparison_section, _judgement_section, _model_metrics_section,
+)
+
+
+def _sections(doc: dict[str, Any]) -> list[str]:
+    if not _is_builtin(doc):
+        return [_user_section(doc, "Model metrics")]
+    return [part for section in _SECTIONS for part in section(doc)]
 
 
 def render_html(doc: dict[str, Any], plots: dict[str, Path], *, title: str = "Model evaluation") -> str:

@@ -31,6 +31,7 @@ from modelop_spark.interpretability.models import (
     positive_index,
 )
 from modelop_spark.interpretability.plan import EXPECTED, ExplainPlan, explain_batches
+from modelop_spark.runtime.conventions import Convention
 from modelop_spark.runtime.functions import ModelFunctions
 from modelop_spark.schema.loader import load_schema
 from modelop_spark.schema.roles import roles_of
@@ -95,13 +96,13 @@ def _means(df: DataFrame, features: Sequence[str]) -> tuple[float, ...]:
     return tuple(float(v) if v is not None else 0.0 for v in row)
 
 
-def _output(functions: ModelFunctions, shape: str, features: tuple[str, ...], background: np.ndarray, wanted: str | None) -> str:
+def _output(functions: ModelFunctions, convention: Convention, features: tuple[str, ...], background: np.ndarray, wanted: str | None) -> str:
     """Which score output the model-agnostic explainers explain: the one named, else the only
     numeric output the score function gives on a background row."""
     function = functions.function("score")
     first = background[:1]
     with functions.model.working_directory():
-        if shape == "record":
+        if convention.per_record:
             produced = function(dict(zip(features, first[0].tolist(), strict=True)))
             record = produced if isinstance(produced, dict) else next(iter(produced))
             outputs = {k: v for k, v in record.items()}
@@ -109,7 +110,7 @@ def _output(functions: ModelFunctions, shape: str, features: tuple[str, ...], ba
             import pandas as pd
 
             frame = pd.DataFrame(first, columns=list(features))
-            result = function(frame) if shape == "batch" else pd.concat(list(function(iter([frame]))))
+            result = pd.concat(list(function(iter([frame])))) if convention.over_an_iterator else function(frame)
             outputs = {c: result[c].iloc[0] for c in result.columns}
     if wanted is not None:
         if wanted not in outputs:
@@ -142,13 +143,14 @@ def explanation_plan(
                         "column; a key column cannot be a feature")
     model = None if options.method in MODEL_AGNOSTIC else _model_object(functions, options)
     method = choose_method(options.method, model, source=functions.source)
-    shape = functions.convention("score").name if functions.has("score") else ""
-    if method in MODEL_AGNOSTIC and shape not in ("record", "batch", "batch_iter"):
+    convention = functions.convention("score") if functions.has("score") else None
+    # the model-agnostic explainers call the score function on frames of feature values
+    if method in MODEL_AGNOSTIC and (convention is None or not convention.in_python_workers):
         raise SnapshotError(f"interpretability.method {method}: snapshot {functions.snapshot.name} needs a record or batch "
-                            f"score function to explain, found {shape or 'none'}")
+                            f"score function to explain, found {convention.name if convention else 'none'}")
     background_rows = _background(df, features, options) if method in MODEL_AGNOSTIC else None
-    output = _output(functions, shape, features, background_rows, options.output or default_output) \
-        if background_rows is not None else None
+    output = _output(functions, convention, features, background_rows, options.output or default_output) \
+        if background_rows is not None and convention is not None else None
     background: Any = None
     digest = ""
     if background_rows is not None:
@@ -159,7 +161,7 @@ def explanation_plan(
     return ExplainPlan(
         payload=functions.payload_for_tasks(), method=method, features=features, carried=tuple(carried),
         carried_as=names, model_object=options.model_object, positive=positive_index(model, positive_label),
-        shape=shape, output=output, background=background, background_digest=digest,
+        shape=convention.name if convention else "", output=output, background=background, background_digest=digest,
         mean=_means(df, features) if method == "linear" else None, seed=options.seed, max_evals=options.max_evals,
         schema=schema,
     )

@@ -119,4 +119,4 @@ def run_comparison(run: Any) -> Outcome:
     doc = compare_snapshots(frame, snapshots, label=label, score=options.score, positive_label=options.positive_label,
                             key_columns=spec.options.key_columns, gate_on=options.gate, job_document=spec.document)
     run.rows_in = doc["rows"]["input"]
-    return run._finish(doc, shape=None, builtin=True)
+    return run._finish(doc, metrics_function=None, builtin=True)

@@ -22,11 +22,9 @@ FAILED with reasons, or ERROR) is in the document and in the result's details.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import shutil
 import tempfile
-from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,16 +32,8 @@ from pyspark import StorageLevel
 
 from modelop_spark._redact import redacted_logger
 from modelop_spark.assets import StagedOutput, read_asset, stage_asset
-from modelop_spark.assets.base import WrittenAsset
-from modelop_spark.assets.commit import (
-    check_mode,
-    commit_directory,
-    commit_single_file,
-    split_parent,
-    staging_path,
-)
-from modelop_spark.assets.filesystem import absolute_url, filesystem_for, is_local, local_path
-from modelop_spark.assets.spec import AssetSpec, format_from_url
+from modelop_spark.assets.commit import commit_staged_outputs
+from modelop_spark.assets.spec import AssetSpec
 from modelop_spark.errors import (
     AssetError,
     ModelFunctionError,
@@ -65,25 +55,33 @@ from modelop_spark.evaluation.report import EvaluationFiles
 from modelop_spark.evaluation.user_metrics import collect_metrics, jsonable
 from modelop_spark.interpretability import interpretability
 from modelop_spark.jobs.compare import run_comparison
+from modelop_spark.jobs.metrics_documents import (
+    check_document_output,
+    read_model_document,
+    stage_document,
+)
 from modelop_spark.jobs.monitoring import data_inputs, judge_document, monitor_inputs
+from modelop_spark.jobs.rejected import rejected_target
 from modelop_spark.jobs.result import Outcome, RowCounts
-from modelop_spark.jobs.scoring import default_rejected_output
 from modelop_spark.jobs.spec import JobSpec
 from modelop_spark.runtime.apply import apply_function
+from modelop_spark.runtime.conventions import Convention
 from modelop_spark.runtime.functions import ModelFunctions, takes_pyspark_convention
-from modelop_spark.runtime.pyspark_convention import call_pyspark_convention, written_asset
+from modelop_spark.runtime.pyspark_convention import (
+    call_pyspark_convention,
+    outputs_with_specs,
+    written_asset,
+)
 from modelop_spark.runtime.pyspark_outputs import ModelOutput
 from modelop_spark.runtime.session_guard import runtime_session_kept
 from modelop_spark.runtime.snapshot import Snapshot
 from modelop_spark.schema.loader import load_schema
 from modelop_spark.schema.roles import roles_of
-from modelop_spark.spark_compat import session_conf
+from modelop_spark.spark_compat import to_pandas
 
 __all__ = ["run_metrics"]
 
 log = redacted_logger(__name__)
-
-ARROW_CONF = "spark.sql.execution.arrow.pyspark.enabled"
 
 
 def check_metrics(spec: JobSpec, snapshot: Snapshot) -> None:
@@ -99,7 +97,7 @@ def check_metrics(spec: JobSpec, snapshot: Snapshot) -> None:
     if takes_pyspark_convention(snapshot, "metrics") is not True:  # otherwise the model writes them
         for asset in spec.outputs:
             if asset is not explanations:
-                _check_document_output(asset)
+                check_document_output(asset)
 
 
 def explanations_output(spec: JobSpec, options: MetricsOptions) -> AssetSpec | None:
@@ -122,25 +120,25 @@ def run_metrics(spark: Any, spec: JobSpec, snapshot: Snapshot) -> Outcome:
         return _MetricsRun(spark, spec, functions, options).run_builtin_monitor()
     if options.compare is not None:
         return run_comparison(_MetricsRun(spark, spec, functions, options))
-    shape = _user_shape(functions, options)
+    convention = _metrics_convention(functions, options)
     builtin = options.builtin_evaluation in ("always", "only") or (
-        options.builtin_evaluation == "auto" and shape is None
+        options.builtin_evaluation == "auto" and convention is None
     )
-    if shape is None and not builtin:
+    if convention is None and not builtin:
         raise SnapshotError(
             f"snapshot {snapshot.name}: no metrics function and options.builtin_evaluation is 'never'; "
             "tag one with '# modelop.metrics', or let the built-in evaluation run"
         )
-    run_user = shape is not None and options.builtin_evaluation != "only"
-    return _MetricsRun(spark, spec, functions, options).run(shape=shape if run_user else None, builtin=builtin)
+    run_user = convention is not None and options.builtin_evaluation != "only"
+    return _MetricsRun(spark, spec, functions, options).run(convention if run_user else None, builtin=builtin)
 
 
-def _user_shape(functions: ModelFunctions, options: MetricsOptions) -> str | None:
-    """What the metrics function gets: pandas | spark | modelop_pyspark (asset dicts), from the
-    job's ``metrics_shape`` or the function's calling convention; None without one."""
+def _metrics_convention(functions: ModelFunctions, options: MetricsOptions) -> Convention | None:
+    """How the metrics function is called (what it gets: pandas, Spark DataFrames or ModelOp's
+    asset dicts), from the job's ``metrics_shape`` or the function itself; None without one."""
     if not functions.has("metrics"):
         return None
-    return functions.convention("metrics", declared=options.metrics_shape and _DECLARED[options.metrics_shape]).receives
+    return functions.convention("metrics", declared=options.metrics_shape and _DECLARED[options.metrics_shape])
 
 
 # ``options.metrics_shape`` names what the function gets; the convention that gives it.
@@ -162,17 +160,6 @@ def split_inputs(spec: JobSpec, options: MetricsOptions) -> tuple[list[AssetSpec
     if not data:
         raise SpecError("inputs: every input is the drift baseline; add the labeled data to evaluate")
     return data, (baseline[0] if baseline else None)
-
-
-def _check_document_output(asset: AssetSpec) -> None:
-    if asset.kind == "embedded":
-        return
-    if asset.kind != "file" or not asset.url:
-        raise SpecError(f"output {asset.label}: a metrics job writes its JSON document to a file or embedded output")
-    if asset.format not in (None, "json"):
-        raise SpecError(f"output {asset.label}: a metrics job writes one JSON document; use format json, found {asset.format}")
-    if asset.mode == "append":
-        raise SpecError(f"output {asset.label}: a metrics document cannot be appended to; use mode overwrite")
 
 
 class _MetricsRun:
@@ -202,8 +189,7 @@ class _MetricsRun:
         counts = scored.counts()
         self.rows_in, self.rows_rejected = counts["rows_in"], counts["rows_rejected"]
         if counts["rows_rejected"]:
-            target = self.spec.rejected_output or default_rejected_output(self.spec)
-            self.staged_rejected = stage_asset(scored.rejected(), target, job_id=self.spec.job_id)
+            self.staged_rejected = stage_asset(scored.rejected(), rejected_target(self.spec), job_id=self.spec.job_id)
         outputs = scored.outputs()
         extra = [c for c in frame.columns if c not in outputs.columns]
         if not extra:
@@ -225,11 +211,14 @@ class _MetricsRun:
         return frames, (read_asset(self.spark, baseline) if baseline else None)
 
     # -- the user's function --------------------------------------------------------------------
-    def _call_user(self, shape: str, frames: list[Any]) -> dict[str, Any] | None:
+    def _call_user(self, convention: Convention, frames: list[Any]) -> dict[str, Any] | None:
         source = self.functions.source
-        if shape == "modelop_pyspark":
+        if not convention.applies_to_a_dataframe:
             return self._call_pyspark(source)
-        arguments = frames if shape == "spark" else [self._to_pandas(f, a) for f, a in zip(frames, self.data_assets, strict=True)]
+        if convention.holds_whole_input_in_memory:
+            for frame, asset in zip(frames, self.data_assets, strict=True):
+                self._check_row_cap(frame, asset)
+        arguments = convention.whole_input_arguments(frames, partial(to_pandas, self.spark))
         with runtime_session_kept(self.spark):  # a stop() of the runtime's session is ignored
             return collect_metrics(self.functions.call("metrics", *arguments), source=source)
 
@@ -249,7 +238,7 @@ class _MetricsRun:
             )
         return None
 
-    def _to_pandas(self, frame: Any, asset: AssetSpec) -> Any:
+    def _check_row_cap(self, frame: Any, asset: AssetSpec) -> None:
         cap = self.options.max_metrics_rows
         if frame.limit(cap + 1).count() > cap:
             raise AssetError(
@@ -258,8 +247,6 @@ class _MetricsRun:
                 "shape 'spark' (snapshot.json shapes.metrics, or options.metrics_shape) to get a Spark "
                 "DataFrame, or use the built-in evaluation (options.builtin_evaluation: only)"
             )
-        with session_conf(self.spark, {ARROW_CONF: "true"}):
-            return frame.toPandas()
 
     # -- built-in -------------------------------------------------------------------------------
     def _columns(self) -> EvaluationColumns:
@@ -275,25 +262,15 @@ class _MetricsRun:
         return given if roles is None else columns_from_roles(roles, **given.to_dict())
 
     # -- the job --------------------------------------------------------------------------------
-    def run(self, *, shape: str | None, builtin: bool) -> Outcome:
+    def run(self, convention: Convention | None, *, builtin: bool) -> Outcome:
+        """The user's metrics function (``convention``: how it is called; None: not run) and/or
+        the built-in evaluation, then interpretability, then every output staged and committed."""
         try:
-            if shape == "modelop_pyspark" and not builtin and not self.options.score_first:
-                frames: list[Any] = []
-                baseline = None
-            else:
-                frames, baseline = self._frames()
-            user = self._call_user(shape, frames) if shape else None
-            doc: dict[str, Any]
-            if builtin:
-                doc = evaluate(frames[0], columns=self._columns(), options=self.options.evaluation, baseline=baseline)
-                if self.rows_in is None:
-                    self.rows_in = doc["rows"]["input"]
-                if user is not None:
-                    doc["model_metrics"] = user
-            elif user is None and self.model_outputs:
-                doc = self._read_back()
-            else:
-                doc = user or {}
+            # a PySpark-convention function reads its own inputs: read them only for what else runs
+            reads_its_own = convention is not None and not convention.applies_to_a_dataframe
+            frames, baseline = ([], None) if reads_its_own and not builtin and not self.options.score_first else self._frames()
+            user = self._call_user(convention, frames) if convention is not None else None
+            doc = self._document(user, frames, baseline, builtin=builtin)
             if self.options.interpretability is not None:
                 if not frames:
                     frames, _ = self._frames()
@@ -301,7 +278,7 @@ class _MetricsRun:
             doc = jsonable(doc)
             if self.rows_in is None:
                 self.rows_in = self._count_inputs(frames)
-            return self._finish(doc, shape=shape, builtin=builtin)
+            return self._finish(doc, metrics_function=convention.receives if convention else None, builtin=builtin)
         except BaseException:
             for staged in (self.staged_rejected, self.staged_explanations):
                 if staged is not None:
@@ -310,6 +287,18 @@ class _MetricsRun:
         finally:
             for frame in self._persisted:
                 frame.unpersist()
+
+    def _document(self, user: dict[str, Any] | None, frames: list[Any], baseline: Any, *, builtin: bool) -> dict[str, Any]:
+        """The built-in evaluation with the user's metrics under ``model_metrics``; else the
+        user's metrics, returned or (a PySpark model) read back from what it wrote."""
+        if builtin:
+            doc = evaluate(frames[0], columns=self._columns(), options=self.options.evaluation, baseline=baseline)
+            if self.rows_in is None:
+                self.rows_in = doc["rows"]["input"]
+            return doc if user is None else {**doc, "model_metrics": user}
+        if user is None and self.model_outputs:
+            return self._read_back()
+        return user or {}
 
     def _interpretability(self, frame: Any) -> dict[str, Any]:
         """SHAP importances over the evaluated data; the per-row explanations staged when asked."""
@@ -348,7 +337,7 @@ class _MetricsRun:
         doc["inputs"] = {"comparator": comparator_asset.label, "baseline": baseline_asset.label if baseline_asset else None}
         rows = doc["rows"]
         self.rows_in = rows["comparator"] if "comparator" in rows else rows.get("input", 0)
-        return self._finish(jsonable(doc), shape=None, builtin=True)
+        return self._finish(jsonable(doc), metrics_function=None, builtin=True)
 
     def _count_inputs(self, frames: list[Any]) -> int:
         if frames:
@@ -359,7 +348,7 @@ class _MetricsRun:
             log.warning("metrics: could not count the rows of input %s", self.spec.inputs[0].label, exc_info=True)
             return 0
 
-    def _finish(self, doc: dict[str, Any], *, shape: str | None, builtin: bool) -> Outcome:
+    def _finish(self, doc: dict[str, Any], *, metrics_function: str | None, builtin: bool) -> Outcome:
         judgement = judge_document(self.spark, self.spec, doc)
         if judgement is not None:
             doc = {**doc, "judgement": judgement.to_dict()}
@@ -368,13 +357,13 @@ class _MetricsRun:
             files = write_report(doc, report_dir, plots=self.options.report and "format_version" in doc,
                                  title=f"{self.snapshot.name} {self.snapshot.version or ''}: evaluation".strip())
             staged = self._stage_outputs(doc, files)
-            # Every output is staged: now the quarantine and the documents become visible together.
+            # Every output is staged: the quarantine, the explanations and the documents become
+            # visible together, in the one commit every job type uses.
             rejected = [self.staged_rejected] if self.staged_rejected is not None else []
             explanations = [self.staged_explanations] if self.staged_explanations is not None else []
-            for output in [*rejected, *explanations, *staged]:
-                output.commit()
+            commit_staged_outputs([*rejected, *explanations, *staged], job_id=self.spec.job_id)
             written = tuple(s.written for s in [*staged, *explanations])
-            details: dict[str, Any] = {"metrics_function": shape, "builtin_evaluation": builtin}
+            details: dict[str, Any] = {"metrics_function": metrics_function, "builtin_evaluation": builtin}
             if self.options.monitor is not None:
                 details["monitor"] = self.options.monitor.type
             if judgement is not None:
@@ -403,9 +392,8 @@ class _MetricsRun:
         committed: listed as they are)."""
         if not self.model_outputs:
             return [self._stage(doc, asset, files) for asset in self.spec.outputs if asset is not self.explanations]
-        specs = list(self.spec.outputs) if len(self.spec.outputs) == len(self.model_outputs) else [None] * len(self.model_outputs)
         staged = []
-        for output, asset in zip(self.model_outputs, specs, strict=True):
+        for output, asset in outputs_with_specs(self.model_outputs, self.spec.outputs):
             if output.written or asset is None or not doc:
                 staged.append(StagedOutput(written=written_asset(output, asset, rows=1 if output.written else None)))
             else:
@@ -424,131 +412,7 @@ class _MetricsRun:
         return {}
 
     def _stage(self, doc: dict[str, Any], asset: AssetSpec, files: EvaluationFiles) -> StagedOutput:
-        _check_document_output(asset)
-        if asset.kind == "embedded":
-            return StagedOutput(written=WrittenAsset(name=asset.name, kind="embedded", location=None, format="json", records=[doc]))
-        return _stage_document(self.spark, asset, json_line(doc), files if self.options.report else None,
-                               job_id=self.spec.job_id)
-
-
-def json_line(doc: dict[str, Any]) -> str:
-    """The metrics document as one JSON object on one line, as ModelOp writes it and as
-    ``pandas.read_json(lines=True)`` and Spark's JSON reader read it."""
-    return json.dumps(doc, sort_keys=True, allow_nan=False) + "\n"
-
-
-def _is_one_file(asset: AssetSpec, url: str) -> bool:
-    """A ``.json`` URL, or an output whose job said its format (a ModelOp ``fileFormat``: its
-    URL names a file even without an extension); any other URL is a folder."""
-    return url.endswith(".json") or asset.single_file
-
-
-def _report_location(url: str) -> str:
-    """``.../metrics.json`` (or ``.../metrics``) -> ``.../metrics_report``: plots and report.html
-    beside the document, named after it."""
-    parent, name = split_parent(url)
-    return f"{parent}/{name.removesuffix('.json')}_report"
-
-
-def _put_report(fs: Any, folder: str, files: EvaluationFiles) -> dict[str, Any]:
-    """report.html (self-contained) and, on a local filesystem, the PNGs under ``plots/``."""
-    fs.write_text(f"{folder}/report.html", files.html.read_text(encoding="utf-8"))
-    details: dict[str, Any] = {"report": f"{folder}/report.html"}
-    if is_local(folder) and files.plots:
-        target = local_path(f"{folder}/plots")
-        target.mkdir(parents=True, exist_ok=True)
-        for path in files.plots.values():
-            shutil.copyfile(path, target / path.name)
-        details["plots"] = {k: f"{folder}/plots/{p.name}" for k, p in files.plots.items()}
-    return details
-
-
-def _stage_document(spark: Any, asset: AssetSpec, text: str, files: EvaluationFiles | None, *, job_id: str) -> StagedOutput:
-    """The document (and its report) written out of sight; committed with the job's other outputs.
-
-    A URL ending ``.json`` (or a ModelOp output with a ``fileFormat``) is that one file, with
-    ``<stem>_report/`` beside it; any other URL is a folder holding ``metrics.json``,
-    ``report.html`` and ``plots/``."""
-    url = absolute_url(asset.url or "")
-    fs = filesystem_for(url, spark)
-    check_mode(fs, url, asset.mode, label=asset.label)
-    staging = staging_path(url, job_id)
-    single = _is_one_file(asset, url)
-    report = _report_location(url) if single and files is not None else None
-    report_staging = staging_path(report, job_id) if report else None
-    for folder in (staging, report_staging):
-        if folder:
-            fs.delete(folder)
-    details: dict[str, Any] = {}
-    try:
-        if single:
-            fs.write_text(f"{staging}/{split_parent(url)[1]}", text)
-            if report and report_staging and files is not None:
-                details = _moved(_put_report(fs, report_staging, files), report_staging, report)
-        else:
-            fs.write_text(f"{staging}/metrics.json", text)
-            if files is not None:
-                details = _moved(_put_report(fs, staging, files), staging, url)
-            details["document"] = f"{url.rstrip('/')}/metrics.json"
-    except BaseException:
-        _clean(fs, staging, report_staging)
-        raise
-
-    def commit() -> None:
-        try:
-            if single:
-                if report and report_staging:
-                    commit_directory(fs, report_staging, report, mode="overwrite", job_id=job_id)
-                commit_single_file(fs, staging, url, mode=asset.mode, job_id=job_id, replace_foreign=asset.replace_foreign)
-            else:
-                commit_directory(fs, staging, url, mode=asset.mode, job_id=job_id, replace_foreign=asset.replace_foreign)
-        finally:
-            _clean(fs, staging, report_staging)
-
-    written = WrittenAsset(name=asset.name, kind="file", location=asset.url, format="json", rows=1, details=details)
-    return StagedOutput(written=written, commit=commit, abort=lambda: _clean(fs, staging, report_staging))
-
-
-def _moved(details: dict[str, Any], staging: str, target: str) -> dict[str, Any]:
-    """Report paths as they will be once the staging folder is committed to ``target``."""
-    return {k: (v.replace(staging, target) if isinstance(v, str) else {n: p.replace(staging, target) for n, p in v.items()})
-            for k, v in details.items()}
-
-
-def _clean(fs: Any, *stagings: str | None) -> None:
-    for staging in stagings:
-        if not staging:
-            continue
-        fs.delete(staging)
-        folder = split_parent(staging)[0]
-        with contextlib.suppress(OSError):  # another job may be staging beside us right now
-            if fs.exists(folder) and not fs.list(folder):
-                fs.delete(folder)
-
-
-_READ_BACK_ROWS = 100  # a metrics document is a handful of rows; a bigger output is data, not metrics
-
-
-def read_model_document(spark: Any, output: ModelOutput) -> dict[str, Any] | None:
-    """A small JSON or CSV document a PySpark model wrote to ``output`` (one row: that row;
-    several: ``{"results": [...]}``), or None when the output is not one (another format, more rows)."""
-    assert output.target is not None
-    fmt = str(output.asset.get("fileFormat") or format_from_url(output.target) or "").lower()
-    if fmt not in ("json", "csv"):
-        return None
-    asset = AssetSpec(kind="file", name=output.asset.get("filename"), url=output.target, format=fmt)
-    try:
-        frame = read_asset(spark, asset)
-        if frame.columns == ["_corrupt_record"]:  # one indented JSON document, not JSON lines
-            frame = read_asset(spark, replace(asset, options={"multiLine": "true"}))
-        rows = frame.limit(_READ_BACK_ROWS + 1).collect()
-    except Exception:  # the model's own file: not being able to read it back does not fail its job
-        log.warning("could not read the metrics the model wrote to %s", output.target, exc_info=True)
-        return None
-    if not rows or len(rows) > _READ_BACK_ROWS:
-        return None
-    documents = [jsonable(r.asDict(recursive=True)) for r in rows]
-    return documents[0] if len(documents) == 1 else {"results": documents}
+        return stage_document(self.spark, asset, doc, files if self.options.report else None, job_id=self.spec.job_id)
 
 
 def _schema_roles(snapshot: Snapshot, spec: JobSpec) -> Any:

@@ -72,20 +72,35 @@ def _records_from_embedded(asset: Mapping[str, Any], where: str) -> list[dict[st
 
 
 def translate_asset(asset: Mapping[str, Any], *, where: str, output: bool) -> AssetSpec:
+    """One ModelOp asset (``inputData``/``outputData`` entry) as the runtime's AssetSpec."""
     asset_type = str(asset.get("assetType", "EXTERNAL_FILE")).upper()
-    repository = dict(asset.get("repositoryInfo") or {})
     name = asset.get("filename") or asset.get("name")
     role = asset.get("assetRole")
     if asset_type == "EMBEDDED":
         records = None if output else _records_from_embedded(asset, where)
         return AssetSpec(kind="embedded", name=name, records=tuple(records) if records is not None else None, role=role)
     if asset_type.startswith("SQL"):
-        query = asset.get("query") or asset.get("sqlQuery")
-        table = asset.get("tableName") or asset.get("table")
-        jdbc_url = asset.get("jdbcUrl") or repository.get("jdbcUrl")
-        options = {"url": jdbc_url} if jdbc_url else {}
-        kind: AssetKind = "jdbc" if jdbc_url else "sql"
-        return AssetSpec(kind=kind, name=name, query=query, table=table, role=role, options=options, repository=repository)
+        return _sql_asset(asset, name=name, role=role)
+    return _file_asset(asset, asset_type, where=where, output=output)
+
+
+def _sql_asset(asset: Mapping[str, Any], *, name: str | None, role: str | None) -> AssetSpec:
+    """A SQL asset: a JDBC read when it (or its repository) names a ``jdbcUrl``, else Spark SQL."""
+    repository = dict(asset.get("repositoryInfo") or {})
+    query = asset.get("query") or asset.get("sqlQuery")
+    table = asset.get("tableName") or asset.get("table")
+    jdbc_url = asset.get("jdbcUrl") or repository.get("jdbcUrl")
+    options = {"url": jdbc_url} if jdbc_url else {}
+    kind: AssetKind = "jdbc" if jdbc_url else "sql"
+    return AssetSpec(kind=kind, name=name, query=query, table=table, role=role, options=options, repository=repository)
+
+
+def _file_asset(asset: Mapping[str, Any], asset_type: str, *, where: str, output: bool) -> AssetSpec:
+    """A file asset (``EXTERNAL_FILE`` and the like): a Delta table, a data format the runtime
+    reads, or a file only a PySpark model knows how to read."""
+    repository = dict(asset.get("repositoryInfo") or {})
+    name = asset.get("filename") or asset.get("name")
+    role = asset.get("assetRole")
     url = asset.get("fileUrl")
     if not url:
         raise SpecError(f"{where}.fileUrl: an {asset_type} asset needs a fileUrl")
@@ -98,11 +113,11 @@ def translate_asset(asset: Mapping[str, Any], *, where: str, output: bool) -> As
         # file); any other model's job is refused before Spark when one names a format the
         # runtime has no reader for (check_declared_formats), and one with none when it is read.
         log.debug("ModelOp job: %s: no data format this runtime reads (%r)", where, asset.get("fileFormat"))
-        options = {UNREADABLE_FORMAT: str(asset["fileFormat"]).strip()} if declared else {}
-        return AssetSpec(kind="file", name=name, url=url, role=role, repository=repository, options=options)
-    options = {"single_file": True} if output and file_format in _HUMAN_FORMATS else {}
+        unreadable = {UNREADABLE_FORMAT: str(asset["fileFormat"]).strip()} if declared else {}
+        return AssetSpec(kind="file", name=name, url=url, role=role, repository=repository, options=unreadable)
+    single = {"single_file": True} if output and file_format in _HUMAN_FORMATS else {}
     return AssetSpec.from_dict(
-        {"kind": "file", "name": name, "url": url, "format": file_format or None, "role": role, "options": options, "repository": repository},
+        {"kind": "file", "name": name, "url": url, "format": file_format or None, "role": role, "options": single, "repository": repository},
         where=where,
     )
 
@@ -155,14 +170,27 @@ def translate_model(model: Mapping[str, Any]) -> dict[str, Any]:
     """``model.storedModel`` -> the runtime's ``model`` object (``snapshot`` or ``source_code``)."""
     stored = model.get("storedModel") or model
     metadata = stored.get("modelMetaData") or {}
-    sources = [a for a in stored.get("modelAssets") or () if str(a.get("assetType", "")).upper() == "SOURCE_CODE"]
+    primary = _primary_source(stored)
+    return {**_model_source(primary, metadata, stored), **_model_fields(primary, metadata, stored)}
+
+
+def _is_source(asset: Mapping[str, Any]) -> bool:
+    return str(asset.get("assetType", "")).upper() == "SOURCE_CODE"
+
+
+def _primary_source(stored: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The SOURCE_CODE asset marked ``primaryModelSource``, else the first one."""
+    sources = [a for a in stored.get("modelAssets") or () if _is_source(a)]
     primary = next((a for a in sources if a.get("primaryModelSource")), sources[0] if sources else None)
     if primary is None:
         raise SpecError("model.storedModel.modelAssets: no SOURCE_CODE asset; the job must carry the model source")
+    return primary
+
+
+def _model_fields(primary: Mapping[str, Any], metadata: Mapping[str, Any], stored: Mapping[str, Any]) -> dict[str, Any]:
+    """The tagged functions, name, version, schemas and other assets the model names (only those given)."""
     functions = {role: primary[key] for key, role in _FUNCTION_FIELDS.items() if primary.get(key)}
-    others = tuple(
-        a["fileUrl"] for a in stored.get("modelAssets") or () if a is not primary and a.get("fileUrl") and str(a.get("assetType", "")).upper() != "SOURCE_CODE"
-    )
+    others = tuple(a["fileUrl"] for a in stored.get("modelAssets") or () if a is not primary and a.get("fileUrl") and not _is_source(a))
     common = {
         "functions": functions,
         "name": metadata.get("name") or primary.get("name"),
@@ -171,7 +199,12 @@ def translate_model(model: Mapping[str, Any]) -> dict[str, Any]:
         "output_schema": _schema_document(metadata.get("outputSchema")),
         "assets": list(others),
     }
-    common = {k: v for k, v in common.items() if v not in (None, {}, [])}
+    return {k: v for k, v in common.items() if v not in (None, {}, [])}
+
+
+def _model_source(primary: Mapping[str, Any], metadata: Mapping[str, Any], stored: Mapping[str, Any]) -> dict[str, Any]:
+    """Where the model's code comes from: the checked-out repository when its file is there,
+    else the inline ``sourceCode`` when it is real source, else the repository folder."""
     directory = _repository_directory(primary, metadata, stored)
     path = primary.get("sourceCodeFilePath")
     code = primary.get("sourceCode")
@@ -179,11 +212,11 @@ def translate_model(model: Mapping[str, Any]) -> dict[str, Any]:
         # The checked-out repository: the file runs with the model's other files beside it.
         if code and code != (Path(directory) / path).read_text(errors="replace"):
             log.debug("ModelOp job: sourceCode differs from %s in the repository; the repository's file runs", path)
-        return {"snapshot": directory, "source_name": path, **common}
+        return {"snapshot": directory, "source_name": path}
     if is_real_source(code):
-        return {"source_code": code, "source_name": primary.get("filename") or primary.get("name") or "model.py", **common}
+        return {"source_code": code, "source_name": primary.get("filename") or primary.get("name") or "model.py"}
     if directory:
-        return {"snapshot": directory, "source_name": path or "model.py", **common}
+        return {"snapshot": directory, "source_name": path or "model.py"}
     found = f"sourceCode is a placeholder ({str(code).strip()[:40]!r})" if code else "no sourceCode"
     raise SpecError(
         f"model.storedModel.modelAssets: the SOURCE_CODE asset has {found} and no repositoryInfo.repositoryDirectory "
@@ -222,30 +255,13 @@ def runtime_document(document: Mapping[str, Any]) -> dict[str, Any]:
         raise SpecError("model: a ModelOp job needs model.storedModel with the model's assets")
     model = translate_model(document["model"])
     metadata = (document["model"].get("storedModel") or {}).get("modelMetaData") or {}
-    options = dict(document.get("options") or {})
-    if metadata.get("enableInputSchemaChecking"):
-        options.setdefault("input_schema_check", "quarantine")
-    if metadata.get("enableOutputSchemaChecking"):
-        options.setdefault("output_schema_check", "quarantine")
-    parameters = document.get("jobParameters") or {}
-    if isinstance(parameters, str):
-        try:
-            parameters = json.loads(parameters) if parameters.strip() else {}
-        except json.JSONDecodeError as exc:
-            raise SpecError(f"jobParameters: not a JSON object ({exc.msg})") from exc
-    if not isinstance(parameters, Mapping):
-        raise SpecError(f"jobParameters: expected a JSON object, found {type(parameters).__name__}")
-    parameters, flag_conf = split_job_parameters(parameters)
+    options = _schema_check_options(metadata, dict(document.get("options") or {}))
+    parameters, flag_conf = split_job_parameters(_job_parameters(document))
     engine = document.get("targetEngine")
     spark_conf = {**(engine_spark_conf(engine) if isinstance(engine, Mapping) else {}), **flag_conf}
     _log_ignored(document)
     inputs = tuple(translate_asset(a, where=f"inputData[{i}]", output=False) for i, a in enumerate(document.get("inputData") or ()))
-    outputs = []
-    for index, asset in enumerate(document.get("outputData") or ()):
-        if job_type == "training" and _names_a_snapshot(asset):
-            options.setdefault("snapshot_output", asset["fileUrl"])  # where the new version goes
-            continue
-        outputs.append(translate_asset(asset, where=f"outputData[{index}]", output=True))
+    outputs = _translated_outputs(document, job_type, options)
     runtime: dict[str, Any] = {
         "job_type": job_type,
         "model": model,
@@ -260,6 +276,40 @@ def runtime_document(document: Mapping[str, Any]) -> dict[str, Any]:
     if job_id:
         runtime["job_id"] = str(job_id)
     return runtime
+
+
+def _schema_check_options(metadata: Mapping[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    """ModelOp's schema-checking switches on the model, as the job's check options (the job's own win)."""
+    if metadata.get("enableInputSchemaChecking"):
+        options.setdefault("input_schema_check", "quarantine")
+    if metadata.get("enableOutputSchemaChecking"):
+        options.setdefault("output_schema_check", "quarantine")
+    return options
+
+
+def _job_parameters(document: Mapping[str, Any]) -> Mapping[str, Any]:
+    """``jobParameters``: a JSON object, or its text (ModelOp sends either)."""
+    parameters = document.get("jobParameters") or {}
+    if isinstance(parameters, str):
+        try:
+            parameters = json.loads(parameters) if parameters.strip() else {}
+        except json.JSONDecodeError as exc:
+            raise SpecError(f"jobParameters: not a JSON object ({exc.msg})") from exc
+    if not isinstance(parameters, Mapping):
+        raise SpecError(f"jobParameters: expected a JSON object, found {type(parameters).__name__}")
+    return parameters
+
+
+def _translated_outputs(document: Mapping[str, Any], job_type: str, options: dict[str, Any]) -> list[AssetSpec]:
+    """The ``outputData`` assets; a training job's output naming no data format is where the
+    new snapshot goes (``options.snapshot_output``), not an output."""
+    outputs = []
+    for index, asset in enumerate(document.get("outputData") or ()):
+        if job_type == vocabulary.TRAINING and _names_a_snapshot(asset):
+            options.setdefault("snapshot_output", asset["fileUrl"])
+            continue
+        outputs.append(translate_asset(asset, where=f"outputData[{index}]", output=True))
+    return outputs
 
 
 # What the translation reads; ModelOp's other fields are bookkeeping (dates, group, version,

@@ -47,13 +47,24 @@ def data_inputs(spec: JobSpec) -> list[AssetSpec]:
     return [a for a in spec.inputs if not is_role(a.role, DMN_ROLE)]
 
 
+def _is_baseline(asset: AssetSpec, baseline_name: str | None) -> bool:
+    """The input named by ``options.baseline_input``; without a name, one whose role says baseline."""
+    if baseline_name:
+        return asset.name == baseline_name
+    return is_role(asset.role, BASELINE_ROLES) or asset.role == "baseline"
+
+
+def _comparators(rest: list[AssetSpec]) -> list[AssetSpec]:
+    """The candidates for the monitored data, by role: COMPARATOR_DATA, else TEST_DATA, else no role."""
+    by_role = ([a for a in rest if is_role(a.role, roles)] for roles in (COMPARATOR_ROLES, TEST_ROLES))
+    return next((found for found in by_role if found), [a for a in rest if a.role is None])
+
+
 def monitor_inputs(spec: JobSpec, *, needs_baseline: bool, baseline_name: str | None = None) -> tuple[AssetSpec | None, AssetSpec]:
+    """The monitor's baseline (None when it needs none and there is none) and its one comparator."""
     data = data_inputs(spec)
-    baseline = [a for a in data if (baseline_name and a.name == baseline_name)
-                or (not baseline_name and (is_role(a.role, BASELINE_ROLES) or a.role == "baseline"))]
-    rest = [a for a in data if a not in baseline[:1]]
-    comparator = ([a for a in rest if is_role(a.role, COMPARATOR_ROLES)] or [a for a in rest if is_role(a.role, TEST_ROLES)]
-                  or [a for a in rest if a.role is None])
+    baseline = [a for a in data if _is_baseline(a, baseline_name)]
+    comparator = _comparators([a for a in data if a not in baseline[:1]])
     roles = ", ".join(f"{a.label} ({a.role or 'no role'})" for a in data) or "none"
     if needs_baseline and not baseline:
         raise SpecError(f"inputs: the monitor needs a baseline, an input with assetRole TRAINING_DATA or BASELINE_DATA; inputs are {roles}")

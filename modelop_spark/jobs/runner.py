@@ -29,8 +29,9 @@ from modelop_spark.jobs.deadline import run_deadline
 from modelop_spark.jobs.metrics import check_metrics, run_metrics
 from modelop_spark.jobs.model_source import snapshot_for
 from modelop_spark.jobs.modelop_job import check_declared_formats
+from modelop_spark.jobs.rejected import rejected_target
 from modelop_spark.jobs.result import JobResult, Outcome, utc_now
-from modelop_spark.jobs.scoring import check_scoring, default_rejected_output, run_scoring
+from modelop_spark.jobs.scoring import check_scoring, run_scoring
 from modelop_spark.jobs.spark_settings import session_conf_for_job
 from modelop_spark.jobs.spec import JobSpec, load_job_file
 from modelop_spark.jobs.training import check_training, run_training
@@ -74,24 +75,18 @@ def as_our_error(exc: BaseException) -> ModelOpSparkError:
     return ModelOpSparkError(f"job failed: {one_line(exc)}")
 
 
-def _rejected_output(spec: JobSpec) -> Any:
-    if spec.rejected_output is not None or not spec.outputs:
-        return spec.rejected_output
-    return default_rejected_output(spec)
-
-
 def check_job_locations(spec: JobSpec) -> None:
     """Refuse outputs that are, hold or sit inside an input, the snapshot, the working
     directory, each other or the rejected output (one line, before anything runs)."""
-    check_output_locations(spec.inputs, spec.outputs, rejected=_rejected_output(spec), snapshot=spec.model.snapshot)
+    check_output_locations(spec.inputs, spec.outputs, rejected=rejected_target(spec), snapshot=spec.model.snapshot)
 
 
 @contextmanager
 def guard_job(spark: Any, spec: JobSpec) -> Iterator[None]:
     """Hold the job's lock while it runs; first finish or undo an interrupted commit of an
     earlier run of the job and remove its dead attempts' staging folders."""
-    assets = [a for a in (*spec.outputs, _rejected_output(spec)) if a is not None and a.kind == "file" and a.url]
-    urls = [absolute_url(a.url) for a in assets if is_local(a.url) or a.url.startswith("hdfs://")]
+    files = [a.url for a in (*spec.outputs, rejected_target(spec)) if a.kind == "file" and a.url]
+    urls = [absolute_url(url) for url in files if is_local(url) or url.startswith("hdfs://")]
     with job_lock(spec.job_id):
         for done in recover(lambda url: filesystem_for(url, spark), urls, spec.job_id):
             log.warning("job %s: %s", spec.job_id, done)

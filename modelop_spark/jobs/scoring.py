@@ -18,10 +18,10 @@ from typing import Any
 from pyspark import StorageLevel
 
 from modelop_spark.assets import StagedOutput, read_asset, stage_asset
-from modelop_spark.assets.commit import commit_staged_outputs, split_parent
-from modelop_spark.assets.spec import AssetSpec, format_from_url
+from modelop_spark.assets.commit import commit_staged_outputs
 from modelop_spark.errors import AssetError, SpecError
 from modelop_spark.jobs.reject_limit import RejectLimit
+from modelop_spark.jobs.rejected import rejected_target
 from modelop_spark.jobs.result import Outcome, RowCounts
 from modelop_spark.jobs.schema_checks import CheckedInput, SchemaChecks
 from modelop_spark.jobs.spec import JobSpec
@@ -29,24 +29,17 @@ from modelop_spark.quarantine import REASONS_COLUMN
 from modelop_spark.runtime.apply import REJECTED_KINDS, Scored, apply_function
 from modelop_spark.runtime.declared_output import DeclaredOutput
 from modelop_spark.runtime.functions import ModelFunctions, takes_pyspark_convention
-from modelop_spark.runtime.pyspark_convention import call_pyspark_convention, written_asset
+from modelop_spark.runtime.pyspark_convention import (
+    call_pyspark_convention,
+    outputs_with_specs,
+    written_asset,
+)
 from modelop_spark.runtime.snapshot import Snapshot
 from modelop_spark.spark_compat import functions_for, session_conf
 
-__all__ = ["check_scoring", "default_rejected_output", "run_scoring"]
+__all__ = ["check_scoring", "run_scoring"]
 
 ARROW_BATCH_CONF = "spark.sql.execution.arrow.maxRecordsPerBatch"
-
-
-def default_rejected_output(spec: JobSpec) -> AssetSpec:
-    """Where rejected rows go when the job names no place: beside the first file output, as
-    JSON lines; embedded in the result otherwise."""
-    first = spec.outputs[0] if spec.outputs else AssetSpec(kind="embedded")
-    if first.kind == "file" and first.url:
-        parent, name = split_parent(first.url)
-        stem = name.rsplit(".", 1)[0] if format_from_url(name) else name
-        return AssetSpec(kind="file", name="rejected", url=f"{parent}/{stem}_rejected", format="json")
-    return AssetSpec(kind="embedded", name="rejected")
 
 
 def check_scoring(spec: JobSpec, snapshot: Snapshot) -> None:
@@ -109,9 +102,8 @@ def _score(spark: Any, spec: JobSpec, functions: ModelFunctions, *, in_python_wo
         staged.extend(outputs)
         rejected = None
         if tally.quarantine is not None or spec.rejected_output is not None:
-            target = spec.rejected_output or default_rejected_output(spec)
             quarantine = tally.quarantine if tally.quarantine is not None else scored.rejected()
-            rejected = stage_asset(quarantine, target, job_id=spec.job_id)
+            rejected = stage_asset(quarantine, rejected_target(spec), job_id=spec.job_id)
             staged.append(rejected)
         commit_staged_outputs(staged, job_id=spec.job_id)  # one transaction for file outputs
         reasons = commonest_reasons(tally.quarantine) if over and tally.quarantine is not None else []
@@ -191,17 +183,11 @@ def _run_pyspark_convention(spark: Any, spec: JobSpec, functions: ModelFunctions
     call = call_pyspark_convention(spark, spec, functions, role="score")
     # Data inputs are counted; what has no data format (a model folder the model loads) is not.
     rows_in = sum(read_asset(spark, asset).count() for asset in spec.inputs if asset.kind != "file" or asset.format)
-    specs = _specs_by_position(spec, len(call.outputs))
     written = []
-    for output, asset in zip(call.outputs, specs, strict=True):
+    for output, asset in outputs_with_specs(call.outputs, spec.outputs):
         countable = output.written and asset is not None and asset.kind == "file" and asset.format
         count = read_asset(spark, asset).count() if countable and asset is not None else None
         written.append(written_asset(output, asset, rows=count))
     rows_out = sum(w.rows or 0 for w in written)
     rows = RowCounts(rows_in=rows_in, rows_scored=rows_in, rows_rejected=0, rows_out=rows_out)
-    return Outcome(rows=rows, outputs=tuple(written), details={"shape": "modelop_pyspark"})
-
-
-def _specs_by_position(spec: JobSpec, count: int) -> list[AssetSpec | None]:
-    """The job's output specs beside the model's output list (the same list, translated)."""
-    return list(spec.outputs) if len(spec.outputs) == count else [None] * count
+    return Outcome(rows=rows, outputs=tuple(written), details={"shape": functions.convention("score").name})

@@ -35,8 +35,9 @@ import tempfile
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any
 
 from modelop_spark._redact import redacted_logger
 from modelop_spark.assets import read_asset
@@ -66,6 +67,7 @@ from modelop_spark.runtime.mlflow_snapshot import (
 from modelop_spark.runtime.pyspark_convention import (
     call_pyspark_convention,
     job_assets,
+    outputs_with_specs,
     written_asset,
 )
 from modelop_spark.runtime.pyspark_outputs import ModelOutput
@@ -76,15 +78,13 @@ from modelop_spark.runtime.snapshot_writer import (
     bump_version,
     start_snapshot,
 )
-from modelop_spark.spark_compat import session_conf
+from modelop_spark.spark_compat import to_pandas
 
-__all__ = ["check_training", "run_training", "train_shape"]
+__all__ = ["check_training", "run_training"]
 
 log = redacted_logger(__name__)
 
-TrainShape = Literal["pandas", "spark", "modelop_pyspark"]
 DEFAULT_MAX_ROWS = 1_000_000
-ARROW_CONF = "spark.sql.execution.arrow.pyspark.enabled"
 
 
 def default_output(spec: JobSpec, snapshot: Snapshot, version: str) -> str:
@@ -203,9 +203,9 @@ def _input_lineage(asset: AssetSpec, rows: int | None) -> InputLineage:
     return InputLineage(location=_location(asset), kind=asset.kind, rows=rows, name=asset.name, format=asset.format, delta_version=delta_version)
 
 
-def _feature_example(frames: list[Any], shape: str) -> Any:
+def _feature_example(frames: list[Any], convention: Convention) -> Any:
     """A few rows of the first pandas input, for an MLflow signature."""
-    if shape != "pandas" or not frames:
+    if not convention.holds_whole_input_in_memory or not frames:
         return None
     return frames[0].head(5)
 
@@ -218,24 +218,22 @@ class _Run:
         self.spark, self.spec, self.options, self.functions = spark, spec, options, functions
         self.model_outputs: tuple[ModelOutput, ...] = ()
 
-    def read_inputs(self, shape: TrainShape) -> tuple[list[Any], list[int]]:
+    def read_inputs(self, convention: Convention) -> tuple[list[Any], list[int]]:
         frames = [read_asset(self.spark, asset) for asset in self.spec.inputs]
         counts = [frame.count() for frame in frames]
         for asset, count in zip(self.spec.inputs, counts, strict=True):
             if count == 0 and not self.spec.options.allow_empty_input:
                 raise AssetError(f"input {asset.label}: no rows to train on; check the input, or set options.allow_empty_input")
-            if shape == "pandas" and count > self.options.max_train_rows:
+            if convention.holds_whole_input_in_memory and count > self.options.max_train_rows:
                 raise AssetError(
                     f"input {asset.label}: {count} rows, more than the {self.options.max_train_rows} a pandas train function "
                     "gets in memory; raise options.max_train_rows, sample the input, or declare the train function's "
                     "shape 'spark' (snapshot.json shapes.train) to train on a Spark DataFrame"
                 )
-        if shape != "pandas":
-            return frames, counts
-        return [_to_pandas(self.spark, frame) for frame in frames], counts
+        return convention.whole_input_arguments(frames, partial(to_pandas, self.spark)), counts
 
-    def call(self, shape: TrainShape, frames: list[Any]) -> _Trained:
-        if shape == "modelop_pyspark":
+    def call(self, convention: Convention, frames: list[Any]) -> _Trained:
+        if not convention.applies_to_a_dataframe:
             # The job's assets exactly as listed; what the model writes to its outputs is staged
             # and committed when it returns; the draft is its working directory.
             call = call_pyspark_convention(self.spark, self.spec, self.functions, role="train")
@@ -245,23 +243,12 @@ class _Run:
             return _collect(self.functions.call("train", *frames))
 
 
-def train_shape(convention: Convention) -> TrainShape:
-    """What ``train`` gets, from its calling convention: ModelOp's asset dicts, Spark DataFrames,
-    or pandas (the default: ModelOp's ``train(df)`` gets pandas, annotated or not)."""
-    return cast(TrainShape, convention.receives)
-
-
 def _count(spark: Any, asset: AssetSpec) -> int | None:
     try:
         return read_asset(spark, asset).count()
     except Exception:  # an input only the model knows how to read: its row count stays unknown
         log.warning("training: could not count the rows of input %s", asset.label, exc_info=True)
         return None
-
-
-def _to_pandas(spark: Any, frame: Any) -> Any:
-    with session_conf(spark, {ARROW_CONF: "true"}):
-        return frame.toPandas()
 
 
 def check_training(spec: JobSpec, snapshot: Snapshot) -> None:
@@ -294,15 +281,17 @@ def run_training(spark: Any, spec: JobSpec, snapshot: Snapshot) -> Outcome:
     functions: ModelFunctions | None = None
     try:
         functions = ModelFunctions.resolve(snapshot, job_document=spec.document, root=draft.folder)
-        shape = train_shape(functions.convention("train"))
+        # What train gets: ModelOp's asset dicts, Spark DataFrames, or pandas (the default:
+        # ModelOp's train(df) gets pandas, annotated or not).
+        convention = functions.convention("train")
         run = _Run(spark, replace(spec, inputs=inputs), options, functions)
-        if shape == "modelop_pyspark":  # the model reads its inputs itself; count them for lineage
+        if not convention.applies_to_a_dataframe:  # the model reads its inputs itself; count them for lineage
             frames: list[Any] = []
             counts: list[int | None] = [_count(spark, a) for a in inputs]
         else:
-            frames, read_counts = run.read_inputs(shape)
+            frames, read_counts = run.read_inputs(convention)
             counts = list(read_counts)
-        trained = run.call(shape, frames)
+        trained = run.call(convention, frames)
         saved = None
         if trained.model is not None and target is None:
             raise SpecError(
@@ -310,7 +299,7 @@ def run_training(spark: Any, spec: JobSpec, snapshot: Snapshot) -> Outcome:
                 "no new snapshot (its product is the outputs the model writes); set options.snapshot_output to keep it"
             )
         if trained.model is not None:
-            saved = save_model(trained.model, draft.folder, artifact=options.model_artifact, example=_feature_example(frames, shape))
+            saved = save_model(trained.model, draft.folder, artifact=options.model_artifact, example=_feature_example(frames, convention))
         mlflow = _track(options, spec, snapshot, version, trained.metrics, draft.folder, saved)
         lineage = Lineage(
             training_job_id=spec.job_id,
@@ -332,7 +321,7 @@ def run_training(spark: Any, spec: JobSpec, snapshot: Snapshot) -> Outcome:
             shutil.rmtree(scratch, ignore_errors=True)
     if written is not None:
         log.info("training job %s: snapshot %s %s written to %s", spec.job_id, written.name, written.version, written.location)
-    return _outcome(spec, written, lineage, shape, saved, run.model_outputs)
+    return _outcome(spec, written, lineage, convention.receives, saved, run.model_outputs)
 
 
 def _snapshot_target(options: TrainingOptions, spec: JobSpec, snapshot: Snapshot, version: str) -> str | None:
@@ -396,8 +385,7 @@ def _outcome(
             details={"name": written.name, "version": written.version, "digest": written.digest, "files": written.files},
         ),)  # fmt: skip
         details["snapshot_output"] = written.to_dict()
-    specs = list(spec.outputs) if len(spec.outputs) == len(model_outputs) else [None] * len(model_outputs)
-    written_by_model = tuple(written_asset(o, a) for o, a in zip(model_outputs, specs, strict=True))  # external_outputs
+    written_by_model = tuple(written_asset(o, a) for o, a in outputs_with_specs(model_outputs, spec.outputs))  # external_outputs
     if saved:
         details["model_artifact"] = saved
     return Outcome(

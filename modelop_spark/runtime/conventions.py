@@ -77,6 +77,17 @@ class Convention:
         return "modelop_pyspark" if self.whole_input == "assets" else self.whole_input
 
     @property
+    def holds_whole_input_in_memory(self) -> bool:
+        """A metrics or train function of this convention gets each input as one pandas frame
+        on the driver (so the job caps its rows)."""
+        return self.whole_input == "pandas"
+
+    def whole_input_arguments(self, frames: Sequence[Any], as_pandas: Callable[[Any], Any]) -> list[Any]:
+        """What ``metrics(...)`` / ``train(...)`` receive for the job's input frames: one
+        argument per input, as pandas or as the Spark DataFrames themselves."""
+        return [as_pandas(frame) for frame in frames] if self.holds_whole_input_in_memory else list(frames)
+
+    @property
     def in_python_workers(self) -> bool:
         """Applied batch by batch in Spark's Python workers (mapInArrow)."""
         return self.runs_on == "executors"

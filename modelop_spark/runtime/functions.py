@@ -43,7 +43,7 @@ def takes_pyspark_convention(snapshot: Snapshot, role: str) -> bool | None:
     importing it would tell."""
     declared = snapshot.shape(role)
     if declared:
-        return declared == "modelop_pyspark"
+        return not convention_named(declared).applies_to_a_dataframe
     source = snapshot.source_path
     if source is None or not source.is_file():
         return None

@@ -155,6 +155,13 @@ def call_pyspark_convention(spark: Any, spec: Any, functions: ModelFunctions, *,
     )
 
 
+def outputs_with_specs(outputs: Sequence[ModelOutput], specs: Sequence[AssetSpec]) -> list[tuple[ModelOutput, AssetSpec | None]]:
+    """Each output the model was handed beside the job's output spec it came from (the same
+    list, translated); None beside each when the lists differ (a ModelOp job's own dicts)."""
+    beside: list[AssetSpec | None] = list(specs) if len(specs) == len(outputs) else [None] * len(outputs)
+    return list(zip(outputs, beside, strict=True))
+
+
 def written_asset(output: ModelOutput, spec: AssetSpec | None, *, rows: int | None = None) -> WrittenAsset:
     """How the JobResult lists an output the model wrote itself."""
     asset = output.asset

@@ -56,26 +56,6 @@ class Manifest:
     def from_dict(cls, data: Mapping[str, Any], *, where: str = MANIFEST_FILE) -> Manifest:
         if not isinstance(data, Mapping):
             raise SnapshotError(f"{where}: expected a JSON object, found {type(data).__name__}")
-        functions = dict(data.get("functions") or {})
-        unknown = sorted(set(functions) - set(ROLES))
-        if unknown:
-            raise SnapshotError(f"{where}: functions.{unknown[0]} is not a role; roles are {', '.join(ROLES)}")
-        shapes = dict(data.get("shapes") or {})
-        for role, shape in shapes.items():
-            if role not in ROLES:
-                raise SnapshotError(f"{where}: shapes.{role} is not a role; roles are {', '.join(ROLES)}")
-            if shape not in CONVENTION_NAMES:
-                raise SnapshotError(f"{where}: shapes.{role} must be one of {', '.join(CONVENTION_NAMES)}, found {shape!r}")
-        assets = []
-        for index, entry in enumerate(data.get("assets") or ()):
-            if isinstance(entry, str):
-                entry = {"path": entry}
-            if not isinstance(entry, Mapping) or not entry.get("path"):
-                raise SnapshotError(f"{where}: assets[{index}] needs a path")
-            assets.append(AssetEntry(path=str(entry["path"]), sha256=entry.get("sha256")))
-        reads = data.get("reads") or ()
-        if not isinstance(reads, (list, tuple)) or not all(isinstance(c, str) and c for c in reads):
-            raise SnapshotError(f"{where}: reads must be a list of the input column names the score function reads")
         version = data.get("version")
         return cls(
             name=str(data.get("name") or "unnamed"),
@@ -83,12 +63,12 @@ class Manifest:
             description=str(data.get("description") or ""),
             tags=tuple(data.get("tags") or ()),
             source=data.get("source"),
-            functions=functions,
-            shapes=shapes,
+            functions=_functions(data, where),
+            shapes=_shapes(data, where),
             schemas=dict(data.get("schemas") or {}),
-            assets=tuple(assets),
+            assets=_assets(data, where),
             lineage=dict(data.get("lineage") or {}),
-            reads=tuple(reads),
+            reads=_reads(data, where),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -108,6 +88,45 @@ class Manifest:
             out["reads"] = list(self.reads)
         out["assets"] = [{"path": a.path, "sha256": a.sha256} for a in self.assets]
         return out
+
+
+def _functions(data: Mapping[str, Any], where: str) -> dict[str, str]:
+    """``functions``: role -> function name, for the roles there are."""
+    functions = dict(data.get("functions") or {})
+    unknown = sorted(set(functions) - set(ROLES))
+    if unknown:
+        raise SnapshotError(f"{where}: functions.{unknown[0]} is not a role; roles are {', '.join(ROLES)}")
+    return functions
+
+
+def _shapes(data: Mapping[str, Any], where: str) -> dict[str, str]:
+    """``shapes``: role -> the calling convention declared for it."""
+    shapes = dict(data.get("shapes") or {})
+    for role, shape in shapes.items():
+        if role not in ROLES:
+            raise SnapshotError(f"{where}: shapes.{role} is not a role; roles are {', '.join(ROLES)}")
+        if shape not in CONVENTION_NAMES:
+            raise SnapshotError(f"{where}: shapes.{role} must be one of {', '.join(CONVENTION_NAMES)}, found {shape!r}")
+    return shapes
+
+
+def _assets(data: Mapping[str, Any], where: str) -> tuple[AssetEntry, ...]:
+    """``assets``: paths, or ``{"path", "sha256"}`` objects."""
+    assets = []
+    for index, entry in enumerate(data.get("assets") or ()):
+        if isinstance(entry, str):
+            entry = {"path": entry}
+        if not isinstance(entry, Mapping) or not entry.get("path"):
+            raise SnapshotError(f"{where}: assets[{index}] needs a path")
+        assets.append(AssetEntry(path=str(entry["path"]), sha256=entry.get("sha256")))
+    return tuple(assets)
+
+
+def _reads(data: Mapping[str, Any], where: str) -> tuple[str, ...]:
+    reads = data.get("reads") or ()
+    if not isinstance(reads, (list, tuple)) or not all(isinstance(c, str) and c for c in reads):
+        raise SnapshotError(f"{where}: reads must be a list of the input column names the score function reads")
+    return tuple(reads)
 
 
 @dataclass(frozen=True)

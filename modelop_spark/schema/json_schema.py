@@ -167,41 +167,58 @@ def _scalar_elements(prop: Mapping[str, Any]) -> Any:
 
 
 def _type(prop: Mapping[str, Any], *, where: str, path: str) -> tuple[DataType, bool]:
+    """A property's type and whether it allows null (``"type": [..., "null"]`` or a None symbol)."""
     declared = prop.get("type")
     types = list(declared) if isinstance(declared, list) else [declared] if declared else []
     allows_null = "null" in types
-    types = [t for t in types if t != "null"]
     if "enum" in prop:
-        symbols = [s for s in prop["enum"] if s is not None]
-        allows_null = allows_null or None in prop["enum"]
-        if not all(isinstance(s, str) for s in symbols):
-            raise SchemaError(f"{where}: field {path!r}: only enums of strings are supported, found {symbols!r}")
-        return DataType(kind="enum", name=prop.get("x-avro-name"), symbols=tuple(symbols)), allows_null
+        return _enum(prop, where=where, path=path), allows_null or None in prop["enum"]
+    types = [t for t in types if t != "null"]
     if len(types) != 1:
         shown = ", ".join(map(str, types)) or "none"
         raise SchemaError(f"{where}: field {path!r}: expected one type (optionally with null), found {shown}")
-    kind = types[0]
-    if kind == "array":
-        if not isinstance(prop.get("items"), Mapping):
-            raise SchemaError(f"{where}: field {path!r}: an array needs an 'items' schema")
-        items, items_null = _type(prop["items"], where=where, path=f"{path}[]")
-        return DataType(kind="array", items=items, element_nullable=items_null), allows_null
-    if kind == "object":
-        if isinstance(prop.get("properties"), Mapping):
-            fields = _fields(prop, where=where, parent=path)
-            return DataType(kind="record", name=prop.get("x-avro-name"), fields=fields), allows_null
-        if isinstance(prop.get("additionalProperties"), Mapping):
-            values, values_null = _type(prop["additionalProperties"], where=where, path=f"{path}{{}}")
-            return DataType(kind="map", values=values, element_nullable=values_null), allows_null
-        raise SchemaError(f"{where}: field {path!r}: an object needs 'properties' or an 'additionalProperties' schema")
-    if kind == "number" and prop.get("format") == "decimal":
-        spec = prop.get("x-decimal") or {}
-        return DataType(kind="decimal", precision=spec.get("precision", 38), scale=spec.get("scale", 0)), allows_null
+    reader = _COMPOSITE_TYPES.get(types[0], _scalar)
+    return reader(prop, types[0], where=where, path=path), allows_null
+
+
+def _enum(prop: Mapping[str, Any], *, where: str, path: str) -> DataType:
+    symbols = [s for s in prop["enum"] if s is not None]
+    if not all(isinstance(s, str) for s in symbols):
+        raise SchemaError(f"{where}: field {path!r}: only enums of strings are supported, found {symbols!r}")
+    return DataType(kind="enum", name=prop.get("x-avro-name"), symbols=tuple(symbols))
+
+
+def _array(prop: Mapping[str, Any], kind: str, *, where: str, path: str) -> DataType:
+    if not isinstance(prop.get("items"), Mapping):
+        raise SchemaError(f"{where}: field {path!r}: an array needs an 'items' schema")
+    items, items_null = _type(prop["items"], where=where, path=f"{path}[]")
+    return DataType(kind="array", items=items, element_nullable=items_null)
+
+
+def _object_type(prop: Mapping[str, Any], kind: str, *, where: str, path: str) -> DataType:
+    """A record (``properties``) or a map (``additionalProperties``)."""
+    if isinstance(prop.get("properties"), Mapping):
+        return DataType(kind="record", name=prop.get("x-avro-name"), fields=_fields(prop, where=where, parent=path))
+    if isinstance(prop.get("additionalProperties"), Mapping):
+        values, values_null = _type(prop["additionalProperties"], where=where, path=f"{path}{{}}")
+        return DataType(kind="map", values=values, element_nullable=values_null)
+    raise SchemaError(f"{where}: field {path!r}: an object needs 'properties' or an 'additionalProperties' schema")
+
+
+def _scalar(prop: Mapping[str, Any], kind: str, *, where: str, path: str) -> DataType:
+    """A scalar by type and format; a decimal's precision and scale come from ``x-decimal``."""
     fmt = prop.get("format")
+    if kind == "number" and fmt == "decimal":
+        spec = prop.get("x-decimal") or {}
+        return DataType(kind="decimal", precision=spec.get("precision", 38), scale=spec.get("scale", 0))
     found = _FORMAT_KINDS.get((kind, fmt)) or _FORMAT_KINDS.get((kind, None))
     if found is None:
         raise SchemaError(f"{where}: field {path!r}: type {kind!r} is not supported")
-    return DataType(kind=found), allows_null
+    return DataType(kind=found)
+
+
+# The JSON Schema types that hold other types; every other type is a scalar.
+_COMPOSITE_TYPES = {"array": _array, "object": _object_type}
 
 
 def to_json_schema(schema: Schema) -> dict[str, Any]:

@@ -26,6 +26,7 @@ reading the names of the one below, the last one holding the outputs.
 
 from __future__ import annotations
 
+import operator
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -143,22 +144,46 @@ def _rewrite(expression: exp.Expression) -> exp.Expression:
 
 
 def _rewrite_node(node: exp.Expression) -> exp.Expression:
-    if isinstance(node, exp.Neg) and isinstance(node.this, exp.Neg) and not _is_number(node.this.this):
+    """One local rewrite, by the node's type; the node itself when none applies."""
+    for node_type, rewrite in _REWRITES:
+        if isinstance(node, node_type):
+            return rewrite(node)
+    return node
+
+
+def _double_negation(node: exp.Neg) -> exp.Expression:
+    """-(-(e)) -> e (a negative literal stays as it is)."""
+    if isinstance(node.this, exp.Neg) and not _is_number(node.this.this):
         return node.this.this
-    if isinstance(node, exp.Add | exp.Sub | exp.Mul | exp.Div) and _is_double(node.this) and _is_double(node.expression):
-        left, right = _value(node.this), _value(node.expression)
-        if isinstance(node, exp.Div) and right == 0:
-            return node
-        value = left + right if isinstance(node, exp.Add) else left - right if isinstance(node, exp.Sub) else left * right if isinstance(node, exp.Mul) else left / right
-        return _double(value)
-    if isinstance(node, exp.GTE) and isinstance(node.expression, exp.Neg) and node.expression.this == node.this:
+    return node
+
+
+_ARITHMETIC: dict[type[exp.Expression], Any] = {exp.Add: operator.add, exp.Sub: operator.sub, exp.Mul: operator.mul, exp.Div: operator.truediv}
+
+
+def _folded(node: exp.Expression) -> exp.Expression:
+    """Arithmetic on two double literals, computed now (never a division by zero)."""
+    if not (_is_double(node.this) and _is_double(node.expression)):
+        return node
+    left, right = _value(node.this), _value(node.expression)
+    if isinstance(node, exp.Div) and right == 0:
+        return node
+    return _double(_ARITHMETIC[type(node)](left, right))
+
+
+def _non_negative_test(node: exp.GTE) -> exp.Expression:
+    """e >= -(e) -> e >= 0.0."""
+    if isinstance(node.expression, exp.Neg) and node.expression.this == node.this:
         return exp.GTE(this=node.this, expression=_double(0.0))
-    if isinstance(node, exp.Case):
-        return _case(node)
-    if isinstance(node, exp.Cast) and node.to.this == exp.DataType.Type.BIGINT:
-        inner = node.this
-        if isinstance(inner, exp.Cast) and inner.to.this == exp.DataType.Type.DOUBLE and _integer_values(inner.this) is not None:
-            return exp.Cast(this=inner.this, to=node.to)
+    return node
+
+
+def _integer_cast(node: exp.Cast) -> exp.Expression:
+    """CAST(CAST(c AS DOUBLE) AS BIGINT) over a CASE of integer literals -> CAST(c AS BIGINT)."""
+    inner = node.this
+    if node.to.this == exp.DataType.Type.BIGINT and isinstance(inner, exp.Cast) and inner.to.this == exp.DataType.Type.DOUBLE \
+            and _integer_values(inner.this) is not None:
+        return exp.Cast(this=inner.this, to=node.to)
     return node
 
 
@@ -173,24 +198,49 @@ def _integer_values(node: exp.Expression) -> set[int] | None:
 
 
 def _case(node: exp.Case) -> exp.Expression:
+    identity = _identity_case(node)
+    return identity if identity is not None else _sign_branches(node)
+
+
+def _identity_case(node: exp.Case) -> exp.Expression | None:
+    """CASE WHEN c = 0 THEN 0 WHEN c = 1 THEN 1 ... ELSE NULL END over a c that gives only
+    those values -> c; None when the CASE is not that."""
     ifs = node.args.get("ifs") or []
     default = node.args.get("default")
-    # CASE WHEN c = 0 THEN 0 WHEN c = 1 THEN 1 ... ELSE NULL END over a c that gives only those
-    if ifs and (default is None or isinstance(default, exp.Null)) and node.args.get("this") is None:
-        subject = ifs[0].this.this if isinstance(ifs[0].this, exp.EQ) else None
-        values = _integer_values(subject) if subject is not None else None
-        if values is not None and all(
-            isinstance(b.this, exp.EQ) and b.this.this == subject and b.this.expression == b.args["true"]
-            and isinstance(b.args["true"], exp.Literal) and b.args["true"].this.isdigit()
-            for b in ifs
-        ) and values <= {int(b.args["true"].this) for b in ifs}:
-            return subject  # type: ignore[return-value]
-    # CASE WHEN e >= 0.0 THEN a WHEN -(e) >= e THEN b: the second test meets only e < 0.0
+    if not ifs or not (default is None or isinstance(default, exp.Null)) or node.args.get("this") is not None:
+        return None
+    subject = ifs[0].this.this if isinstance(ifs[0].this, exp.EQ) else None
+    values = _integer_values(subject) if subject is not None else None
+    if values is None or not all(_maps_to_itself(branch, subject) for branch in ifs):
+        return None
+    return subject if values <= {int(b.args["true"].this) for b in ifs} else None
+
+
+def _maps_to_itself(branch: exp.Expression, subject: Any) -> bool:
+    """WHEN subject = n THEN n, for an integer literal n."""
+    result = branch.args["true"]
+    return isinstance(branch.this, exp.EQ) and branch.this.this == subject and branch.this.expression == result \
+        and isinstance(result, exp.Literal) and result.this.isdigit()
+
+
+def _sign_branches(node: exp.Case) -> exp.Case:
+    """CASE WHEN e >= 0.0 THEN a WHEN -(e) >= e THEN b: the second test meets only e < 0.0."""
+    ifs = node.args.get("ifs") or []
     if len(ifs) >= 2 and isinstance(ifs[0].this, exp.GTE) and ifs[0].this.expression == _double(0.0):
         first, second = ifs[0].this.this, ifs[1].this
         if isinstance(second, exp.GTE) and second.expression == first and second.this == exp.Neg(this=first.copy()):
             ifs[1].set("this", exp.LT(this=first.copy(), expression=_double(0.0)))
     return node
+
+
+# Each rewrite, by the type of node it applies to (first match).
+_REWRITES: tuple[tuple[type[exp.Expression] | tuple[type[exp.Expression], ...], Any], ...] = (
+    (exp.Neg, _double_negation),
+    ((exp.Add, exp.Sub, exp.Mul, exp.Div), _folded),
+    (exp.GTE, _non_negative_test),
+    (exp.Case, _case),
+    (exp.Cast, _integer_cast),
+)
 
 
 def _key(node: exp.Expression, keys: dict[int, int], interned: dict[tuple[Any, ...], int]) -> int:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelop_spark.runtime.compiled.translate import NotCompilable
 from modelop_spark.runtime.mlflow_snapshot import MODEL_DIR
+from modelop_spark.vocabulary import MANIFEST_FILE
 
 if TYPE_CHECKING:
     from modelop_spark.runtime.snapshot import Snapshot
@@ -57,7 +58,7 @@ def compile_source(snapshot: Snapshot) -> CompileSource:
 
 
 def _manifest_section(snapshot: Snapshot) -> Mapping[str, Any] | None:
-    path = snapshot.root / "snapshot.json"
+    path = snapshot.root / MANIFEST_FILE
     if not path.is_file():
         return None
     section = json.loads(path.read_text()).get(MANIFEST_SECTION)
