@@ -1,11 +1,13 @@
-"""The agent's executors on their own: one real spark-submit per job, and `moc job result`'s
-printing of what a job wrote."""
+"""The agent's parts on their own: one real spark-submit per job, the outbox of results, and
+`moc job result`'s printing of what a job wrote."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from modelop_spark.agent.executors import SparkSubmitExecutor
+from modelop_spark.agent.outbox import Outbox
 from modelop_spark.moc.cli import print_result
 from tests.snapshots import RECORD_MODEL, make_snapshot
 
@@ -40,3 +42,21 @@ def test_moc_prints_records_as_json_lines_and_links_for_external_outputs(capsys)
     ]
     print_result({"job_id": "j1", "status": "ERROR", "error": {"code": "MODEL_ERROR", "message": "score raised"}})
     assert capsys.readouterr().err.strip() == "job j1 ended ERROR: MODEL_ERROR score raised"
+
+
+def test_the_outbox_lists_its_results_while_a_job_thread_removes_one(tmp_path, monkeypatch):
+    # A job's own thread delivers its result and removes it from the outbox while the heartbeat
+    # lists the outbox: the listing skips the vanished file (it used to end the heartbeat thread,
+    # and the runtime went DOWN for good).
+    outbox = Outbox(tmp_path / "outbox")
+    outbox.put("job-a", {"attempt": 1, "status": "COMPLETE"})
+    outbox.put("job-b", {"attempt": 1, "status": "COMPLETE"})
+    real_stat = Path.stat
+
+    def vanishing(path, *args, **kwargs):
+        if path.name == "job-a.json":
+            raise FileNotFoundError(path)  # removed between the listing and the look at it
+        return real_stat(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "stat", vanishing)
+    assert [job_id for job_id, _ in outbox.pending()] == ["job-b"]

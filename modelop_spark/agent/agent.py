@@ -203,8 +203,11 @@ class Agent:
 
     def _heartbeat_loop(self) -> None:
         while not self._stop.wait(self.heartbeat_interval):
-            self.heartbeat_once()
-            self._deliver_outbox()
+            try:
+                self.heartbeat_once()
+                self._deliver_outbox()
+            except Exception:  # a heartbeat thread that died would leave the runtime DOWN for good
+                log.exception("heartbeat failed; trying again at the next one")
 
     def heartbeat_once(self) -> None:
         with self._running_lock:
@@ -268,6 +271,11 @@ class Agent:
                 else:
                     log.warning("claim refused: %s", exc.message)
                     self._stop.wait(backoff_seconds(failures))
+                continue
+            except Exception:  # a claim thread that died would leave the runtime UP and idle for good
+                failures += 1
+                log.exception("claim failed; trying again")
+                self._stop.wait(backoff_seconds(failures))
                 continue
             if claimed:
                 self._start_job(claimed)

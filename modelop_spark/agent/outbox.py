@@ -30,13 +30,15 @@ class Outbox:
         os.replace(name, self._path(job_id))
 
     def pending(self) -> list[tuple[str, dict[str, Any]]]:
+        """The results not yet delivered, oldest first. The job's own thread delivers and removes
+        its result while a heartbeat may be listing them: a file gone meanwhile is skipped."""
         entries = []
-        for path in sorted(self.folder.glob("*.json"), key=lambda p: p.stat().st_mtime):
+        for path in self.folder.glob("*.json"):
             try:
-                entries.append((path.stem, json.loads(path.read_text(encoding="utf-8"))))
+                entries.append((path.stat().st_mtime, path.stem, json.loads(path.read_text(encoding="utf-8"))))
             except (OSError, json.JSONDecodeError):
                 continue  # removed meanwhile, or being replaced
-        return entries
+        return [(job_id, report) for _, job_id, report in sorted(entries, key=lambda entry: entry[0])]
 
     def remove(self, job_id: str) -> None:
         self._path(job_id).unlink(missing_ok=True)
