@@ -10,16 +10,22 @@ import json
 import tarfile
 import time
 
+import httpx
 import pytest
+from fastapi.testclient import TestClient
 
-from modelop_spark.controlplane.auth import Principal
+from modelop_spark.controlplane.app import create_app
+from modelop_spark.controlplane.auth import TOKEN_ENV, Principal, TokenBook
 from modelop_spark.controlplane.blobs import BlobStore
+from modelop_spark.controlplane.client import Client
 from modelop_spark.controlplane.database import default_url, make_engine, upgrade
 from modelop_spark.controlplane.leases import Timing
 from modelop_spark.controlplane.notifications import Notifier
 from modelop_spark.controlplane.service import ControlPlane
-from modelop_spark.controlplane.store import Store
-from tests.servers import moto_s3  # noqa: F401  (a fixture)
+from modelop_spark.controlplane.services.idempotency import Idempotent, fingerprint
+from modelop_spark.controlplane.store import Conflict, Store
+from modelop_spark.controlplane.wakeups import SAFETY_POLL_SECONDS
+from tests.servers import moto_s3, postgres  # noqa: F401  (fixtures)
 
 ADMIN = Principal("admin", frozenset({"admin"}))
 TIMING = Timing(heartbeat_interval=1, missed_heartbeats=3, lease_seconds=5)
@@ -256,3 +262,120 @@ def test_a_claim_repeated_with_its_token_gets_the_same_job_and_attempt_and_no_ot
     assert [line["line"] for line in plane.jobs.logs(first)].count("control plane: attempt 1 claimed by runtime dev") == 1
     assert plane.dispatch.report_result(first, dev, result())["decision"] == "accept"
     assert plane.dispatch.claim_next(dev, "token-1") is None  # a finished job is never handed out again
+
+
+def test_a_creation_sent_again_with_its_idempotency_key_makes_one_job_model_and_snapshot(plane):
+    request = {"job_type": "batchjob", "snapshot": "cc-fraud", "inputs": [{"kind": "embedded", "records": [{"x": 1}]}],
+               "outputs": [{"kind": "embedded", "name": "out"}]}
+    first = plane.jobs.create(request, principal=ADMIN, idempotency_key="k-1")
+    again = plane.jobs.create(request, principal=ADMIN, idempotency_key="k-1")
+    assert again["id"] == first["id"] and len(plane.jobs.find()) == 1
+    assert plane.jobs.create(request, principal=ADMIN)["id"] != first["id"]  # no key: a new job each time
+    with pytest.raises(Conflict, match="different job request"):
+        plane.jobs.create({**request, "stage": "PROD"}, principal=ADMIN, idempotency_key="k-1")
+    other_user = Principal("bob", frozenset({"admin"}))
+    assert plane.jobs.create(request, principal=other_user, idempotency_key="k-1")["id"] != first["id"]  # keys are per user
+    key = Idempotent("admin", "model", "m-1", fingerprint(["churn", ""]))
+    assert plane.models.create("churn", key=key)["id"] == plane.models.create("churn", key=key)["id"]
+    snapshot_key = Idempotent("admin", "snapshot", "s-1", fingerprint("s"))
+    once = {"model": "churn", "archive": None, "archive_name": None, "version": "2", "description": None,
+            "service_tags": ["churn"], "runtimes": [], "location": "s3://models/churn-2.tar.gz"}
+    told = []
+    plane.snapshots.listeners.append(told.append)
+    made = [plane.snapshots.add(key=snapshot_key, **once)["id"] for _ in range(2)]
+    assert made[0] == made[1] and len(plane.snapshots.all("churn")) == 1 and len(told) == 1  # one life cycle
+
+
+def test_a_refused_creation_leaves_its_key_free_for_the_corrected_request(plane):
+    # the key is written in the job's own transaction: a request refused before it leaves none
+    request = {"job_type": "batchjob", "snapshot": "cc-fraud", "inputs": [{"kind": "embedded", "records": [{"x": 1}]}],
+               "outputs": [{"kind": "embedded", "name": "out"}]}
+    with pytest.raises(Exception, match="snapshot"):
+        plane.jobs.create({**request, "snapshot": ""}, principal=ADMIN, idempotency_key="k-10")
+    assert plane.store.key_holder(Idempotent("admin", "job", "k-10", fingerprint({"request": request, "stage": None, "runtime": None}))) is None
+    made = plane.jobs.create(request, principal=ADMIN, idempotency_key="k-10")
+    assert [j["id"] for j in plane.jobs.find()] == [made["id"]]
+
+
+def test_a_client_whose_answer_is_lost_sends_the_creation_again_and_gets_the_same_job(plane):
+    class LoseFirstAnswer(httpx.BaseTransport):
+        """The request reaches the control plane and is done; its answer never comes back."""
+
+        def __init__(self, inner: httpx.BaseTransport) -> None:
+            self.inner, self.keys = inner, []
+
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            response = self.inner.handle_request(request)
+            if request.method == "POST":
+                self.keys.append(request.headers.get("Idempotency-Key"))
+                if len(self.keys) == 1:
+                    response.read()
+                    raise httpx.ReadError("connection reset by peer", request=request)
+            return response
+
+    app = create_app(plane, TokenBook.load(environ={TOKEN_ENV: "secret-token"}))
+    served = TestClient(app)
+    lossy = LoseFirstAnswer(served._transport)
+    client = Client("http://testserver", token="secret-token")
+    client._http = httpx.Client(transport=lossy, headers={"Authorization": "Bearer secret-token"})
+    job = client.create_job({"job_type": "batchjob", "snapshot": "cc-fraud", "inputs": [{"kind": "embedded", "records": [{"x": 1}]}],
+                             "outputs": [{"kind": "embedded", "name": "out"}]})
+    assert len(lossy.keys) == 2 and lossy.keys[0] == lossy.keys[1]  # sent again, with its key
+    assert [j["id"] for j in plane.jobs.find()] == [job["id"]]  # one job, not two
+
+
+async def _claim_then_create(claiming: ControlPlane, runtime_id: str, creating: ControlPlane) -> tuple[str, dict | None, float]:
+    """A long poll waits on ``claiming``; a job is created (and assigned) through ``creating``."""
+    waiting = asyncio.create_task(claiming.dispatch.claim(runtime_id, wait=SAFETY_POLL_SECONDS + 5))
+    await asyncio.sleep(0.5)  # the claim has looked once and sleeps
+    created = time.monotonic()
+    job_id = await asyncio.to_thread(new_job, creating)
+    claimed = await waiting
+    return job_id, claimed, time.monotonic() - created
+
+
+def test_a_waiting_claim_wakes_when_its_runtime_gets_a_job_not_at_its_next_poll(plane):
+    dev = register(plane, "dev", "DEV", "cc-fraud")
+    job_id, claimed, took = asyncio.run(_claim_then_create(plane, dev, plane))
+    assert claimed is not None and claimed["job"]["id"] == job_id
+    assert took < SAFETY_POLL_SECONDS / 2  # woken by the assignment, not by the safety poll
+
+
+def test_a_claim_waiting_on_one_control_plane_wakes_for_a_job_the_other_assigned(postgres, tmp_path):  # noqa: F811
+    with postgres.connect() as connection:
+        connection.execute("CREATE DATABASE wakeups")
+    url = f"postgresql://{postgres.user}:{postgres.password}@{postgres.host}:{postgres.port}/wakeups"
+    planes = []
+    for _ in range(2):  # two control planes on one database, as two processes would be
+        engine = make_engine(url)
+        upgrade(engine)
+        store = Store(engine)
+        planes.append(ControlPlane(store, BlobStore(tmp_path / "blobs"), timing=TIMING, notifier=Notifier(store)))
+    a, b = planes
+    b.models.create("cc-fraud")
+    b.snapshots.add(model="cc-fraud", archive=None, archive_name=None, version="1", description=None, service_tags=["cc-fraud"],
+                    runtimes=[], location="s3://models/cc-fraud.tar.gz")
+    dev = register(b, "dev", "DEV", "cc-fraud")
+    assert a.listener is not None
+    a.listener.start()  # only the listener: no sweeper of a's own assigns the job
+    try:
+        time.sleep(1.0)  # LISTEN is in place
+        job_id, claimed, took = asyncio.run(_claim_then_create(a, dev, b))
+    finally:
+        a.context.stopping.set()
+        a.listener.join()
+    assert claimed is not None and claimed["job"]["id"] == job_id
+    assert took < SAFETY_POLL_SECONDS / 2  # b's NOTIFY reached a's waiting claim
+
+
+def test_a_burst_of_jobs_missing_one_runtime_is_one_notification_with_their_count(plane):
+    register(plane, "dev", "DEV", "cc-fraud")
+    first = new_job(plane, stage="UAT")
+    burst = [new_job(plane, stage="UAT") for _ in range(4)]  # the same runtime is missing for each
+    plane.dispatch.assign(time.time())
+    notes = [n for n in plane.notifications.recent() if n["kind"] == "NO_MATCHING_RUNTIME"]
+    assert len(notes) == 1 and first in notes[0]["message"]  # the others are held for a while, not one each
+    plane.dispatch.assign(time.time() + 61)
+    notes = [n for n in plane.notifications.recent() if n["kind"] == "NO_MATCHING_RUNTIME"]
+    assert len(notes) == 2 and notes[0]["message"].startswith("4 jobs are WAITING") and all(j in notes[0]["message"] for j in burst)
+    assert "missing: stage tag UAT" in notes[0]["message"]

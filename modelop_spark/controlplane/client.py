@@ -7,11 +7,17 @@ Errors come back as ``ControlPlaneError`` with the server's one-line message (``
 Several control-plane processes on one database can be given as a comma-separated list of URLs:
 a request that cannot reach one goes to the next, and the next request starts from the one that
 answered (client-side fail-over, for when there is no load balancer in front of them).
+
+Every creation (a model, a snapshot, a job) carries an ``Idempotency-Key`` of its own and is sent
+again, with the same key, when its answer is lost (a connection reset, a control plane killed
+mid-request): the retry gets what the first request created, never a second one.
 """
 
 from __future__ import annotations
 
 import os
+import time
+import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -22,6 +28,8 @@ from modelop_spark.errors import ControlPlaneError
 
 URL_ENV = "MODELOP_URL"
 API = "/api/v1"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+RETRY_PAUSES = (0.5, 1.0, 2.0, 4.0)  # seconds between rounds over the URLs, for a creation sent with its key
 
 
 class Unreachable(ControlPlaneError):
@@ -69,19 +77,21 @@ class Client:
     def __exit__(self, *_exc: object) -> None:
         self.close()
 
-    def request(self, method: str, path: str, *, timeout: float | None = None, **kwargs: Any) -> httpx.Response:
+    def request(self, method: str, path: str, *, timeout: float | None = None, idempotent: bool = False, **kwargs: Any) -> httpx.Response:
+        """One call, failing over between the URLs. ``idempotent``: a creation, sent with a new
+        Idempotency-Key and sent again with it (after a pause) while no control plane answers."""
         full = path if path.startswith("/health") else API + path
-        for tried in range(len(self.urls)):
-            index = (self._current + tried) % len(self.urls)
-            try:
-                response = self._http.request(
-                    method, self.urls[index] + full, timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT, **kwargs
-                )
-            except httpx.TransportError as exc:
-                failure = exc
-                continue
-            self._current = index
-            break
+        pauses: tuple[float, ...] = ()
+        if idempotent:
+            kwargs["headers"] = {**kwargs.get("headers", {}), IDEMPOTENCY_HEADER: uuid.uuid4().hex}
+            pauses = RETRY_PAUSES
+        failure: httpx.TransportError | None = None
+        for pause in (0.0, *pauses):
+            if pause:
+                time.sleep(pause)
+            response, failure = self._around(method, full, timeout, kwargs)
+            if response is not None:
+                break
         else:
             where = ", ".join(self.urls)
             raise Unreachable(f"control plane {where} cannot be reached ({type(failure).__name__}); is it running?") from failure
@@ -95,11 +105,29 @@ class Client:
             raise ApiError(f"{code}: {message}", status=response.status_code, error_code=code)
         return response
 
+    def _around(self, method: str, full: str, timeout: float | None, kwargs: dict[str, Any]) -> tuple[httpx.Response | None, httpx.TransportError | None]:
+        """Each URL once, from the one that answered last: the first answer, or the last failure."""
+        failure = None
+        for tried in range(len(self.urls)):
+            index = (self._current + tried) % len(self.urls)
+            try:
+                response = self._http.request(
+                    method, self.urls[index] + full, timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT, **kwargs
+                )
+            except httpx.TransportError as exc:
+                failure = exc
+                continue
+            self._current = index
+            return response, None
+        return None, failure
+
     def get(self, path: str, **params: Any) -> Any:
         return self.request("GET", path, params={k: v for k, v in params.items() if v is not None}).json()
 
-    def post(self, path: str, body: Any = None, **params: Any) -> Any:
-        response = self.request("POST", path, json=body if body is not None else {}, params={k: v for k, v in params.items() if v is not None})
+    def post(self, path: str, body: Any = None, *, idempotent: bool = False, **params: Any) -> Any:
+        response = self.request(
+            "POST", path, json=body if body is not None else {}, params={k: v for k, v in params.items() if v is not None}, idempotent=idempotent,
+        )
         return response.json() if response.status_code != 204 else None
 
     # -- the resources ---------------------------------------------------------------------------
@@ -108,7 +136,7 @@ class Client:
         return self.request("GET", "/health").json()
 
     def create_model(self, name: str, description: str = "") -> dict[str, Any]:
-        return self.post("/models", {"name": name, "description": description})
+        return self.post("/models", {"name": name, "description": description}, idempotent=True)
 
     def upload_snapshot(
         self, archive: bytes, *, model: str, filename: str, sha256: str, service_tags: Iterable[str] = (),
@@ -123,7 +151,7 @@ class Client:
         if description:
             params.append(("description", description))
         response = self.request(
-            "POST", "/snapshots", content=archive, params=params, timeout=300,
+            "POST", "/snapshots", content=archive, params=params, timeout=300, idempotent=True,
             headers={"Content-Type": "application/octet-stream", "X-Content-SHA256": sha256},
         )
         return response.json()
@@ -135,14 +163,14 @@ class Client:
         params: list[tuple[str, str]] = [("model", model), ("location", location)]
         params += [("service_tag", t) for t in service_tags] + [("runtime", r) for r in runtimes]
         params += [(k, v) for k, v in (("version", version), ("description", description), ("test_data", test_data)) if v]
-        return self.request("POST", "/snapshots", params=params).json()
+        return self.request("POST", "/snapshots", params=params, idempotent=True).json()
 
     def snapshot_archive(self, snapshot_id: str) -> tuple[bytes, str | None]:
         response = self.request("GET", f"/snapshots/{snapshot_id}/archive", timeout=300)
         return response.content, response.headers.get("X-Content-SHA256")
 
     def create_job(self, request: Mapping[str, Any], *, stage: str | None = None, runtime: str | None = None) -> dict[str, Any]:
-        return self.post("/jobs", dict(request), stage=stage, runtime=runtime)
+        return self.post("/jobs", dict(request), stage=stage, runtime=runtime, idempotent=True)
 
 
-__all__ = ["URL_ENV", "ApiError", "Client", "Unreachable"]
+__all__ = ["IDEMPOTENCY_HEADER", "URL_ENV", "ApiError", "Client", "Unreachable"]

@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from modelop_spark.errors import ControlPlaneError
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+POOL_SIZE = 20
 
 
 def default_url(data_dir: Path) -> str:
@@ -45,7 +46,12 @@ def make_engine(url: str) -> Engine:
         return engine
     if parsed.get_backend_name() != "postgresql":
         raise ControlPlaneError(f"--database: {parsed.get_backend_name()} is not supported; use SQLite (the default) or postgresql://")
-    return create_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # Connections kept between requests: opening one costs PostgreSQL a process and a SCRAM
+    # handshake, so the pool keeps enough for the request threads that reach the database at once
+    # (three processes stay under PostgreSQL's default 100 connections). No ping before each use
+    # (it doubles the transactions); a connection the database dropped fails its request and the
+    # pool starts afresh.
+    return create_engine(parsed, pool_size=POOL_SIZE, max_overflow=10, pool_recycle=3600)
 
 
 def alembic_config(connection):

@@ -36,5 +36,10 @@ Writer = Annotated[Principal, Depends(permission(WRITE))]
 Runner = Annotated[Principal, Depends(permission(RUN))]
 Approver = Annotated[Principal, Depends(permission(APPROVE))]
 Admin = Annotated[Principal, Depends(permission(ADMIN))]
+# A creation's Idempotency-Key: the same key again returns what the first request created.
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", max_length=200, description="send the same key again to get what the first request created"),
+]
 
-__all__ = ["API", "Admin", "Approver", "Plane", "Reader", "Runner", "Writer", "permission", "plane"]
+__all__ = ["API", "Admin", "Approver", "IdempotencyKey", "Plane", "Reader", "Runner", "Writer", "permission", "plane"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from modelop_spark.controlplane.states import RuntimeStatus
 
@@ -33,6 +34,14 @@ class RuntimeView:
     @property
     def tags(self) -> frozenset[str]:
         return self.stage_tags | self.service_tags
+
+    @cached_property
+    def normal_stage_tags(self) -> frozenset[str]:
+        return normalise_tags(self.stage_tags)
+
+    @cached_property
+    def normal_service_tags(self) -> frozenset[str]:
+        return normalise_tags(self.service_tags)
 
     @property
     def free_slots(self) -> int:
@@ -77,10 +86,14 @@ class NoMatch:
     needs: JobNeeds
     missing: tuple[str, ...] = field(default_factory=tuple)
 
-    def message(self, job_id: str) -> str:
-        return f"job {job_id} is WAITING: no runtime matches; it needs {self.needs.describe()}" + (
-            f" (missing: {', '.join(self.missing)})" if self.missing else ""
-        )
+    def message(self, *job_ids: str, shown: int = 5) -> str:
+        """What the waiting jobs (one or many: one notification per missing match) need."""
+        missing = f" (missing: {', '.join(self.missing)})" if self.missing else ""
+        if len(job_ids) == 1:
+            return f"job {job_ids[0]} is WAITING: no runtime matches; it needs {self.needs.describe()}{missing}"
+        more = f" and {len(job_ids) - shown} more" if len(job_ids) > shown else ""
+        listed = ", ".join(job_ids[:shown]) + more
+        return f"{len(job_ids)} jobs are WAITING ({listed}): no runtime matches; they need {self.needs.describe()}{missing}"
 
 
 Decision = Assigned | Busy | NoMatch
@@ -96,9 +109,9 @@ def matches(runtime: RuntimeView, needs: JobNeeds) -> bool:
         return False
     if needs.runtime_name:
         return runtime.name == needs.runtime_name
-    if needs.stage and needs.stage.upper() not in normalise_tags(runtime.stage_tags):
+    if needs.stage and needs.stage.upper() not in runtime.normal_stage_tags:
         return False
-    return not needs.service_tags or bool(normalise_tags(needs.service_tags) & normalise_tags(runtime.service_tags))
+    return not needs.service_tags or bool(normalise_tags(needs.service_tags) & runtime.normal_service_tags)
 
 
 def _missing(needs: JobNeeds, runtimes: Sequence[RuntimeView]) -> tuple[str, ...]:
@@ -107,11 +120,11 @@ def _missing(needs: JobNeeds, runtimes: Sequence[RuntimeView]) -> tuple[str, ...
     if needs.runtime_name:
         return (f"runtime {needs.runtime_name} (not registered or DOWN)",)
     missing = []
-    stage_ok = [r for r in up if not needs.stage or needs.stage.upper() in normalise_tags(r.stage_tags)]
+    stage_ok = [r for r in up if not needs.stage or needs.stage.upper() in r.normal_stage_tags]
     if needs.stage and not stage_ok:
         missing.append(f"stage tag {needs.stage.upper()}")
     if needs.service_tags:
-        offered = set().union(*(normalise_tags(r.service_tags) for r in stage_ok)) if stage_ok else set()
+        offered = set().union(*(r.normal_service_tags for r in stage_ok)) if stage_ok else set()
         if not normalise_tags(needs.service_tags) & offered:
             where = f" on a {needs.stage.upper()} runtime" if needs.stage and stage_ok else ""
             missing.append("service tag " + " or ".join(sorted(needs.service_tags)) + where)
@@ -119,14 +132,17 @@ def _missing(needs: JobNeeds, runtimes: Sequence[RuntimeView]) -> tuple[str, ...
 
 
 def choose_runtime(needs: JobNeeds, runtimes: Sequence[RuntimeView]) -> Decision:
-    candidates = [r for r in runtimes if matches(r, needs)]
+    return choose_among(needs, [r for r in runtimes if matches(r, needs)], runtimes)
+
+
+def choose_among(needs: JobNeeds, candidates: Sequence[RuntimeView], runtimes: Sequence[RuntimeView]) -> Decision:
+    """The decision over the runtimes that match (``candidates``, as ``matches`` found them)."""
     if not candidates:
         return NoMatch(needs, _missing(needs, runtimes))
     free = [r for r in candidates if r.free_slots > 0]
     if not free:
         return Busy(tuple(sorted(r.name for r in candidates)))
-    best = min(free, key=lambda r: (r.load / max(r.capacity, 1), r.load, r.last_assigned_at, r.name))
-    return Assigned(best)
+    return Assigned(min(free, key=lambda r: (r.load / max(r.capacity, 1), r.load, r.last_assigned_at, r.name)))
 
 
 __all__ = [
@@ -137,6 +153,7 @@ __all__ = [
     "JobNeeds",
     "NoMatch",
     "RuntimeView",
+    "choose_among",
     "choose_runtime",
     "matches",
     "normalise_tags",

@@ -2,8 +2,9 @@
 
 ``ControlPlane`` holds no operation of its own; the HTTP routes, the Command Center pages and the
 model life cycles call its rooms (``plane.jobs.create``, ``plane.dispatch.claim``...). It starts
-and stops what runs beside the API: the sweeper, the notifier's webhook thread, and the
-``companions`` (the life-cycle runner).
+and stops what runs beside the API: the sweeper, the notifier's webhook thread, on PostgreSQL the
+listener for other processes' assignments (``wakeups.py``), and the ``companions`` (the
+life-cycle runner).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from modelop_spark.controlplane.services.runtimes import Runtimes
 from modelop_spark.controlplane.services.snapshots import Snapshots
 from modelop_spark.controlplane.services.sweeper import Sweeper
 from modelop_spark.controlplane.store import Store
+from modelop_spark.controlplane.wakeups import AssignmentListener
 
 
 class Companion(Protocol):
@@ -44,6 +46,9 @@ class ControlPlane:
         self.notifications = Notifications(self.context)
         self.sweeper = Sweeper(self.context, self.dispatch)
         self.companions: list[Companion] = []  # started and stopped with the control plane
+        # several processes on one PostgreSQL database: hear the assignments the others make
+        self.listener = AssignmentListener(store.engine, self.context.wakeups, self.context.stopping) \
+            if store.engine.dialect.name == "postgresql" else None
 
     def start(self) -> None:
         self.started_at = time.time()
@@ -51,6 +56,8 @@ class ControlPlane:
         self.notifier.start()
         self.context.stopping.clear()
         self.sweeper.start()
+        if self.listener is not None:
+            self.listener.start()
         for companion in self.companions:
             companion.start()
 
@@ -59,6 +66,8 @@ class ControlPlane:
             companion.stop()
         self.context.stopping.set()
         self.sweeper.join()
+        if self.listener is not None:
+            self.listener.join()
         self.notifier.stop()
 
 

@@ -9,17 +9,20 @@ several control-plane processes on one database. Methods take and return plain v
 
 from __future__ import annotations
 
+import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, delete, func, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from modelop_spark.controlplane.matching import RuntimeView
 from modelop_spark.controlplane.states import JobStatus, RuntimeStatus, sources_of
 from modelop_spark.controlplane.tables import (
+    IdempotencyKeyRow,
     JobLogRow,
     JobRow,
     ModelRow,
@@ -29,8 +32,39 @@ from modelop_spark.controlplane.tables import (
 )
 from modelop_spark.errors import ControlPlaneError
 
+JOBS, RUNTIMES, SNAPSHOTS, KEYS = JobRow.__table__, RuntimeRow.__table__, SnapshotRow.__table__, IdempotencyKeyRow.__table__
 MAX_LOG_LINES_PER_JOB = 5000
+ASSIGNED_CHANNEL = "modelop_spark_assigned"  # PostgreSQL NOTIFY channel: payload, the runtime that got jobs
 _LOADED = (JobStatus.WAITING, JobStatus.RUNNING)  # jobs that count against a runtime's capacity
+
+
+@dataclass(frozen=True)
+class RunningReport:
+    """What a heartbeat says of one job its runtime runs."""
+
+    job_id: str
+    attempt: int
+    progress: dict[str, Any] | None = None
+    lines: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Beat:
+    """A heartbeat's answer: the jobs to cancel, and the jobs the runtime no longer holds."""
+
+    cancel: list[str]
+    lost: list[str]
+
+
+@dataclass(frozen=True)
+class Idempotent:
+    """A creation's ``Idempotency-Key``: who sent it, for what kind of resource, and a digest of
+    the request (the same key with another request is refused)."""
+
+    principal: str
+    kind: str  # job, snapshot, model
+    key: str
+    fingerprint: str
 
 
 class NotFound(ControlPlaneError):
@@ -52,6 +86,17 @@ def columns(row: Any) -> dict[str, Any]:
     return {column.key: getattr(row, column.key) for column in row.__table__.columns}
 
 
+def _one(session: Session, query: Any) -> dict[str, Any] | None:
+    """The first row of a Core query as a dict. The reads on the dispatch path select table
+    columns, not ORM objects: building and tracking an object per row cost most of a request."""
+    found = session.execute(query).mappings().first()
+    return dict(found) if found is not None else None
+
+
+def _all(session: Session, query: Any) -> list[dict[str, Any]]:
+    return [dict(row) for row in session.execute(query).mappings()]
+
+
 def rows_changed(result: Any) -> int:
     """The rows an UPDATE changed (a CursorResult's rowcount; the generic Result type hides it)."""
     return int(result.rowcount)
@@ -61,50 +106,62 @@ class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        # One-statement reads need no transaction: in autocommit they cost the database one round
+        # trip, not three (BEGIN, the query, ROLLBACK). Every write opens ``session().begin()``.
+        self._reads = sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
+
+    def reading(self) -> Session:
+        """A session for reads only (autocommit: each statement on its own)."""
+        return self._reads()
 
     def session(self) -> Session:
         return self._sessions()
 
     # -- models and snapshots ------------------------------------------------------------------
 
-    def create_model(self, *, name: str, description: str, now: float) -> dict[str, Any]:
+    def create_model(self, *, name: str, description: str, now: float, key: Idempotent | None = None) -> dict[str, Any]:
         row = ModelRow(id=new_id(), name=name, description=description, created_at=now)
         try:
             with self.session() as s, s.begin():
                 s.add(row)
+                self._add_key(s, key, row.id, now)
         except IntegrityError as exc:
             raise Conflict(f"a model named {name!r} exists already") from exc
         return columns(row)
 
     def find_model(self, name_or_id: str) -> dict[str, Any]:
-        with self.session() as s:
+        with self.reading() as s:
             row = s.scalar(select(ModelRow).where((ModelRow.name == name_or_id) | (ModelRow.id == name_or_id)))
             if row is None:
                 raise NotFound(f"no model named {name_or_id!r}; create it with 'moc model create {name_or_id}'")
             return columns(row)
 
     def list_models(self) -> list[dict[str, Any]]:
-        with self.session() as s:
+        with self.reading() as s:
             return [columns(r) for r in s.scalars(select(ModelRow).order_by(ModelRow.name))]
 
-    def create_snapshot(self, **values: Any) -> dict[str, Any]:
+    def create_snapshot(self, *, key: Idempotent | None = None, **values: Any) -> dict[str, Any]:
         row = SnapshotRow(id=new_id(), **values)
-        with self.session() as s, s.begin():
-            s.add(row)
+        try:
+            with self.session() as s, s.begin():
+                s.add(row)
+                self._add_key(s, key, row.id, row.created_at)
+        except IntegrityError as exc:
+            raise Conflict(f"snapshot {row.id} exists already") from exc
         return columns(row)
 
     def get_snapshot(self, snapshot_id: str) -> dict[str, Any]:
-        with self.session() as s:
-            row = s.get(SnapshotRow, snapshot_id)
-            if row is None:
-                raise NotFound(f"no snapshot {snapshot_id}; 'moc snapshot list' shows them")
-            return columns(row)
+        with self.reading() as s:
+            row = _one(s, select(SNAPSHOTS).where(SNAPSHOTS.c.id == snapshot_id))
+        if row is None:
+            raise NotFound(f"no snapshot {snapshot_id}; 'moc snapshot list' shows them")
+        return row
 
     def list_snapshots(self, model_id: str | None = None) -> list[dict[str, Any]]:
         query = select(SnapshotRow).order_by(SnapshotRow.created_at.desc())
         if model_id:
             query = query.where(SnapshotRow.model_id == model_id)
-        with self.session() as s:
+        with self.reading() as s:
             return [columns(r) for r in s.scalars(query)]
 
     def set_snapshot_stage(self, snapshot_id: str, stage: str) -> None:
@@ -112,12 +169,31 @@ class Store:
             s.execute(update(SnapshotRow).where(SnapshotRow.id == snapshot_id).values(stage=stage))
 
     def snapshot_trained_by(self, job_id: str) -> dict[str, Any] | None:
-        with self.session() as s:
+        with self.reading() as s:
             row = s.scalar(select(SnapshotRow).where(SnapshotRow.trained_by_job == job_id))
             return columns(row) if row is not None else None
 
+    def newest_snapshot(self, model: str) -> tuple[dict[str, Any], str] | None:
+        """The newest snapshot of the model named (or with the id) ``model``, and its model's name."""
+        query = (select(SNAPSHOTS, ModelRow.name.label("model_name")).join(ModelRow, SNAPSHOTS.c.model_id == ModelRow.id)
+                 .where((ModelRow.name == model) | (ModelRow.id == model)).order_by(SNAPSHOTS.c.created_at.desc()).limit(1))
+        with self.reading() as s:
+            found = _one(s, query)
+        if found is None:
+            return None
+        name = found.pop("model_name")
+        return found, str(name)
+
+    def model_name(self, model_id: str) -> str | None:
+        with self.reading() as s:
+            return s.scalar(select(ModelRow.name).where(ModelRow.id == model_id))
+
+    def runtime_name(self, runtime_id: str) -> str | None:
+        with self.reading() as s:
+            return s.scalar(select(RuntimeRow.name).where(RuntimeRow.id == runtime_id))
+
     def model_names(self) -> dict[str, str]:
-        with self.session() as s:
+        with self.reading() as s:
             return {r.id: r.name for r in s.scalars(select(ModelRow))}
 
     # -- runtimes -----------------------------------------------------------------------------
@@ -136,32 +212,46 @@ class Store:
             row.last_heartbeat = now
         return columns(row), came_up
 
-    def heartbeat(self, runtime_id: str, now: float) -> bool:
-        """Record a heartbeat; False when the runtime is unknown (it must register again)."""
+    def heartbeat(self, runtime_id: str, now: float, *, lease_until: float | None = None, running: Sequence[RunningReport] = ()) -> Beat | None:
+        """One transaction per heartbeat, however many jobs the runtime runs: it is alive, the
+        leases it still holds are renewed with their progress and log lines, and it learns which
+        of its jobs to cancel and which it no longer holds. None: the runtime is unknown (it must
+        register again)."""
         with self.session() as s, s.begin():
-            done = s.execute(
-                update(RuntimeRow).where(RuntimeRow.id == runtime_id).values(last_heartbeat=now, status=RuntimeStatus.UP)
-            )
-            return rows_changed(done) == 1
+            alive = s.execute(update(RuntimeRow).where(RuntimeRow.id == runtime_id).values(last_heartbeat=now, status=RuntimeStatus.UP))
+            if rows_changed(alive) != 1:
+                return None
+            lost = []
+            for report in running:
+                held = (JobRow.id == report.job_id, JobRow.status == JobStatus.RUNNING, JobRow.lease_owner == runtime_id,
+                        JobRow.attempt == report.attempt)
+                values: dict[str, Any] = {"lease_expires": lease_until if lease_until is not None else JobRow.lease_expires}
+                if report.progress is not None:
+                    values |= {"progress": report.progress, "updated_at": now}
+                if rows_changed(s.execute(update(JobRow).where(*held).values(**values))) != 1:
+                    lost.append(report.job_id)
+                    continue
+                s.add_all(JobLogRow(job_id=report.job_id, attempt=report.attempt, at=now, line=line[:4000])
+                          for line in report.lines[-MAX_LOG_LINES_PER_JOB:])
+            cancel = s.scalars(select(JobRow.id).where(
+                JobRow.lease_owner == runtime_id, JobRow.status == JobStatus.RUNNING, JobRow.cancel_requested.is_(True)))
+            return Beat(cancel=list(cancel), lost=lost)
 
     def get_runtime(self, runtime_id: str) -> dict[str, Any]:
-        with self.session() as s:
-            row = s.get(RuntimeRow, runtime_id)
-            if row is None:
-                raise NotFound(f"no runtime {runtime_id}; register it again")
-            return columns(row)
+        with self.reading() as s:
+            row = _one(s, select(RUNTIMES).where(RUNTIMES.c.id == runtime_id))
+        if row is None:
+            raise NotFound(f"no runtime {runtime_id}; register it again")
+        return row
 
     def list_runtimes(self) -> list[dict[str, Any]]:
-        loads = self._loads()
-        with self.session() as s:
-            return [{**columns(r), "jobs_running": loads.get(r.id, 0)} for r in s.scalars(select(RuntimeRow).order_by(RuntimeRow.name))]
-
-    def _loads(self) -> dict[str, int]:
-        with self.session() as s:
-            rows = s.execute(
-                select(JobRow.runtime_id, func.count()).where(JobRow.status.in_(_LOADED), JobRow.runtime_id.is_not(None)).group_by(JobRow.runtime_id)
-            )
-            return {str(runtime_id): count for runtime_id, count in rows}
+        """Every runtime with its load (running + queued jobs), in one query."""
+        loads = (select(JobRow.runtime_id.label("runtime_id"), func.count().label("load"))
+                 .where(JobRow.status.in_(_LOADED), JobRow.runtime_id.is_not(None)).group_by(JobRow.runtime_id).subquery())
+        query = (select(RUNTIMES, func.coalesce(loads.c.load, 0).label("jobs_running"))
+                 .outerjoin(loads, loads.c.runtime_id == RUNTIMES.c.id).order_by(RUNTIMES.c.name))
+        with self.reading() as s:
+            return _all(s, query)
 
     def runtime_views(self) -> list[RuntimeView]:
         return [
@@ -193,68 +283,109 @@ class Store:
 
     # -- jobs ---------------------------------------------------------------------------------
 
-    def create_job(self, **values: Any) -> dict[str, Any]:
+    def create_job(self, *, log_line: str | None = None, key: Idempotent | None = None, **values: Any) -> dict[str, Any]:
+        """A new job (CREATED), with its first log line and its idempotency key in the same transaction."""
         row = JobRow(status=JobStatus.CREATED, attempt=0, cancel_requested=False, no_match_notified=False, progress={}, **values)
-        with self.session() as s, s.begin():
-            s.add(row)
+        try:
+            with self.session() as s, s.begin():
+                s.add(row)
+                self._add_key(s, key, row.id, row.created_at)
+                if log_line:
+                    s.flush()  # the job row first: the log line refers to it
+                    s.add(JobLogRow(job_id=row.id, attempt=0, at=row.created_at, line=log_line))
+        except IntegrityError as exc:
+            raise Conflict(f"job {row.id} exists already") from exc
         return columns(row)
 
     def get_job(self, job_id: str) -> dict[str, Any]:
-        with self.session() as s:
-            row = s.get(JobRow, job_id)
-            if row is None:
-                raise NotFound(f"no job {job_id}; 'moc job list' shows them")
-            return columns(row)
+        with self.reading() as s:
+            row = _one(s, select(JOBS).where(JOBS.c.id == job_id))
+        if row is None:
+            raise NotFound(f"no job {job_id}; 'moc job list' shows them")
+        return row
 
     def list_jobs(self, *, status: str | None = None, limit: int = 100, offset: int = 0, **filters: str | None) -> list[dict[str, Any]]:
         """Newest first. ``filters``: job_type, model_name, stage, runtime_id (exact matches)."""
-        query = select(JobRow).order_by(JobRow.created_at.desc(), JobRow.id).limit(limit).offset(offset)
+        query = select(JOBS).order_by(JobRow.created_at.desc(), JobRow.id).limit(limit).offset(offset)
         if status:
             query = query.where(JobRow.status == status)
         for column, value in filters.items():
             if value:
                 query = query.where(getattr(JobRow, column) == value)
-        with self.session() as s:
-            return [columns(r) for r in s.scalars(query)]
+        with self.reading() as s:
+            return _all(s, query)
 
     def count_jobs_by_status(self) -> dict[str, int]:
-        with self.session() as s:
+        with self.reading() as s:
             return {status: count for status, count in s.execute(select(JobRow.status, func.count()).group_by(JobRow.status))}
 
-    def _move(self, job_id: str, target: JobStatus, *, where: Sequence[Any] = (), **values: Any) -> bool:
-        """The guarded transition: True when this caller moved the job."""
+    def _move(self, job_id: str, target: JobStatus, *, where: Sequence[Any] = (), log: tuple[int, Sequence[str]] | None = None,
+              **values: Any) -> bool:
+        """The guarded transition: True when this caller moved the job. ``log``: (attempt, lines)
+        written in the same transaction, only when the move happened."""
+        with self.session() as s, s.begin():
+            moved = rows_changed(s.execute(self._guarded(job_id, target, where, values))) == 1
+            if moved and log is not None:
+                attempt, lines = log
+                at = values.get("updated_at") or time.time()
+                s.add_all(JobLogRow(job_id=job_id, attempt=attempt, at=at, line=line[:4000]) for line in lines[-MAX_LOG_LINES_PER_JOB:])
+            return moved
+
+    @staticmethod
+    def _guarded(job_id: str, target: JobStatus, where: Sequence[Any], values: dict[str, Any]) -> Any:
+        sources = sources_of(target) | ({target} if target == JobStatus.WAITING else set())
+        return update(JobRow).where(JobRow.id == job_id, JobRow.status.in_(sources), *where).values(status=target, **values)
+
+    # -- assignment: reads bounded, writes only for what changes -------------------------------
+
+    def created_jobs(self, *, limit: int) -> list[dict[str, Any]]:
+        """The oldest jobs not yet seen by an assignment pass (CREATED)."""
+        query = select(JOBS).where(JobRow.status == JobStatus.CREATED).order_by(JobRow.created_at, JobRow.id).limit(limit)
+        with self.reading() as s:
+            return _all(s, query)
+
+    def unassigned_jobs(self, *, limit: int, after: tuple[float, str] | None = None) -> list[dict[str, Any]]:
+        """Queued jobs with no runtime, oldest first, a page of ``limit`` after the ``(created_at,
+        id)`` of the last one seen."""
+        query = select(JOBS).where(JobRow.status == JobStatus.WAITING, JobRow.runtime_id.is_(None))
+        if after is not None:
+            query = query.where(tuple_(JobRow.created_at, JobRow.id) > tuple_(*after))
+        with self.reading() as s:
+            return _all(s, query.order_by(JobRow.created_at, JobRow.id).limit(limit))
+
+    def apply_assignments(self, assigned: dict[str, list[str]], *, seen: Sequence[str], now: float) -> dict[str, int]:
+        """One transaction for an assignment pass: the ``seen`` CREATED jobs become WAITING, each
+        runtime's jobs are queued to it (only those still unassigned: another control plane may
+        have taken some), and each runtime that got a job is told (PostgreSQL ``NOTIFY``, so a
+        long poll waiting on another process wakes). Returns how many jobs each runtime got."""
+        got: dict[str, int] = {}
+        with self.session() as s, s.begin():
+            if seen:
+                s.execute(update(JobRow).where(JobRow.id.in_(seen), JobRow.status == JobStatus.CREATED)
+                          .values(status=JobStatus.WAITING, updated_at=now))
+            for runtime_id, job_ids in assigned.items():
+                done = s.execute(
+                    update(JobRow)
+                    .where(JobRow.id.in_(job_ids), JobRow.runtime_id.is_(None), JobRow.status.in_((JobStatus.CREATED, JobStatus.WAITING)))
+                    .values(status=JobStatus.WAITING, runtime_id=runtime_id, updated_at=now)
+                )
+                if rows_changed(done):
+                    got[runtime_id] = rows_changed(done)
+                    s.execute(update(RuntimeRow).where(RuntimeRow.id == runtime_id).values(last_assigned_at=now))
+                    if self.engine.dialect.name == "postgresql":
+                        s.execute(select(func.pg_notify(ASSIGNED_CHANNEL, runtime_id)))
+        return got
+
+    def mark_no_match_notified(self, job_ids: Sequence[str]) -> list[str]:
+        """Of ``job_ids``, those no NO_MATCHING_RUNTIME notification has named yet, marked now."""
+        if not job_ids:
+            return []
         with self.session() as s, s.begin():
             done = s.execute(
-                update(JobRow)
-                .where(JobRow.id == job_id, JobRow.status.in_(sources_of(target) | ({target} if target == JobStatus.WAITING else set())), *where)
-                .values(status=target, **values)
+                update(JobRow).where(JobRow.id.in_(job_ids), JobRow.no_match_notified.is_(False))
+                .values(no_match_notified=True).returning(JobRow.id)
             )
-            return rows_changed(done) == 1
-
-    def queue(self, job_id: str, *, runtime_id: str | None, now: float) -> bool:
-        """CREATED or WAITING (unassigned) -> WAITING, assigned to ``runtime_id`` or to none."""
-        moved = self._move(
-            job_id, JobStatus.WAITING, where=(JobRow.runtime_id.is_(None), JobRow.status != JobStatus.RUNNING),
-            runtime_id=runtime_id, updated_at=now,
-        )
-        if moved and runtime_id:
-            with self.session() as s, s.begin():
-                s.execute(update(RuntimeRow).where(RuntimeRow.id == runtime_id).values(last_assigned_at=now))
-        return moved
-
-    def mark_no_match_notified(self, job_id: str) -> bool:
-        with self.session() as s, s.begin():
-            done = s.execute(update(JobRow).where(JobRow.id == job_id, JobRow.no_match_notified.is_(False)).values(no_match_notified=True))
-            return rows_changed(done) == 1
-
-    def unassigned_jobs(self) -> list[dict[str, Any]]:
-        with self.session() as s:
-            query = (
-                select(JobRow)
-                .where(JobRow.status.in_((JobStatus.CREATED, JobStatus.WAITING)), JobRow.runtime_id.is_(None))
-                .order_by(JobRow.created_at)
-            )
-            return [columns(r) for r in s.scalars(query)]
+            return [str(job_id) for job_id in done.scalars()]
 
     def release_unclaimed(self, runtime_id: str, *, now: float) -> int:
         """A DOWN runtime's assigned but unclaimed jobs go back to the queue."""
@@ -266,64 +397,44 @@ class Store:
             )
             return rows_changed(done)
 
-    def claimed_with(self, runtime_id: str, token: str) -> dict[str, Any] | None:
-        """The job a claim with this token already took and still holds: its answer was lost
-        (the control plane died before replying), so the runtime asks again with the same token."""
-        with self.session() as s:
-            row = s.scalars(
-                select(JobRow).where(JobRow.lease_owner == runtime_id, JobRow.claim_token == token, JobRow.status == JobStatus.RUNNING).limit(1)
-            ).first()
-            return columns(row) if row is not None else None
+    def claim_candidates(self, runtime_id: str, *, token: str | None = None) -> tuple[dict[str, Any] | None, list[str]]:
+        """In one read: the job a claim with ``token`` already took and still holds (its answer was
+        lost: the control plane died before replying, so the runtime asks again with the same
+        token), else the oldest WAITING jobs queued to this runtime, for ``claim_next``."""
+        with self.reading() as s:
+            if token:
+                taken = _one(s, select(JOBS).where(
+                    JobRow.lease_owner == runtime_id, JobRow.claim_token == token, JobRow.status == JobStatus.RUNNING).limit(1))
+                if taken is not None:
+                    return taken, []
+            return None, list(s.scalars(self._queued_to(runtime_id)))
 
-    def claim_next(self, runtime_id: str, *, now: float, lease_until: float, token: str | None = None) -> dict[str, Any] | None:
-        """Atomically take the oldest WAITING job assigned to this runtime: RUNNING, leased."""
-        with self.session() as s:
-            candidates = list(
-                s.scalars(
-                    select(JobRow.id)
-                    .where(JobRow.runtime_id == runtime_id, JobRow.status == JobStatus.WAITING, JobRow.cancel_requested.is_(False))
-                    .order_by(JobRow.created_at)
-                    .limit(5)
-                )
-            )
+    @staticmethod
+    def _queued_to(runtime_id: str) -> Any:
+        return (select(JobRow.id)
+                .where(JobRow.runtime_id == runtime_id, JobRow.status == JobStatus.WAITING, JobRow.cancel_requested.is_(False))
+                .order_by(JobRow.created_at).limit(5))
+
+    def claim_next(
+        self, runtime_id: str, *, now: float, lease_until: float, token: str | None = None, candidates: Sequence[str] | None = None,
+        by: str | None = None,
+    ) -> dict[str, Any] | None:
+        """Atomically take the oldest WAITING job assigned to this runtime (of ``candidates`` when
+        they were just read): RUNNING, leased, its "claimed by" log line (runtime ``by``) and the
+        row as it is now in one transaction."""
+        if candidates is None:
+            with self.reading() as s:
+                candidates = list(s.scalars(self._queued_to(runtime_id)))
+        values = {"lease_owner": runtime_id, "lease_expires": lease_until, "attempt": JobRow.attempt + 1, "claim_token": token,
+                  "started_at": func.coalesce(JobRow.started_at, now), "updated_at": now, "progress": {}}
         for job_id in candidates:
-            moved = self._move(
-                job_id, JobStatus.RUNNING, where=(JobRow.runtime_id == runtime_id,),
-                lease_owner=runtime_id, lease_expires=lease_until, attempt=JobRow.attempt + 1, claim_token=token,
-                started_at=func.coalesce(JobRow.started_at, now), updated_at=now,
-                progress={},
-            )
-            if moved:
-                return self.get_job(job_id)
+            with self.session() as s, s.begin():
+                taken = _one(s, self._guarded(job_id, JobStatus.RUNNING, (JobRow.runtime_id == runtime_id,), values).returning(*JOBS.c))
+                if taken is not None:
+                    line = f"control plane: attempt {taken['attempt']} claimed by runtime {by or runtime_id}"
+                    s.add(JobLogRow(job_id=job_id, attempt=taken["attempt"], at=now, line=line))
+                    return taken
         return None
-
-    def renew_leases(self, runtime_id: str, claims: Iterable[tuple[str, int]], *, until: float) -> list[str]:
-        """Extend this runtime's leases; returns the job ids it no longer holds (moved on)."""
-        lost = []
-        with self.session() as s, s.begin():
-            for job_id, attempt in claims:
-                done = s.execute(
-                    update(JobRow)
-                    .where(JobRow.id == job_id, JobRow.status == JobStatus.RUNNING, JobRow.lease_owner == runtime_id, JobRow.attempt == attempt)
-                    .values(lease_expires=until)
-                )
-                if rows_changed(done) != 1:
-                    lost.append(job_id)
-        return lost
-
-    def record_progress(self, job_id: str, *, runtime_id: str, attempt: int, progress: dict[str, Any], now: float) -> None:
-        with self.session() as s, s.begin():
-            s.execute(
-                update(JobRow)
-                .where(JobRow.id == job_id, JobRow.status == JobStatus.RUNNING, JobRow.lease_owner == runtime_id, JobRow.attempt == attempt)
-                .values(progress=progress, updated_at=now)
-            )
-
-    def cancel_requests(self, runtime_id: str) -> list[str]:
-        with self.session() as s:
-            return list(
-                s.scalars(select(JobRow.id).where(JobRow.lease_owner == runtime_id, JobRow.status == JobStatus.RUNNING, JobRow.cancel_requested.is_(True)))
-            )
 
     def request_cancel(self, job_id: str, *, now: float) -> dict[str, Any]:
         """Cancel a queued job at once; ask the runtime of a running one to stop it."""
@@ -335,17 +446,18 @@ class Store:
 
     def finish(
         self, job_id: str, *, runtime_id: str, attempt: int, status: JobStatus, result_sha256: str | None,
-        error: dict[str, Any] | None, progress: dict[str, Any] | None, now: float,
+        error: dict[str, Any] | None, progress: dict[str, Any] | None, now: float, lines: Sequence[str] = (),
     ) -> bool:
+        """The attempt's end, if it still holds the job, with its last log ``lines`` in the same
+        transaction; False when another caller (a duplicate, a take-over) was first."""
         values: dict[str, Any] = {"result_sha256": result_sha256, "error": error, "ended_at": now, "updated_at": now, "lease_expires": None}
         if progress is not None:
             values["progress"] = progress
-        return self._move(job_id, status, where=(JobRow.lease_owner == runtime_id, JobRow.attempt == attempt), **values)
+        return self._move(job_id, status, where=(JobRow.lease_owner == runtime_id, JobRow.attempt == attempt), log=(attempt, lines), **values)
 
     def expired_leases(self, now: float) -> list[dict[str, Any]]:
-        with self.session() as s:
-            query = select(JobRow).where(JobRow.status == JobStatus.RUNNING, JobRow.lease_expires <= now)
-            return [columns(r) for r in s.scalars(query)]
+        with self.reading() as s:
+            return _all(s, select(JOBS).where(JobRow.status == JobStatus.RUNNING, JobRow.lease_expires <= now))
 
     def requeue_expired(self, job: dict[str, Any], *, now: float) -> bool:
         """RUNNING with an expired lease -> WAITING, unassigned (the same attempt must still hold it)."""
@@ -362,6 +474,31 @@ class Store:
             lease_expires=None, ended_at=now, updated_at=now,
         )
 
+    # -- idempotency keys ----------------------------------------------------------------------
+
+    def key_holder(self, key: Idempotent) -> str | None:
+        """The id of what the creation under ``key`` made (None: the key is new); the same key
+        with a different request is a Conflict."""
+        with self.reading() as s:
+            row = _one(s, select(KEYS).where(KEYS.c.principal == key.principal, KEYS.c.kind == key.kind, KEYS.c.key == key.key))
+        if row is None:
+            return None
+        if row["fingerprint"] != key.fingerprint:
+            raise Conflict(f"this Idempotency-Key was sent before with a different {key.kind} request; send a new key for a new {key.kind}")
+        return str(row["resource_id"])
+
+    @staticmethod
+    def _add_key(s: Session, key: Idempotent | None, resource_id: str, now: float) -> None:
+        """The key beside what it creates, in the creation's own transaction: both or neither."""
+        if key is not None:
+            s.add(IdempotencyKeyRow(principal=key.principal, kind=key.kind, key=key.key, resource_id=resource_id,
+                                    fingerprint=key.fingerprint, created_at=now))
+
+    def forget_keys(self, *, older_than: float) -> int:
+        """Keys past their retry window go (the resources they made stay)."""
+        with self.session() as s, s.begin():
+            return rows_changed(s.execute(delete(IdempotencyKeyRow).where(IdempotencyKeyRow.created_at < older_than)))
+
     # -- logs and notifications ----------------------------------------------------------------
 
     def append_logs(self, job_id: str, *, attempt: int, lines: Sequence[str], now: float) -> None:
@@ -374,7 +511,7 @@ class Store:
         query = select(JobLogRow).where(JobLogRow.job_id == job_id).order_by(JobLogRow.id.desc())
         if tail:
             query = query.limit(tail)
-        with self.session() as s:
+        with self.reading() as s:
             rows = [columns(r) for r in s.scalars(query)]
         return rows[::-1]
 
@@ -390,7 +527,7 @@ class Store:
             query = query.where(NotificationRow.job_id == job_id)
         if not include_dismissed:
             query = query.where(NotificationRow.dismissed_at.is_(None))
-        with self.session() as s:
+        with self.reading() as s:
             return [columns(r) for r in s.scalars(query)]
 
     def dismiss_notification(self, notification_id: int, *, by: str, now: float) -> dict[str, Any]:
@@ -413,4 +550,4 @@ class Store:
         return columns(row)
 
 
-__all__ = ["Conflict", "NotFound", "Store", "columns", "new_id", "rows_changed"]
+__all__ = ["ASSIGNED_CHANNEL", "Beat", "Conflict", "Idempotent", "NotFound", "RunningReport", "Store", "columns", "new_id", "rows_changed"]

@@ -70,7 +70,14 @@ class RuntimeRow(Base):
 
 class JobRow(Base):
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_status_runtime", "status", "runtime_id"),)
+    # one index per query of the hot path: assignment and claims (status, runtime), expired
+    # leases (status, lease), a runtime's held jobs (lease owner), the newest jobs (created)
+    __table_args__ = (
+        Index("ix_jobs_status_runtime", "status", "runtime_id"),
+        Index("ix_jobs_status_lease_expires", "status", "lease_expires"),
+        Index("ix_jobs_lease_owner_status", "lease_owner", "status"),
+        Index("ix_jobs_created_at", "created_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     job_type: Mapped[str] = mapped_column(String(20))
@@ -100,6 +107,22 @@ class JobRow(Base):
     updated_at: Mapped[float] = mapped_column(Float)
     started_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     ended_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class IdempotencyKeyRow(Base):
+    """A creation a client may retry: the ``Idempotency-Key`` it sent (per user and kind of
+    resource), the id of what it creates and a digest of the request, so a retry with the key
+    gets that resource and a different request with the same key is refused. The row is written
+    in the resource's own transaction: both exist or neither."""
+
+    __tablename__ = "idempotency_keys"
+
+    principal: Mapped[str] = mapped_column(String(200), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)  # job, snapshot, model
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    resource_id: Mapped[str] = mapped_column(String(36))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # sha256 of the request
+    created_at: Mapped[float] = mapped_column(Float, index=True)
 
 
 class JobLogRow(Base):

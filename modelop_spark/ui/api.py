@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from modelop_spark.controlplane.client import IDEMPOTENCY_HEADER
 from modelop_spark.controlplane.deps import API
 
 
@@ -35,9 +36,11 @@ class InProcessApi:
     async def __aexit__(self, *_exc: object) -> None:
         await self._client.aclose()
 
-    async def call(self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None) -> httpx.Response:
+    async def call(
+        self, method: str, path: str, *, json: Any = None, params: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
         params = {k: v for k, v in (params or {}).items() if v not in (None, "")}
-        response = await self._client.request(method, path, json=json, params=params)
+        response = await self._client.request(method, path, json=json, params=params, headers=headers)
         if response.status_code >= 400:
             raise ApiRefused(response.status_code, *_error_of(response))
         return response
@@ -45,8 +48,10 @@ class InProcessApi:
     async def get(self, path: str, **params: Any) -> Any:
         return (await self.call("GET", path, params=params)).json()
 
-    async def post(self, path: str, body: Any = None) -> Any:
-        return (await self.call("POST", path, json=body if body is not None else {})).json()
+    async def post(self, path: str, body: Any = None, *, idempotency_key: str | None = None) -> Any:
+        """``idempotency_key``: a creation the page may send twice (a form submitted twice) makes one."""
+        headers = {IDEMPOTENCY_HEADER: idempotency_key} if idempotency_key else None
+        return (await self.call("POST", path, json=body if body is not None else {}, headers=headers)).json()
 
     async def put(self, path: str, body: Any) -> Any:
         return (await self.call("PUT", path, json=body)).json()

@@ -11,16 +11,19 @@ from modelop_spark.controlplane.datamodels.jobs import (
     JobResultDocument,
     LogLine,
 )
-from modelop_spark.controlplane.deps import Plane, Reader, Writer
+from modelop_spark.controlplane.deps import IdempotencyKey, Plane, Reader, Writer
 
 router = APIRouter(tags=["jobs"])
 
 
 @router.post("/jobs", status_code=201)
-def create_job(cp: Plane, principal: Writer, body: JobRequest, stage: str | None = None, runtime: str | None = None) -> Job:
-    """This control plane's job request, or a ModelOp Center job JSON as it is."""
+def create_job(
+    cp: Plane, principal: Writer, body: JobRequest, key: IdempotencyKey = None, stage: str | None = None, runtime: str | None = None,
+) -> Job:
+    """This control plane's job request, or a ModelOp Center job JSON as it is. With an
+    ``Idempotency-Key``, a retry of the request gets the job the first one created."""
     request = body.model_dump(exclude_unset=True)
-    return Job.model_validate(cp.jobs.create(request, principal=principal, stage=stage, runtime=runtime))
+    return Job.model_validate(cp.jobs.create(request, principal=principal, stage=stage, runtime=runtime, idempotency_key=key))
 
 
 @router.get("/jobs")

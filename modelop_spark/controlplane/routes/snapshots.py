@@ -8,7 +8,8 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from modelop_spark.controlplane.datamodels.snapshots import ARCHIVE_BODY, ARCHIVE_RESPONSE, Snapshot
-from modelop_spark.controlplane.deps import Plane, Reader, Writer
+from modelop_spark.controlplane.deps import IdempotencyKey, Plane, Reader, Writer
+from modelop_spark.controlplane.services.idempotency import Idempotent, fingerprint
 from modelop_spark.vocabulary import DEFAULT_ARCHIVE_NAME
 
 router = APIRouter(tags=["snapshots"])
@@ -18,8 +19,9 @@ router = APIRouter(tags=["snapshots"])
 async def create_snapshot(
     request: Request,
     cp: Plane,
-    _: Writer,
+    principal: Writer,
     model: str,
+    key: IdempotencyKey = None,
     version: str | None = None,
     description: str | None = None,
     service_tag: Annotated[list[str] | None, Query()] = None,
@@ -36,10 +38,12 @@ async def create_snapshot(
         archive = await cp.blobs.put_stream(
             request.stream(), limit=cp.limits.max_snapshot_bytes, what=f"snapshot archive {filename}", expected_sha256=x_content_sha256
         )
-    created = await run_in_threadpool(
-        cp.snapshots.add, model=model, archive=archive, archive_name=filename, version=version, description=description,
-        service_tags=list(service_tag or ()), runtimes=list(runtime or ()), location=location, test_data=test_data,
-    )
+    asked = {
+        "model": model, "archive_name": filename, "version": version, "description": description, "service_tags": list(service_tag or ()),
+        "runtimes": list(runtime or ()), "location": location, "test_data": test_data,
+    }
+    once = Idempotent(principal.name, "snapshot", key, fingerprint({**asked, "archive": archive.sha256 if archive else None})) if key else None
+    created = await run_in_threadpool(cp.snapshots.add, key=once, archive=archive, **asked)
     return Snapshot.model_validate(created)
 
 

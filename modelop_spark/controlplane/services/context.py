@@ -9,6 +9,7 @@ from modelop_spark.controlplane.blobs import BlobStore
 from modelop_spark.controlplane.leases import Timing
 from modelop_spark.controlplane.notifications import Notifier
 from modelop_spark.controlplane.store import Store
+from modelop_spark.controlplane.wakeups import Wakeups
 
 MB = 1024 * 1024
 
@@ -31,6 +32,7 @@ class Context:
     notifier: Notifier
     limits: Limits = DEFAULT_LIMITS
     stopping: threading.Event = field(default_factory=threading.Event)  # set while the control plane stops
+    wakeups: Wakeups = field(default_factory=Wakeups)  # the claims waiting in this process, woken by assignments
 
 
 __all__ = ["DEFAULT_LIMITS", "MB", "Context", "Limits"]

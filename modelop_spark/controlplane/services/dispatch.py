@@ -1,9 +1,11 @@
 """Dispatch: the job <-> runtime protocol, in one room with one seam per step.
 
-    assign(now)             every unassigned job to the best matching runtime (matching.py), or
-                            left WAITING with one notification naming what is missing
+    assign(now)             waiting jobs to the best matching runtimes with a free slot
+                            (matching.py), oldest first, in passes whose cost follows what changed;
+                            one NO_MATCHING_RUNTIME notification per missing match
     claim(runtime, wait)    a runtime's long poll: its next assigned job, RUNNING with a lease
-                            (leases.py), or None after ``wait``; waiting holds no worker thread
+                            (leases.py), or None after ``wait``; waiting holds no worker thread and
+                            no database query: it sleeps until an assignment wakes it (wakeups.py)
     report_result(...)      the runtime's final word on its attempt, judged by the lease rules
                             (``ResultDecision``): accepted once, a duplicate, or stale
 
@@ -29,14 +31,46 @@ from modelop_spark.controlplane.matching import (
     JobNeeds,
     NoMatch,
     RuntimeView,
-    choose_runtime,
+    choose_among,
+    matches,
 )
 from modelop_spark.controlplane.notifications import Kind
 from modelop_spark.controlplane.services.context import Context
-from modelop_spark.controlplane.states import JobStatus
+from modelop_spark.controlplane.states import JobStatus, RuntimeStatus
+from modelop_spark.controlplane.wakeups import SAFETY_POLL_SECONDS, sleep_until_woken
 from modelop_spark.errors import SpecError
 
-CLAIM_POLL_SECONDS = 0.25  # how often a long poll looks for a newly assigned job
+ASSIGN_PAGE = 200  # jobs read at a time by an assignment pass
+MAX_SCANNED = 5000  # waiting jobs one pass looks at, at most (the next pass goes on from the oldest)
+SNAPSHOTS_KNOWN = 1000  # snapshot archives remembered for claims
+NO_MATCH_QUIET_SECONDS = 60.0  # after a NO_MATCHING_RUNTIME notification, the same missing match waits this long
+
+
+class AssignmentPass:
+    """One pass's decisions over the runtimes as it leaves them (pure: no database). The runtimes
+    that match are found once per distinct need (most jobs of a queue share a few), so a pass
+    costs jobs + needs x runtimes, not jobs x runtimes."""
+
+    def __init__(self, runtimes: list[RuntimeView]) -> None:
+        self.runtimes = {r.id: r for r in runtimes}
+        self.free_slots = sum(r.free_slots for r in runtimes if r.status == RuntimeStatus.UP)
+        self.assigned: dict[str, list[str]] = {}
+        self.unmatched: dict[NoMatch, list[str]] = {}  # the jobs of each missing match
+        self._matching: dict[JobNeeds, list[str]] = {}
+
+    def consider(self, job: Mapping[str, Any]) -> None:
+        needs = JobNeeds(stage=job["stage"], service_tags=frozenset(job["service_tags"]), runtime_name=job["runtime_name"])
+        if needs not in self._matching:
+            self._matching[needs] = [r.id for r in self.runtimes.values() if matches(r, needs)]
+        candidates = [self.runtimes[i] for i in self._matching[needs]]
+        decision = choose_among(needs, candidates, list(self.runtimes.values()))
+        if isinstance(decision, Assigned):
+            chosen = decision.runtime
+            self.assigned.setdefault(chosen.id, []).append(job["id"])
+            self.runtimes[chosen.id] = replace(chosen, load=chosen.load + 1, last_assigned_at=time.time())
+            self.free_slots -= 1
+        elif isinstance(decision, NoMatch) and not job["no_match_notified"]:
+            self.unmatched.setdefault(decision, []).append(job["id"])
 
 
 class Dispatch:
@@ -44,33 +78,70 @@ class Dispatch:
         self.context = context
         self.store = context.store
         self._assigning = threading.Lock()
+        self._changed = threading.Event()  # something to assign arrived: a job, a free slot, a runtime
+        # what a claim tells the runtime, read once: a runtime's name and a snapshot's archive never change
+        self._runtime_names: dict[str, str] = {}
+        self._snapshots: dict[str, dict[str, Any]] = {}
+        self._no_match_held: dict[NoMatch, list[str]] = {}  # jobs to name in the next notification of their missing match
+        self._no_match_quiet_until: dict[NoMatch, float] = {}
 
     # -- assignment ----------------------------------------------------------------------------
 
     def assign(self, now: float) -> None:
-        """Give every unassigned job to the best matching runtime, or leave it WAITING with a
-        notification (once) naming what is missing."""
-        with self._assigning:
-            jobs = self.store.unassigned_jobs()
-            if not jobs:
-                return
-            runtimes = self.store.runtime_views()
-            for job in jobs:
-                runtimes = self._assign_one(job, runtimes, now)
+        """Queue waiting jobs to the best matching runtimes with a free slot, oldest first. The
+        cost follows what changed: new jobs are looked at once (a NO_MATCHING_RUNTIME notification
+        per missing match, with its count), waiting jobs only while some runtime has a free slot,
+        a page at a time, and one transaction writes only the jobs that move.
 
-    def _assign_one(self, job: dict[str, Any], runtimes: list[RuntimeView], now: float) -> list[RuntimeView]:
-        """Queue one job; the runtimes with their loads as this assignment leaves them."""
-        needs = JobNeeds(stage=job["stage"], service_tags=frozenset(job["service_tags"]), runtime_name=job["runtime_name"])
-        decision = choose_runtime(needs, runtimes)
-        if isinstance(decision, Assigned):
-            chosen = decision.runtime.id
-            if self.store.queue(job["id"], runtime_id=chosen, now=now):
-                return [replace(r, load=r.load + 1, last_assigned_at=now) if r.id == chosen else r for r in runtimes]
-            return runtimes
-        self.store.queue(job["id"], runtime_id=None, now=now)
-        if isinstance(decision, NoMatch) and self.store.mark_no_match_notified(job["id"]):
-            self.context.notifier.notify(Kind.NO_MATCHING_RUNTIME, decision.message(job["id"]), job_id=job["id"])
-        return runtimes
+        Calls that arrive while a pass runs (a burst of creations and results) do not wait for
+        it: they leave word, and the running pass runs once more for all of them."""
+        self._changed.set()
+        while self._changed.is_set():
+            if not self._assigning.acquire(blocking=False):
+                return  # the pass running now runs again for this change
+            try:
+                while self._changed.is_set():
+                    self._changed.clear()
+                    self._assign_pass(now)
+            finally:
+                self._assigning.release()
+
+    def _assign_pass(self, now: float) -> None:
+        pass_ = AssignmentPass(self.store.runtime_views())
+        after: tuple[float, str] | None = None
+        scanned = 0
+        while pass_.free_slots and scanned < MAX_SCANNED:
+            page = self.store.unassigned_jobs(limit=ASSIGN_PAGE, after=after)
+            for job in page:
+                if not pass_.free_slots:
+                    break  # every slot is taken: the rest of the queue waits, unread
+                pass_.consider(job)
+            scanned += len(page)
+            if len(page) < ASSIGN_PAGE:
+                break
+            after = (page[-1]["created_at"], page[-1]["id"])
+        created = self.store.created_jobs(limit=ASSIGN_PAGE)  # after the older waiting jobs: first come, first served
+        for job in created:
+            pass_.consider(job)
+        if len(created) == ASSIGN_PAGE:
+            self._changed.set()  # more new jobs than a page: the next pass takes the rest
+        if pass_.assigned or created:
+            got = self.store.apply_assignments(pass_.assigned, seen=[j["id"] for j in created], now=now)
+            for runtime_id in got:
+                self.context.wakeups.wake(runtime_id)
+        self._notify_no_match(pass_.unmatched, now)
+
+    def _notify_no_match(self, unmatched: Mapping[NoMatch, list[str]], now: float) -> None:
+        """One notification per missing match: its jobs not named before, and their count. A burst
+        of jobs that miss the same runtime is one notification, then at most one a minute for the
+        jobs that joined it (``NO_MATCH_QUIET_SECONDS``), not one per job."""
+        for decision, job_ids in unmatched.items():
+            self._no_match_held.setdefault(decision, []).extend(self.store.mark_no_match_notified(job_ids))
+        for decision, held in list(self._no_match_held.items()):
+            if held and now >= self._no_match_quiet_until.get(decision, 0.0):
+                self.context.notifier.notify(Kind.NO_MATCHING_RUNTIME, decision.message(*held), job_id=held[0])
+                self._no_match_quiet_until[decision] = now + NO_MATCH_QUIET_SECONDS
+                del self._no_match_held[decision]
 
     # -- claims --------------------------------------------------------------------------------
 
@@ -79,37 +150,50 @@ class Dispatch:
         that repeats the token of one that took a job gets that job again, at the same attempt:
         the first answer never arrived, and the job would otherwise sit leased to a runtime that
         does not know it until the lease ran out and ran a second time."""
-        now = time.time()
-        if token and (taken := self.store.claimed_with(runtime_id, token)) is not None:
+        taken, candidates = self.store.claim_candidates(runtime_id, token=token)  # one read, however idle
+        if taken is not None:
             return self._runnable(taken)
-        job = self.store.claim_next(runtime_id, now=now, lease_until=leases.renewed_until(now, self.context.timing), token=token)
-        if job is None:
-            return None
-        name = self.store.get_runtime(runtime_id)["name"]
-        self.store.append_logs(job["id"], attempt=job["attempt"], now=now, lines=[f"control plane: attempt {job['attempt']} claimed by runtime {name}"])
-        return self._runnable(job)
+        return self._take(runtime_id, token, candidates) if candidates else None
+
+    def _take(self, runtime_id: str, token: str | None, candidates: list[str] | None = None) -> dict[str, Any] | None:
+        """The oldest job queued to this runtime, claimed (no look for an earlier claim's job)."""
+        now = time.time()
+        name = self._runtime_names.get(runtime_id) or self._runtime_names.setdefault(runtime_id, self.store.get_runtime(runtime_id)["name"])
+        job = self.store.claim_next(runtime_id, now=now, lease_until=leases.renewed_until(now, self.context.timing), token=token,
+                                    candidates=candidates, by=name)
+        return self._runnable(job) if job is not None else None
 
     async def claim(self, runtime_id: str, *, wait: float, token: str | None = None) -> dict[str, Any] | None:
         """The long poll: a claimed job, or None after ``wait`` seconds (at most the long-poll
         limit). A waiting runtime holds no worker thread, so hundreds can poll at once."""
         deadline = time.monotonic() + min(max(wait, 0.0), self.context.timing.long_poll_seconds)
-        await asyncio.to_thread(self.store.get_runtime, runtime_id)
-        while (job := await asyncio.to_thread(self.claim_next, runtime_id, token)) is None:
-            if time.monotonic() >= deadline or self.context.stopping.is_set():
-                return None
-            await asyncio.sleep(CLAIM_POLL_SECONDS)
+        with self.context.wakeups.waiting_for(runtime_id) as woken:
+            # it looks once, then only when a job is assigned to it (or after the safety poll)
+            job = await asyncio.to_thread(self.claim_next, runtime_id, token)
+            while job is None:
+                left = deadline - time.monotonic()
+                if left <= 0 or self.context.stopping.is_set():
+                    return None
+                await sleep_until_woken(woken, min(left, SAFETY_POLL_SECONDS))
+                job = await asyncio.to_thread(self._take, runtime_id, token)
         return job
 
     def _runnable(self, job: dict[str, Any]) -> dict[str, Any]:
         document = json.loads(self.context.blobs.read(job["document_sha256"]))
         snapshot = None
         if job["snapshot_id"]:
-            row = self.store.get_snapshot(job["snapshot_id"])
-            snapshot = {
-                "id": row["id"], "sha256": row["archive_sha256"], "name": row["archive_name"], "location": row["location"],
-                "model": job["model_name"], "version": row["version"],
-            }
+            snapshot = {**self._archive_of(job["snapshot_id"]), "model": job["model_name"]}
         return {"job": resources.job(job), "attempt": job["attempt"], "document": document, "snapshot": snapshot}
+
+    def _archive_of(self, snapshot_id: str) -> dict[str, Any]:
+        known = self._snapshots.get(snapshot_id)
+        if known is None:
+            row = self.store.get_snapshot(snapshot_id)
+            known = {"id": row["id"], "sha256": row["archive_sha256"], "name": row["archive_name"], "location": row["location"], "version": row["version"]}
+            if len(self._snapshots) > SNAPSHOTS_KNOWN:
+                self._snapshots.clear()
+            self._snapshots[snapshot_id] = known
+        return known
 
     # -- results -------------------------------------------------------------------------------
 
@@ -145,9 +229,8 @@ class Dispatch:
         """Record the result if this attempt still holds the job (another caller may have won)."""
         job_id = job["id"]
         if not self.store.finish(job_id, runtime_id=runtime_id, attempt=attempt, status=status, result_sha256=digest, error=error,
-                                 progress=progress, now=now):
+                                 progress=progress, now=now, lines=[*lines, f"control plane: attempt {attempt} ended {status}"]):
             return ResultDecision.STALE if self.store.get_job(job_id)["status"] != status else ResultDecision.DUPLICATE
-        self.store.append_logs(job_id, attempt=attempt, lines=[*lines, f"control plane: attempt {attempt} ended {status}"], now=now)
         if status is JobStatus.ERROR:
             message = (error or {}).get("message") or "the job failed"
             self.context.notifier.notify(Kind.JOB_ERROR, f"job {job_id} ({job['job_type']}) failed: {message}", job_id=job_id, runtime_id=runtime_id)
@@ -155,4 +238,4 @@ class Dispatch:
         return ResultDecision.ACCEPT
 
 
-__all__ = ["CLAIM_POLL_SECONDS", "Dispatch"]
+__all__ = ["ASSIGN_PAGE", "AssignmentPass", "Dispatch"]

@@ -12,6 +12,7 @@ from modelop_spark.controlplane import jobrequest, resources
 from modelop_spark.controlplane.auth import Principal
 from modelop_spark.controlplane.services.context import Context
 from modelop_spark.controlplane.services.dispatch import Dispatch
+from modelop_spark.controlplane.services.idempotency import Idempotent, create_once, fingerprint
 from modelop_spark.controlplane.services.snapshots import Snapshots
 from modelop_spark.controlplane.states import JobStatus
 from modelop_spark.controlplane.store import NotFound, new_id
@@ -27,16 +28,30 @@ class Jobs:
         self.dispatch = dispatch
 
     def create(
-        self, request: Mapping[str, Any], *, principal: Principal, stage: str | None = None, runtime: str | None = None, job_id: str | None = None,
+        self, request: Mapping[str, Any], *, principal: Principal, stage: str | None = None, runtime: str | None = None,
+        job_id: str | None = None, idempotency_key: str | None = None,
     ) -> dict[str, Any]:
-        """Check, store and dispatch a job. With ``job_id`` (a caller that must not create a job
-        twice, like a life-cycle step after a restart) an existing job of that id is returned."""
+        """Check, store and dispatch a job, once per ``idempotency_key`` (a client's retry gets the
+        job its first request created). With ``job_id`` (a caller that must not create a job twice,
+        like a life-cycle step after a restart) an existing job of that id is returned."""
         if job_id is not None:
             try:
                 return self.get(job_id)
             except NotFound:
                 pass
-        job_id = job_id or new_id()
+            return self._create(request, principal=principal, stage=stage, runtime=runtime, job_id=job_id, key=None)
+        key = None
+        if idempotency_key:
+            asked = fingerprint({"request": request, "stage": stage, "runtime": runtime})
+            key = Idempotent(principal=principal.name, kind="job", key=idempotency_key, fingerprint=asked)
+        return create_once(
+            self.store, key, existing=self.get,
+            create=lambda once: self._create(request, principal=principal, stage=stage, runtime=runtime, job_id=new_id(), key=once),
+        )
+
+    def _create(
+        self, request: Mapping[str, Any], *, principal: Principal, stage: str | None, runtime: str | None, job_id: str, key: Idempotent | None,
+    ) -> dict[str, Any]:
         prepared, snapshot_id = self._prepare(request, job_id=job_id, stage=stage, runtime=runtime)
         document = json.dumps(prepared.document, default=str).encode()
         stored = self.blobs.put_bytes(document, limit=self.limits.max_job_bytes, what="job document (with its embedded data)")
@@ -46,9 +61,8 @@ class Jobs:
             stage=prepared.needs.stage, service_tags=sorted(prepared.needs.service_tags), runtime_name=prepared.needs.runtime_name,
             schema_check=prepared.schema_check, inputs=prepared.inputs, outputs=prepared.outputs,
             document_sha256=stored.sha256, document_format=prepared.document_format, created_by=principal.name,
-            created_at=now, updated_at=now,
+            created_at=now, updated_at=now, log_line=f"control plane: {prepared.job_type} job created by {principal.name}", key=key,
         )
-        self.store.append_logs(job_id, attempt=0, now=now, lines=[f"control plane: {prepared.job_type} job created by {principal.name}"])
         self.dispatch.assign(now)
         return self.get(job_id)
 
@@ -68,8 +82,9 @@ class Jobs:
         return jobrequest.PreparedJob(**{**prepared.__dict__, "model_name": snapshot["model"]}), snapshot["id"]
 
     def get(self, job_id: str) -> dict[str, Any]:
-        names = {r["id"]: r["name"] for r in self.store.list_runtimes()}
-        return resources.job(self.store.get_job(job_id), runtime_names=names)
+        row = self.store.get_job(job_id)
+        runtime = row["runtime_id"] and self.store.runtime_name(row["runtime_id"])
+        return resources.job(row, runtime_names={row["runtime_id"]: runtime} if runtime else None)
 
     def find(
         self, *, status: str | None = None, limit: int = 100, offset: int = 0, job_type: str | None = None,

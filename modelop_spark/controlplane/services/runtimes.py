@@ -14,12 +14,13 @@ from modelop_spark.controlplane.auth import ADMIN, Forbidden, Principal
 from modelop_spark.controlplane.matching import SPARK_RUNTIME_TYPE
 from modelop_spark.controlplane.services.context import Context
 from modelop_spark.controlplane.services.dispatch import Dispatch
-from modelop_spark.controlplane.store import NotFound
+from modelop_spark.controlplane.store import NotFound, RunningReport
 from modelop_spark.errors import SpecError
 
 log = redacted_logger("modelop_spark.controlplane")
 
 TAG_KEYS = ("stage_tags", "service_tags")
+OWNER_KNOWN_SECONDS = 30.0  # how long a runtime's owner is trusted without reading it again
 
 
 class Runtimes:
@@ -27,11 +28,19 @@ class Runtimes:
         self.store = context.store
         self.timing = context.timing
         self.dispatch = dispatch
+        self._owners: dict[str, tuple[str | None, float]] = {}  # runtime id -> (who registered it, known until)
 
     def check_owner(self, runtime_id: str, principal: Principal) -> None:
         """Only the user that registered a runtime (or an admin) speaks for it: one runtime's
-        token cannot claim, renew or report another runtime's jobs."""
-        owner = (self.store.get_runtime(runtime_id)["details"] or {}).get("registered_by")
+        token cannot claim, renew or report another runtime's jobs. The owner is remembered for
+        ``OWNER_KNOWN_SECONDS`` (a long poll every few seconds per runtime would otherwise read it
+        each time); a registration here forgets it at once."""
+        known = self._owners.get(runtime_id)
+        if known is None or known[1] < time.monotonic():
+            owner = (self.store.get_runtime(runtime_id)["details"] or {}).get("registered_by")
+            known = (owner, time.monotonic() + OWNER_KNOWN_SECONDS)
+            self._owners[runtime_id] = known
+        owner = known[0]
         if not principal.can(ADMIN) and owner != principal.name:
             raise Forbidden(f"user {principal.name} did not register runtime {runtime_id} and may not act for it")
 
@@ -53,6 +62,7 @@ class Runtimes:
             "capacity": max(int(body.get("capacity") or 1), 1),
         }
         row, came_up = self.store.register_runtime(name=name, values=values, now=time.time())
+        self._owners.pop(row["id"], None)
         if came_up:
             log.info("runtime %s registered (%s)", name, ", ".join(values["stage_tags"] + values["service_tags"]))
         self.dispatch.assign(time.time())
@@ -71,24 +81,21 @@ class Runtimes:
         return next(r for r in self.all() if r["id"] == runtime_id)
 
     def heartbeat(self, runtime_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        """Liveness, lease renewal, progress and log tails in one call; answers which running jobs
-        to cancel and which the runtime no longer holds."""
+        """Liveness, lease renewal, progress and log tails in one call (one transaction); answers
+        which running jobs to cancel and which the runtime no longer holds."""
         now = time.time()
-        if not self.store.heartbeat(runtime_id, now):
+        running = [
+            RunningReport(
+                job_id=str(r["job_id"]), attempt=int(r.get("attempt", 0)),
+                progress=dict(r["progress"]) if r.get("progress") is not None else None,
+                lines=tuple(redact(str(line)) for line in r.get("log") or ()),
+            )
+            for r in body.get("running") or () if r.get("job_id")
+        ]
+        beat = self.store.heartbeat(runtime_id, now, lease_until=leases.renewed_until(now, self.timing), running=running)
+        if beat is None:
             raise NotFound(f"runtime {runtime_id} is not registered here; register again")
-        running = [r for r in body.get("running") or () if r.get("job_id")]
-        claims = [(r["job_id"], int(r.get("attempt", 0))) for r in running]
-        lost = self.store.renew_leases(runtime_id, claims, until=leases.renewed_until(now, self.timing))
-        for report in running:
-            if report["job_id"] not in lost:
-                self._record(runtime_id, report, now)
-        return {"cancel": self.store.cancel_requests(runtime_id), "lost": lost, "timing": self.timing.to_dict()}
-
-    def _record(self, runtime_id: str, report: Mapping[str, Any], now: float) -> None:
-        attempt = int(report.get("attempt", 0))
-        if report.get("progress") is not None:
-            self.store.record_progress(report["job_id"], runtime_id=runtime_id, attempt=attempt, progress=dict(report["progress"]), now=now)
-        self.store.append_logs(report["job_id"], attempt=attempt, lines=[redact(str(line)) for line in report.get("log") or ()], now=now)
+        return {"cancel": beat.cancel, "lost": beat.lost, "timing": self.timing.to_dict()}
 
 
 def _tags_and_details(body: Mapping[str, Any], existing: Mapping[str, Any] | None, *, by: str | None) -> dict[str, Any]:

@@ -7,6 +7,7 @@ that fails is logged and the snapshot stands.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +18,7 @@ from modelop_spark.controlplane.archives import archive_member, read_manifest
 from modelop_spark.controlplane.blobs import BlobRef
 from modelop_spark.controlplane.matching import SPARK_RUNTIME_TYPE
 from modelop_spark.controlplane.services.context import Context
+from modelop_spark.controlplane.services.idempotency import Idempotent, create_once
 from modelop_spark.controlplane.states import JobStatus
 from modelop_spark.controlplane.store import NotFound
 from modelop_spark.errors import ControlPlaneError, ModelOpSparkError, SpecError
@@ -24,6 +26,7 @@ from modelop_spark.errors import ControlPlaneError, ModelOpSparkError, SpecError
 log = redacted_logger("modelop_spark.controlplane")
 
 SnapshotListener = Callable[[dict[str, Any]], None]
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 
 class Snapshots:
@@ -32,8 +35,13 @@ class Snapshots:
         self.blobs = context.blobs
         self.listeners: list[SnapshotListener] = []
 
-    def add(
-        self, *, model: str, archive: BlobRef | None, archive_name: str | None, version: str | None, description: str | None,
+    def add(self, *, key: Idempotent | None = None, **request: Any) -> dict[str, Any]:
+        """A new snapshot (``_add``'s arguments); once per idempotency ``key``: a retry gets the
+        snapshot its first request made, and the life cycles are told of it once."""
+        return create_once(self.store, key, create=lambda once: self._add(key=once, **request), existing=self.get)
+
+    def _add(
+        self, *, key: Idempotent | None, model: str, archive: BlobRef | None, archive_name: str | None, version: str | None, description: str | None,
         service_tags: list[str], runtimes: list[str], location: str | None = None,
         test_data: str | None = None, parent_id: str | None = None, trained_by_job: str | None = None,
     ) -> dict[str, Any]:
@@ -50,7 +58,7 @@ class Snapshots:
             raise SpecError("snapshot: give the archive (a folder, .zip or .tar.gz) or its location")
         test_data_ref = _test_data_ref(test_data or manifest.get("test_data"), has_archive=archive is not None)
         row = self.store.create_snapshot(
-            model_id=model_row["id"], version=str(version), description=description or manifest.get("description") or "",
+            key=key, model_id=model_row["id"], version=str(version), description=description or manifest.get("description") or "",
             service_tags=tags, runtime_type=SPARK_RUNTIME_TYPE, runtimes=runtimes,
             archive_name=archive_name, archive_sha256=archive.sha256 if archive else None, archive_size=archive.size if archive else None,
             location=location, manifest=manifest, created_at=time.time(),
@@ -69,7 +77,8 @@ class Snapshots:
 
     def add_trained(self, job_id: str, runtime_id: str, archive: BlobRef, archive_name: str) -> dict[str, Any]:
         """A training job's new snapshot, sent by the runtime that holds the job: a new snapshot of
-        the job's model, with the parent's service tags."""
+        the job's model, with the parent's service tags. Sent again (its answer was lost), the
+        same archive for the same attempt is that snapshot, not a second one."""
         job = self.store.get_job(job_id)
         if job["lease_owner"] != runtime_id or job["status"] != JobStatus.RUNNING or not job["snapshot_id"]:
             raise ControlPlaneError(f"job {job_id} is not a running training job of runtime {runtime_id}; snapshot not registered")
@@ -77,8 +86,9 @@ class Snapshots:
         with self.blobs.local_copy(archive.sha256) as local:
             manifest = read_manifest(local, archive_name)
         test_data = parent["test_data"] or {}
+        key = Idempotent(principal=runtime_id, kind="snapshot", key=f"trained:{job_id}:{job['attempt']}", fingerprint=archive.sha256)
         return self.add(
-            model=parent["model_id"], archive=archive, archive_name=archive_name, version=manifest.get("version"),
+            key=key, model=parent["model_id"], archive=archive, archive_name=archive_name, version=manifest.get("version"),
             description=f"trained by job {job_id}", service_tags=list(parent["service_tags"]), runtimes=list(parent["runtimes"]),
             test_data=test_data.get("url") or test_data.get("path"), parent_id=parent["id"], trained_by_job=job_id,
         )
@@ -99,14 +109,16 @@ class Snapshots:
     def get(self, reference: str) -> dict[str, Any]:
         """A snapshot by uuid, or a model name for its newest snapshot."""
         try:
+            if not _UUID.fullmatch(reference):
+                raise NotFound(reference)  # a model's name: its newest snapshot
             row = self.store.get_snapshot(reference)
         except NotFound:
-            model = self.store.find_model(reference)
-            newest = self.store.list_snapshots(model["id"])
-            if not newest:
+            found = self.store.newest_snapshot(reference)
+            if found is None:
+                self.store.find_model(reference)  # no such model: says so
                 raise NotFound(f"model {reference} has no snapshot yet; add one with 'moc snapshot create PATH --model {reference}'") from None
-            row = newest[0]
-        return resources.snapshot(row, model_name=self.store.model_names().get(row["model_id"]))
+            return resources.snapshot(found[0], model_name=found[1])
+        return resources.snapshot(row, model_name=self.store.model_name(row["model_id"]))
 
     def archive(self, snapshot_id: str) -> tuple[bytes, dict[str, Any]]:
         row = self.store.get_snapshot(snapshot_id)

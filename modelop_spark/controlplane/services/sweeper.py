@@ -1,5 +1,6 @@
 """The sweeper: on a timer, runtimes silent too long go DOWN (their unclaimed jobs back to the
-queue), jobs whose lease expired are queued again (or cancelled, when asked), then dispatch."""
+queue), jobs whose lease expired are queued again (or cancelled, when asked), then dispatch;
+now and then, idempotency keys past their retry window are forgotten."""
 
 from __future__ import annotations
 
@@ -11,11 +12,14 @@ from modelop_spark._redact import redacted_logger
 from modelop_spark.controlplane import leases
 from modelop_spark.controlplane.job_timeouts import end_overdue_jobs
 from modelop_spark.controlplane.notifications import Kind
+from modelop_spark.controlplane.services import idempotency
 from modelop_spark.controlplane.services.context import Context
 from modelop_spark.controlplane.services.dispatch import Dispatch
 from modelop_spark.controlplane.states import RuntimeStatus
 
 log = redacted_logger("modelop_spark.controlplane")
+
+FORGET_KEYS_EVERY = 600.0  # seconds between two clean-ups of old idempotency keys
 
 
 class Sweeper:
@@ -24,6 +28,7 @@ class Sweeper:
         self.store = context.store
         self.dispatch = dispatch
         self._thread: threading.Thread | None = None
+        self._forget_keys_at = 0.0
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._sweep_forever, name="sweeper", daemon=True)
@@ -52,6 +57,9 @@ class Sweeper:
                                        lines=[f"control plane: the lease of attempt {job['attempt']} expired (its runtime stopped reporting); the job is queued again"])
         end_overdue_jobs(self.store, self.context.blobs.read, now)
         self.dispatch.assign(now)
+        if now >= self._forget_keys_at:
+            self.store.forget_keys(older_than=now - idempotency.KEEP_SECONDS)
+            self._forget_keys_at = now + FORGET_KEYS_EVERY
 
     def _down_if_silent(self, runtime: dict[str, Any], now: float) -> None:
         timing = self.context.timing

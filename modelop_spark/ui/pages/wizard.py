@@ -68,7 +68,8 @@ async def wizard_step(request: Request) -> Response:
         return await _show(request, session, draft_id, wizard.next_step(step), {})
     try:
         async with api(request, session) as client:
-            job = await client.post("/jobs", wizard.job_request(draft))
+            # the draft's id as the key: the form submitted twice (a double click) makes one job
+            job = await client.post("/jobs", wizard.job_request(draft), idempotency_key=f"wizard-{draft_id}")
     except ApiRefused as exc:  # the review step shows the API's refusal beside the summary
         return await _show(request, session, draft_id, step, {"review": exc.message}, status_code=exc.status)
     session.drafts.pop(draft_id, None)
