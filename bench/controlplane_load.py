@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from tests.servers import PostgresServer, free_port, postgres_server, wait_for_port
+from tests.servers import PostgresServer, free_port, postgres_server, stop_process, wait_for_port
 
 TOKEN = "bench-token"
 JOB = {
@@ -178,9 +178,10 @@ async def create_jobs(clients: list[FailoverClient], count: int, *, concurrency:
 @dataclass
 class ControlPlaneProcesses:
     data: Path
-    database: str  # its URL
+    database: str  # its URL (no password: that goes in PGPASSWORD, never on a command line)
     name: str  # the database's name, for its statistics
     ports: list[int]
+    password: str = ""
     processes: list[subprocess.Popen] = field(default_factory=list)
 
     @property
@@ -191,7 +192,8 @@ class ControlPlaneProcesses:
         command = [sys.executable, "-m", "modelop_spark.cli", "control-plane", "serve", "--port", str(self.ports[index]),
                    "--data", str(self.data), "--database", self.database]
         log = (self.data.parent / f"controlplane-{index}.log").open("a")
-        process = subprocess.Popen(command, env={**os.environ, "MODELOP_TOKEN": TOKEN}, stdout=log, stderr=subprocess.STDOUT)
+        env = {**os.environ, "MODELOP_TOKEN": TOKEN, "PGPASSWORD": self.password}
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         wait_for_port(self.ports[index], process=process, timeout=90)
         if index < len(self.processes):
             self.processes[index] = process
@@ -204,20 +206,15 @@ class ControlPlaneProcesses:
 
     def stop(self) -> None:
         for process in self.processes:
-            if process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+            stop_process(process, timeout=20)
 
 
 @contextlib.contextmanager
 def control_planes(work: Path, server: PostgresServer, database: str = "controlplane") -> Iterator[ControlPlaneProcesses]:
     with server.connect() as connection:
         connection.execute(f"CREATE DATABASE {database}")
-    url = f"postgresql://{server.user}:{server.password}@{server.host}:{server.port}/{database}"
-    planes = ControlPlaneProcesses(work / "data", url, database, [free_port(), free_port()])
+    url = f"postgresql://{server.user}@{server.host}:{server.port}/{database}"
+    planes = ControlPlaneProcesses(work / "data", url, database, [free_port(), free_port()], password=server.password)
     planes.data.mkdir(parents=True, exist_ok=True)
     try:
         for index in range(2):

@@ -51,10 +51,13 @@ def wait_for_port(port: int, *, timeout: float = 30.0, process: subprocess.Popen
     raise RuntimeError(f"nothing listened on 127.0.0.1:{port} within {timeout:.0f}s")
 
 
-def _stop(process: subprocess.Popen) -> None:
+def stop_process(process: subprocess.Popen, *, timeout: float = 10) -> None:
+    """Ask a server process to stop; kill it when it has not after ``timeout`` seconds."""
+    if process.poll() is not None:
+        return
     process.terminate()
     try:
-        process.wait(timeout=10)
+        process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
@@ -127,7 +130,7 @@ def s3_server(*, check_credentials: bool = True) -> Iterator[S3Server]:
             key = iam.create_access_key(UserName="modelop-tests")["AccessKey"]
             yield S3Server(endpoint, "us-east-1", key["AccessKeyId"], key["SecretAccessKey"])
         finally:
-            _stop(process)
+            stop_process(process)
 
 
 @pytest.fixture(scope="session")
@@ -223,7 +226,7 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
     finally:
         if process is not None:
-            _stop(process)
+            stop_process(process)
         shutil.rmtree(workdir, ignore_errors=True)
 
 

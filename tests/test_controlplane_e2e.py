@@ -26,7 +26,7 @@ import pytest
 from modelop_spark.agent.agent import Agent, AgentSettings, split_tags
 from modelop_spark.agent.executors import InProcessExecutor
 from modelop_spark.moc.cli import main as moc
-from tests.servers import free_port, postgres, wait_for_port  # noqa: F401  (postgres: a fixture)
+from tests.servers import free_port, postgres, stop_process, wait_for_port  # noqa: F401  (postgres: a fixture)
 from tests.snapshots import make_snapshot
 
 pytestmark = pytest.mark.controlplane
@@ -121,13 +121,7 @@ def start_control_plane(
 
 
 def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    stop_process(process, timeout=20)
 
 
 def start_agent(url: str, name: str, tags: list[str], work: Path, spark) -> Agent:

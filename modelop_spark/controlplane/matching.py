@@ -114,7 +114,7 @@ def matches(runtime: RuntimeView, needs: JobNeeds) -> bool:
     return not needs.service_tags or bool(normalise_tags(needs.service_tags) & runtime.normal_service_tags)
 
 
-def _missing(needs: JobNeeds, runtimes: Sequence[RuntimeView]) -> tuple[str, ...]:
+def _missing(needs: JobNeeds, runtimes: Iterable[RuntimeView]) -> tuple[str, ...]:
     """What no UP runtime offers: the named runtime, the stage, or the service tags."""
     up = [r for r in runtimes if r.type == SPARK_RUNTIME_TYPE and RuntimeStatus(r.status) is RuntimeStatus.UP]
     if needs.runtime_name:
@@ -135,7 +135,7 @@ def choose_runtime(needs: JobNeeds, runtimes: Sequence[RuntimeView]) -> Decision
     return choose_among(needs, [r for r in runtimes if matches(r, needs)], runtimes)
 
 
-def choose_among(needs: JobNeeds, candidates: Sequence[RuntimeView], runtimes: Sequence[RuntimeView]) -> Decision:
+def choose_among(needs: JobNeeds, candidates: Sequence[RuntimeView], runtimes: Iterable[RuntimeView]) -> Decision:
     """The decision over the runtimes that match (``candidates``, as ``matches`` found them)."""
     if not candidates:
         return NoMatch(needs, _missing(needs, runtimes))

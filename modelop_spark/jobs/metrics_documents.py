@@ -4,7 +4,6 @@ model wrote itself, read back."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import shutil
 from dataclasses import replace
@@ -18,6 +17,7 @@ from modelop_spark.assets.commit import (
     check_mode,
     commit_publications,
     plan_publication,
+    remove_if_empty,
     split_parent,
     staging_path,
 )
@@ -147,10 +147,7 @@ def _clean(fs: Any, *stagings: str | None) -> None:
         if not staging:
             continue
         fs.delete(staging)
-        folder = split_parent(staging)[0]
-        with contextlib.suppress(OSError):  # another job may be staging beside us right now
-            if fs.exists(folder) and not fs.list(folder):
-                fs.delete(folder)
+        remove_if_empty(fs, split_parent(staging)[0])  # the staging root, unless another job stages there
 
 
 _READ_BACK_ROWS = 100  # a metrics document is a handful of rows; a bigger output is data, not metrics

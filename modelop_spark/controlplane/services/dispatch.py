@@ -63,7 +63,7 @@ class AssignmentPass:
         if needs not in self._matching:
             self._matching[needs] = [r.id for r in self.runtimes.values() if matches(r, needs)]
         candidates = [self.runtimes[i] for i in self._matching[needs]]
-        decision = choose_among(needs, candidates, list(self.runtimes.values()))
+        decision = choose_among(needs, candidates, self.runtimes.values())
         if isinstance(decision, Assigned):
             chosen = decision.runtime
             self.assigned.setdefault(chosen.id, []).append(job["id"])
@@ -158,9 +158,8 @@ class Dispatch:
     def _take(self, runtime_id: str, token: str | None, candidates: list[str] | None = None) -> dict[str, Any] | None:
         """The oldest job queued to this runtime, claimed (no look for an earlier claim's job)."""
         now = time.time()
-        name = self._runtime_names.get(runtime_id) or self._runtime_names.setdefault(runtime_id, self.store.get_runtime(runtime_id)["name"])
         job = self.store.claim_next(runtime_id, now=now, lease_until=leases.renewed_until(now, self.context.timing), token=token,
-                                    candidates=candidates, by=name)
+                                    candidates=candidates, by=self._runtime_name(runtime_id))
         return self._runnable(job) if job is not None else None
 
     async def claim(self, runtime_id: str, *, wait: float, token: str | None = None) -> dict[str, Any] | None:
@@ -177,6 +176,11 @@ class Dispatch:
                 await sleep_until_woken(woken, min(left, SAFETY_POLL_SECONDS))
                 job = await asyncio.to_thread(self._take, runtime_id, token)
         return job
+
+    def _runtime_name(self, runtime_id: str) -> str:
+        if runtime_id not in self._runtime_names:
+            self._runtime_names[runtime_id] = self.store.runtime_name(runtime_id) or runtime_id
+        return self._runtime_names[runtime_id]
 
     def _runnable(self, job: dict[str, Any]) -> dict[str, Any]:
         document = json.loads(self.context.blobs.read(job["document_sha256"]))
