@@ -357,7 +357,12 @@ class Store:
         """One transaction for an assignment pass: the ``seen`` CREATED jobs become WAITING, each
         runtime's jobs are queued to it (only those still unassigned: another control plane may
         have taken some), and each runtime that got a job is told (PostgreSQL ``NOTIFY``, so a
-        long poll waiting on another process wakes). Returns how many jobs each runtime got."""
+        long poll waiting on another process wakes). Returns how many jobs each runtime got.
+
+        The transaction locks job rows only: a runtime's ``last_assigned_at`` (the matching's tie
+        breaker) is set afterwards, one runtime per statement, so it never holds two runtime rows
+        against a transaction that updates many (a restart's grace, another process's pass) and
+        deadlocks with it."""
         got: dict[str, int] = {}
         with self.session() as s, s.begin():
             if seen:
@@ -371,9 +376,11 @@ class Store:
                 )
                 if rows_changed(done):
                     got[runtime_id] = rows_changed(done)
-                    s.execute(update(RuntimeRow).where(RuntimeRow.id == runtime_id).values(last_assigned_at=now))
                     if self.engine.dialect.name == "postgresql":
                         s.execute(select(func.pg_notify(ASSIGNED_CHANNEL, runtime_id)))
+        for runtime_id in got:
+            with self.session() as s, s.begin():
+                s.execute(update(RuntimeRow).where(RuntimeRow.id == runtime_id).values(last_assigned_at=now))
         return got
 
     def mark_no_match_notified(self, job_ids: Sequence[str]) -> list[str]:
